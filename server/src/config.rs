@@ -1,0 +1,404 @@
+//! Configuration: built-in defaults, then `switchboard.toml`, then `SWITCHBOARD_*` environment variables.
+//!
+//! The structs below are the reference for every key; `docs/switchboard.example.toml` documents them and a
+//! test checks that the example file covers every key and parses.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Prefix of the environment variables read as configuration; `__` separates nested keys.
+pub const ENV_PREFIX: &str = "SWITCHBOARD_";
+/// Configuration file read from the working directory when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "switchboard.toml";
+
+/// The whole effective configuration of a server process.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the SQLite database, the generated secret key and (later) media and the search index.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub security: SecurityConfig,
+    pub log: LogConfig,
+    pub jobs: JobsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the HTTP server binds to.
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`. Empty: `switchboard.db` in the data directory.
+    pub url: String,
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// Apply pending migrations when the server starts (`switchboard migrate` always applies them).
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Base64 of 32 bytes used to encrypt channel secrets at rest. Empty: read or generate
+    /// `secret.key` in the data directory (mode 0600).
+    pub secret_key: String,
+    /// Lifetime of a login session, in hours.
+    pub session_ttl_hours: u32,
+    /// Mark the session cookie `Secure` (set this when serving over HTTPS).
+    pub cookie_secure: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `switchboard=debug,tower_http=info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Run the background job worker in this process.
+    pub enabled: bool,
+    /// How often an idle worker looks for due jobs, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How long a claimed job stays locked before another worker may take it over, in seconds.
+    pub lease_seconds: u64,
+    /// Attempts before a job is recorded as failed.
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds; each later retry doubles it.
+    pub backoff_base_ms: u64,
+    /// Upper bound of a retry delay in milliseconds.
+    pub backoff_max_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            security: SecurityConfig::default(),
+            log: LogConfig::default(),
+            jobs: JobsConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), max_body_bytes: 2 * 1024 * 1024 }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: String::new(), max_connections: 10, migrate_on_start: true }
+    }
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self { secret_key: String::new(), session_ttl_hours: 24 * 30, cookie_secure: false }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_interval_ms: 1000,
+            lease_seconds: 300,
+            max_attempts: 8,
+            backoff_base_ms: 2000,
+            backoff_max_ms: 3_600_000,
+        }
+    }
+}
+
+/// A configuration that could not be loaded; the message names the offending key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads defaults, then the TOML file (`path`, or `switchboard.toml` in the working directory if it
+    /// exists), then the environment. An explicitly named file that does not exist is an error.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(path, Env::prefixed(ENV_PREFIX))
+    }
+
+    fn load_from(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(p) => {
+                if !p.is_file() {
+                    return Err(ConfigError(format!("config file {} does not exist", p.display())));
+                }
+                figment = figment.merge(Toml::file_exact(p));
+            }
+            None => figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE)),
+        }
+        // SWITCHBOARD_CONFIG names the file and SWITCHBOARD_TEST_* steer the test suite; neither is a key.
+        let env = env.split("__").filter(|k| {
+            let k = k.as_str();
+            k != "config" && !k.starts_with("test_")
+        });
+        let config: Config = figment.merge(env).extract().map_err(|e| ConfigError(describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks rules that span keys or that serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError("data_dir: must not be empty".into()));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError("database.max_connections: must be at least 1".into()));
+        }
+        self.database_url()?;
+        if self.jobs.poll_interval_ms == 0 || self.jobs.lease_seconds == 0 || self.jobs.max_attempts == 0 {
+            return Err(ConfigError(
+                "jobs: poll_interval_ms, lease_seconds and max_attempts must be at least 1".into(),
+            ));
+        }
+        if self.jobs.backoff_base_ms > self.jobs.backoff_max_ms {
+            return Err(ConfigError("jobs.backoff_base_ms: must not exceed jobs.backoff_max_ms".into()));
+        }
+        if self.security.session_ttl_hours == 0 {
+            return Err(ConfigError("security.session_ttl_hours: must be at least 1".into()));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(ConfigError(format!("log.level: `{}` is not a valid filter", self.log.level)));
+        }
+        Ok(())
+    }
+
+    /// The database URL to connect to: the configured one, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> Result<DatabaseUrl, ConfigError> {
+        if self.database.url.trim().is_empty() {
+            let path = self.data_dir.join("switchboard.db");
+            return Ok(DatabaseUrl::Sqlite(path));
+        }
+        DatabaseUrl::parse(&self.database.url)
+    }
+
+    /// The effective configuration as TOML with secrets replaced by `<redacted>`.
+    pub fn redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database.url = redact_url(&shown.database.url);
+        if !shown.security.secret_key.is_empty() {
+            shown.security.secret_key = "<redacted>".into();
+        }
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}
+
+/// Which backend a database URL selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH`, `sqlite:PATH`, `postgres://…` or `postgresql://…`; anything else is an error.
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let url = url.trim();
+        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() || path == ":memory:" {
+                return Err(ConfigError(
+                    "database.url: a SQLite URL must name a file (sqlite://PATH); in-memory databases lose data"
+                        .into(),
+                ));
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let after = url.split_once("://").map(|(_, r)| r).unwrap_or_default();
+            if after.is_empty() || after.starts_with('/') && after.len() == 1 {
+                return Err(ConfigError("database.url: a PostgreSQL URL must name a host".into()));
+            }
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(ConfigError(format!(
+            "database.url: unsupported scheme `{scheme}` (expected sqlite:// or postgres://)"
+        )))
+    }
+}
+
+/// Replaces the password of a URL with `<redacted>`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:<redacted>@{host}{tail}")
+            } else {
+                url.to_owned()
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Turns a figment error into one line that names the key and where its value came from.
+fn describe(err: figment::Error) -> String {
+    err.into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() { String::new() } else { format!("{}: ", e.path.join(".")) };
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(src) => format!(" (from {src})"),
+                    None => format!(" (from {})", m.name),
+                })
+                .unwrap_or_default();
+            format!("{key}{}{source}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().map_err(|e| ConfigError(e.to_string()))?;
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(&path, toml).map_err(|e| ConfigError(e.to_string()))?;
+        let mut result = None;
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            for (k, v) in env {
+                jail.set_env(k, v);
+            }
+            result = Some(Config::load_from(Some(&path), Env::prefixed(ENV_PREFIX)));
+            Ok(())
+        });
+        result.unwrap_or_else(|| Err(ConfigError("jail did not run".into())))
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let c = load_with("", &[]).expect("defaults load");
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.database_url().expect("url"), DatabaseUrl::Sqlite(PathBuf::from("./data/switchboard.db")));
+    }
+
+    #[test]
+    fn file_then_env_with_double_underscore_nesting() {
+        let c = load_with(
+            "data_dir = \"/srv/sb\"\n[server]\nlisten = \"0.0.0.0:7000\"\n",
+            &[
+                ("SWITCHBOARD_SERVER__LISTEN", "127.0.0.1:9000"),
+                ("SWITCHBOARD_DATABASE__URL", "postgres://u:p@localhost/db"),
+                ("SWITCHBOARD_TEST_DATABASE_URL", "ignored"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(c.data_dir, PathBuf::from("/srv/sb"));
+        assert_eq!(c.database_url().expect("url"), DatabaseUrl::Postgres("postgres://u:p@localhost/db".into()));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load_with("[server]\nlisen = \"127.0.0.1:1\"\n", &[]).expect_err("unknown key");
+        assert!(err.0.contains("lisen"), "{err}");
+        let err = load_with("", &[("SWITCHBOARD_SERVER__PORTT", "1")]).expect_err("unknown env key");
+        assert!(err.0.contains("portt"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let err = load_with("[server]\nlisten = \"not an address\"\n", &[]).expect_err("bad value");
+        assert!(err.0.contains("server.listen"), "{err}");
+        let err = load_with("[jobs]\nmax_attempts = 0\n", &[]).expect_err("zero attempts");
+        assert!(err.0.contains("max_attempts"), "{err}");
+    }
+
+    #[test]
+    fn bad_database_url_is_an_error_not_a_new_file() {
+        let err = load_with("[database]\nurl = \"mysql://x/y\"\n", &[]).expect_err("bad scheme");
+        assert!(err.0.contains("database.url"), "{err}");
+        assert!(DatabaseUrl::parse("sqlite::memory:").is_err());
+        assert!(DatabaseUrl::parse("postgres://").is_err());
+    }
+
+    #[test]
+    fn redaction_hides_passwords() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:<redacted>@h:5432/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        let mut c = Config::default();
+        c.database.url = "postgres://u:secret@h/db".into();
+        c.security.secret_key = "abc".into();
+        let shown = c.redacted_toml();
+        assert!(!shown.contains("secret@") && !shown.contains("\"abc\""), "{shown}");
+    }
+
+    #[test]
+    fn example_file_covers_every_key_and_parses() {
+        let example = include_str!("../../docs/switchboard.example.toml");
+        let parsed: Config = toml::from_str(example).expect("example parses");
+        parsed.validate().expect("example validates");
+        // Every key of the full configuration appears in the example, uncommented.
+        let full = toml::to_string(&Config::default()).expect("render");
+        let full: toml::Table = toml::from_str(&full).expect("reparse");
+        let example: toml::Table = toml::from_str(example).expect("reparse example");
+        fn keys(prefix: &str, t: &toml::Table, out: &mut Vec<String>) {
+            for (k, v) in t {
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                match v {
+                    toml::Value::Table(inner) => keys(&path, inner, out),
+                    _ => out.push(path),
+                }
+            }
+        }
+        let (mut want, mut have) = (Vec::new(), Vec::new());
+        keys("", &full, &mut want);
+        keys("", &example, &mut have);
+        // `database.url` and `security.secret_key` are empty by default and serialise as such; both must be present.
+        for k in want {
+            assert!(have.contains(&k), "docs/switchboard.example.toml lacks `{k}`");
+        }
+    }
+}

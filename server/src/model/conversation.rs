@@ -1,0 +1,253 @@
+//! Conversations, messages, comments and assignment history.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use chrono::{DateTime, Utc};
+
+use super::{Actor, Id};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    Open,
+    Closed,
+}
+
+impl ConversationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Conversation {
+    pub id: Id,
+    pub workspace_id: Id,
+    pub contact_id: Id,
+    pub status: ConversationStatus,
+    pub assignee_id: Option<Id>,
+    pub team_id: Option<Id>,
+    pub opened_at: DateTime<Utc>,
+    pub opened_by: Actor,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<Actor>,
+    pub closing_category_id: Option<Id>,
+    pub closing_summary: Option<String>,
+    pub last_incoming_at: Option<DateTime<Utc>>,
+    pub last_outgoing_at: Option<DateTime<Utc>>,
+    /// When the first reply of a person (not a workflow or broadcast) went out.
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// The channel of the last message in either direction; replies go there unless told otherwise.
+    pub last_channel_id: Option<Id>,
+    pub last_activity_at: DateTime<Utc>,
+}
+
+/// Filters for listing conversations.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub status: Option<ConversationStatus>,
+    pub contact_id: Option<Id>,
+    pub assignee_id: Option<Id>,
+    pub team_id: Option<Id>,
+    /// Only conversations with no assignee.
+    pub unassigned: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Incoming,
+    Outgoing,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Incoming => "incoming",
+            Self::Outgoing => "outgoing",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "incoming" => Some(Self::Incoming),
+            "outgoing" => Some(Self::Outgoing),
+            _ => None,
+        }
+    }
+}
+
+/// Delivery status; it only moves forward: pending → sent → delivered → read, or to failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    Pending,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Failed => "failed",
+        }
+    }
+    /// Whether a message in this status may move to `next`: forward along pending → sent → delivered →
+    /// read, or to failed from pending or sent. Late or repeated receipts never move it back.
+    pub fn can_advance_to(self, next: Self) -> bool {
+        match (self, next) {
+            (Self::Failed, _) => false,
+            (Self::Pending | Self::Sent, Self::Failed) => true,
+            (_, Self::Failed) => false,
+            (current, next) => next > current,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "sent" => Self::Sent,
+            "delivered" => Self::Delivered,
+            "read" => Self::Read,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// The content of a message as structured JSON, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MessageContent {
+    Text {
+        text: String,
+    },
+    Media {
+        /// image, video, audio, document or sticker.
+        kind: String,
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filename: Option<String>,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
+    },
+    Template {
+        template_id: Id,
+        /// Body variables `{{1}}`, `{{2}}`, … in order.
+        #[serde(default)]
+        parameters: Vec<String>,
+    },
+    Interactive {
+        text: String,
+        buttons: Vec<String>,
+    },
+    Reaction {
+        emoji: String,
+        provider_message_id: String,
+    },
+    ContactCard {
+        #[schema(value_type = Object)]
+        card: serde_json::Value,
+    },
+}
+
+impl MessageContent {
+    /// The stored `content_type` column.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Text { .. } => "text",
+            Self::Media { .. } => "media",
+            Self::Location { .. } => "location",
+            Self::Template { .. } => "template",
+            Self::Interactive { .. } => "interactive",
+            Self::Reaction { .. } => "reaction",
+            Self::ContactCard { .. } => "contact_card",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Message {
+    pub id: Id,
+    pub workspace_id: Id,
+    pub conversation_id: Id,
+    pub contact_id: Id,
+    pub channel_id: Option<Id>,
+    pub direction: Direction,
+    pub sender: Actor,
+    pub content: MessageContent,
+    /// The provider's id: unique per channel, the idempotency key of inbound deliveries.
+    pub provider_message_id: Option<String>,
+    pub status: MessageStatus,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub channel_id: Option<Id>,
+    pub direction: Direction,
+    pub sender: Actor,
+    pub content: MessageContent,
+    pub provider_message_id: Option<String>,
+    pub status: MessageStatus,
+}
+
+/// An internal note on a conversation, visible to users only.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Comment {
+    pub id: Id,
+    pub workspace_id: Id,
+    pub conversation_id: Id,
+    pub author_id: Id,
+    pub body: String,
+    /// Ids of the users mentioned with `@`.
+    pub mentions: Vec<Id>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One assignment change of a conversation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Assignment {
+    pub id: Id,
+    pub conversation_id: Id,
+    pub actor: Actor,
+    pub from_user_id: Option<Id>,
+    pub to_user_id: Option<Id>,
+    pub from_team_id: Option<Id>,
+    pub to_team_id: Option<Id>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Closing a conversation.
+#[derive(Debug, Clone, Default)]
+pub struct CloseRequest {
+    pub category_id: Option<Id>,
+    pub summary: Option<String>,
+}

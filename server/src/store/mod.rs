@@ -1,0 +1,270 @@
+//! Storage: store traits over domain types, and one implementation per backend (SQLite, PostgreSQL).
+//!
+//! This is the only module that knows SQL. Every method is one use case and runs its own transaction,
+//! so transactions never cross this seam; every method that changes state appends its event(s) to the
+//! event log inside that same transaction. The backend is chosen at run time from the database URL.
+
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use crate::config::DatabaseUrl;
+use crate::model::*;
+
+/// What can go wrong in the store, classified for the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A uniqueness or state rule of the data model would be broken; `code` is a stable error code.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The database failed (connection, I/O, a bug in a query).
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl StoreError {
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict { code, message: message.into() }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => Self::NotFound("row"),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::conflict("already_exists", "an item with the same unique value already exists")
+            }
+            _ => Self::Database(e.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Self::Database(format!("migration failed: {e}"))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Organisations, workspaces, users and their roles, API tokens and login sessions.
+#[async_trait]
+pub trait AccountStore {
+    /// Creates the organisation, its first workspace and its owner; refuses (`already_initialized`) if
+    /// an organisation exists.
+    async fn init_organisation(
+        &self,
+        organisation: &str,
+        workspace: &str,
+        owner: &NewUser,
+    ) -> StoreResult<(Organisation, Workspace, User)>;
+    async fn is_initialized(&self) -> StoreResult<bool>;
+    async fn list_all_workspaces(&self) -> StoreResult<Vec<Workspace>>;
+    async fn get_workspace(&self, ws: Id) -> StoreResult<Workspace>;
+    async fn update_workspace(&self, ws: Id, update: &WorkspaceUpdate, actor: Actor) -> StoreResult<Workspace>;
+    /// The workspaces a user belongs to, with their role in each.
+    async fn user_workspaces(&self, user: Id) -> StoreResult<Vec<(Workspace, Role)>>;
+    /// Adds a user to a workspace, creating the account if the email is new (`user_exists` if already a member).
+    async fn create_user(&self, ws: Id, user: &NewUser, actor: Actor) -> StoreResult<User>;
+    async fn get_user(&self, ws: Id, id: Id) -> StoreResult<User>;
+    async fn list_users(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<User>>;
+    async fn update_user(&self, ws: Id, id: Id, update: &UserUpdate, actor: Actor) -> StoreResult<User>;
+    /// Removes a user from a workspace (the account stays); refuses to remove the last owner.
+    async fn remove_user(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
+    async fn user_credentials(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
+    async fn create_api_token(
+        &self,
+        ws: Id,
+        user: Id,
+        name: &str,
+        token_hash: &str,
+        prefix: &str,
+        actor: Actor,
+    ) -> StoreResult<ApiToken>;
+    /// Tokens of the workspace; only `user`'s when given.
+    async fn list_api_tokens(&self, ws: Id, user: Option<Id>, page: &PageRequest) -> StoreResult<Page<ApiToken>>;
+    /// Deletes a token; when `user` is given, only if it is theirs.
+    async fn delete_api_token(&self, ws: Id, id: Id, user: Option<Id>, actor: Actor) -> StoreResult<()>;
+    /// The caller behind a token hash, if the token exists and its user is still a member; records its use.
+    async fn principal_for_token(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<Principal>>;
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user: Id,
+        ws: Id,
+        csrf_token: &str,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// A live session (not expired, user still a member).
+    async fn session(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<Session>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+}
+
+/// Contacts, their identities and tags, custom field definitions.
+#[async_trait]
+pub trait ContactStore {
+    async fn create_contact(
+        &self,
+        ws: Id,
+        fields: &ContactFields,
+        tags: &[String],
+        identities: &[ChannelIdentity],
+        actor: Actor,
+    ) -> StoreResult<Contact>;
+    async fn get_contact(&self, ws: Id, id: Id) -> StoreResult<Contact>;
+    async fn list_contacts(&self, ws: Id, filter: &ContactFilter, page: &PageRequest) -> StoreResult<Page<Contact>>;
+    /// Replaces the stored fields; `changed` names them for the event.
+    async fn update_contact(
+        &self,
+        ws: Id,
+        id: Id,
+        fields: &ContactFields,
+        changed: &[&'static str],
+        actor: Actor,
+    ) -> StoreResult<Contact>;
+    async fn delete_contact(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
+    /// Adds tags by name, creating tags the workspace does not have yet.
+    async fn add_contact_tags(&self, ws: Id, id: Id, tags: &[String], actor: Actor) -> StoreResult<Contact>;
+    async fn remove_contact_tag(&self, ws: Id, id: Id, tag: &str, actor: Actor) -> StoreResult<Contact>;
+    async fn add_channel_identity(&self, ws: Id, id: Id, identity: &ChannelIdentity, actor: Actor) -> StoreResult<Contact>;
+    async fn find_contact_by_identity(&self, ws: Id, channel: Id, external_id: &str) -> StoreResult<Option<Contact>>;
+    async fn create_field_definition(&self, ws: Id, def: &FieldDefinition, actor: Actor) -> StoreResult<FieldDefinition>;
+    async fn list_field_definitions(&self, ws: Id) -> StoreResult<Vec<FieldDefinition>>;
+    async fn delete_field_definition(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
+    async fn create_tag(&self, ws: Id, name: &str, actor: Actor) -> StoreResult<Tag>;
+    async fn list_tags(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Tag>>;
+    async fn delete_tag(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
+}
+
+/// Conversations, messages, comments, assignments and pins.
+#[async_trait]
+pub trait ConversationStore {
+    /// Opens a conversation; `conversation_already_open` if the contact has one open.
+    async fn open_conversation(&self, ws: Id, contact: Id, team: Option<Id>, actor: Actor) -> StoreResult<Conversation>;
+    async fn get_conversation(&self, ws: Id, id: Id) -> StoreResult<Conversation>;
+    /// Newest activity first.
+    async fn list_conversations(
+        &self,
+        ws: Id,
+        filter: &ConversationFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>>;
+    /// Sets the assignee and team (either may be `None` to unassign) and records the change.
+    async fn assign_conversation(
+        &self,
+        ws: Id,
+        id: Id,
+        user: Option<Id>,
+        team: Option<Id>,
+        actor: Actor,
+    ) -> StoreResult<Conversation>;
+    async fn list_assignments(&self, ws: Id, conversation: Id) -> StoreResult<Vec<Assignment>>;
+    /// Closes an open conversation (`conversation_closed` if it is not open).
+    async fn close_conversation(&self, ws: Id, id: Id, close: &CloseRequest, actor: Actor) -> StoreResult<Conversation>;
+    /// Reopens a closed conversation (`conversation_already_open` if the contact has another one open).
+    async fn reopen_conversation(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<Conversation>;
+    /// Stores a message and updates the conversation's activity times; for a pending outgoing message
+    /// also enqueues its `message.send` job, all in one transaction.
+    async fn add_message(&self, ws: Id, conversation: Id, message: &NewMessage) -> StoreResult<Message>;
+    async fn get_message(&self, ws: Id, id: Id) -> StoreResult<Message>;
+    /// Newest first.
+    async fn list_messages(&self, ws: Id, conversation: Id, page: &PageRequest) -> StoreResult<Page<Message>>;
+    /// Moves a message's status forward (never backward); returns the message as stored after the call.
+    async fn update_message_status(
+        &self,
+        ws: Id,
+        id: Id,
+        status: MessageStatus,
+        failure_reason: Option<&str>,
+    ) -> StoreResult<Message>;
+    async fn add_comment(&self, ws: Id, conversation: Id, author: Id, body: &str, mentions: &[Id]) -> StoreResult<Comment>;
+    /// Oldest first.
+    async fn list_comments(&self, ws: Id, conversation: Id, page: &PageRequest) -> StoreResult<Page<Comment>>;
+    async fn set_pin(&self, ws: Id, user: Id, conversation: Id, pinned: bool) -> StoreResult<()>;
+    async fn list_pins(&self, ws: Id, user: Id) -> StoreResult<Vec<Id>>;
+}
+
+/// Teams, closing categories, snippets, templates and channels.
+#[async_trait]
+pub trait SettingsStore {
+    async fn create_team(&self, ws: Id, name: &str, actor: Actor) -> StoreResult<Team>;
+    async fn get_team(&self, ws: Id, id: Id) -> StoreResult<Team>;
+    async fn list_teams(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Team>>;
+    async fn rename_team(&self, ws: Id, id: Id, name: &str, actor: Actor) -> StoreResult<Team>;
+    async fn delete_team(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
+    /// Adds (`member = true`) or removes a workspace member to or from a team.
+    async fn set_team_member(&self, ws: Id, team: Id, user: Id, member: bool, actor: Actor) -> StoreResult<Team>;
+    async fn create_closing_category(&self, ws: Id, name: &str, actor: Actor) -> StoreResult<ClosingCategory>;
+    async fn list_closing_categories(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<ClosingCategory>>;
+    async fn get_closing_category(&self, ws: Id, id: Id) -> StoreResult<ClosingCategory>;
+    async fn delete_closing_category(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
+    async fn create_snippet(&self, ws: Id, shortcut: &str, body: &str, actor: Actor) -> StoreResult<Snippet>;
+    async fn get_snippet(&self, ws: Id, id: Id) -> StoreResult<Snippet>;
+    async fn list_snippets(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Snippet>>;
+    async fn update_snippet(&self, ws: Id, id: Id, shortcut: &str, body: &str, actor: Actor) -> StoreResult<Snippet>;
+    async fn delete_snippet(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
+    async fn create_template(&self, ws: Id, fields: &TemplateFields, actor: Actor) -> StoreResult<Template>;
+    async fn get_template(&self, ws: Id, id: Id) -> StoreResult<Template>;
+    async fn list_templates(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Template>>;
+    async fn update_template(&self, ws: Id, id: Id, fields: &TemplateFields, actor: Actor) -> StoreResult<Template>;
+    async fn delete_template(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
+    async fn create_channel(&self, ws: Id, fields: &ChannelFields, actor: Actor) -> StoreResult<Channel>;
+    async fn get_channel(&self, ws: Id, id: Id) -> StoreResult<Channel>;
+    async fn list_channels(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Channel>>;
+    /// The encrypted secrets of a channel, to be opened by the secrets box.
+    async fn channel_secrets(&self, ws: Id, id: Id) -> StoreResult<String>;
+    async fn delete_channel(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
+}
+
+/// The event log (read side; writes happen inside the other methods' transactions).
+#[async_trait]
+pub trait EventStore {
+    /// Events with `seq > after`, in order, at most `limit`.
+    async fn list_events(&self, ws: Id, after: i64, limit: u32) -> StoreResult<Vec<Event>>;
+}
+
+/// The durable jobs table.
+#[async_trait]
+pub trait JobStore {
+    async fn enqueue_job(&self, job: &NewJob) -> StoreResult<Job>;
+    /// Atomically claims the oldest due job of one of `kinds`: a queued job whose `run_at` has come, or a
+    /// running job whose lease ran out (its worker died). Sets it running until `lease_until` and counts the attempt.
+    async fn claim_job(&self, kinds: &[String], now: Timestamp, lease_until: Timestamp) -> StoreResult<Option<Job>>;
+    async fn complete_job(&self, id: Id, now: Timestamp) -> StoreResult<()>;
+    /// Records a failed attempt: back to queued until `retry_at`, or failed for good when `retry_at` is `None`.
+    async fn fail_job(&self, id: Id, error: &str, retry_at: Option<Timestamp>, now: Timestamp) -> StoreResult<Job>;
+    async fn get_job(&self, id: Id) -> StoreResult<Job>;
+    async fn list_jobs(&self, status: Option<JobStatus>, page: &PageRequest) -> StoreResult<Page<Job>>;
+    /// Puts a failed job back in the queue with a fresh set of attempts.
+    async fn retry_job(&self, id: Id, now: Timestamp) -> StoreResult<Job>;
+}
+
+/// Everything the server needs from storage.
+#[async_trait]
+pub trait Store: AccountStore + ContactStore + ConversationStore + SettingsStore + EventStore + JobStore + Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Applies the embedded migrations that have not run yet.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// A cheap round trip to the database, for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+    async fn close(&self);
+}
+
+/// Connects to the database the URL names. SQLite creates the file (not its directory); PostgreSQL must
+/// be reachable. Never falls back to another backend.
+pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+    Ok(match url {
+        DatabaseUrl::Sqlite(path) => Arc::new(SqliteStore::open(path, max_connections).await?),
+        DatabaseUrl::Postgres(url) => Arc::new(PgStore::connect(url, max_connections).await?),
+    })
+}

@@ -1,0 +1,431 @@
+//! Conversations, messages, comments, assignments and pins.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use serde_json::json;
+use sqlx::QueryBuilder;
+
+use super::rows::*;
+use super::{Conn, Db, ThisStore, append_event, clamp_limit, event, fetch_limit, found, now_ms, on_unique, to_json};
+use crate::model::*;
+use crate::store::{ConversationStore, StoreError, StoreResult};
+
+async fn load_conversation(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<Conversation> {
+    let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = $1 AND id = $2");
+    let row: Option<ConversationRow> = sqlx::query_as(&sql).bind(ws).bind(id).fetch_optional(&mut *conn).await?;
+    Ok(found(row, "conversation")?.into())
+}
+
+async fn load_message(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<Message> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = $1 AND id = $2");
+    let row: Option<MessageRow> = sqlx::query_as(&sql).bind(ws).bind(id).fetch_optional(&mut *conn).await?;
+    Ok(found(row, "message")?.into())
+}
+
+fn already_open(e: sqlx::Error) -> StoreError {
+    on_unique(e, "conversation_already_open", "the contact already has an open conversation")
+}
+
+#[async_trait]
+impl ConversationStore for ThisStore {
+    async fn open_conversation(&self, ws: Id, contact: Id, team: Option<Id>, actor: Actor) -> StoreResult<Conversation> {
+        let mut tx = self.begin().await?;
+        let exists: Option<Id> = sqlx::query_scalar("SELECT id FROM contacts WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(contact)
+            .fetch_optional(&mut *tx)
+            .await?;
+        found(exists, "contact")?;
+        let now = now_ms();
+        let id: Id = sqlx::query_scalar(
+            "INSERT INTO conversations (workspace_id, contact_id, status, team_id, opened_at, opened_by_kind, \
+             opened_by_id, last_activity_at) VALUES ($1, $2, 'open', $3, $4, $5, $6, $4) RETURNING id",
+        )
+        .bind(ws)
+        .bind(contact)
+        .bind(team)
+        .bind(now)
+        .bind(actor.kind.as_str())
+        .bind(actor.id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(already_open)?;
+        let data = json!({ "contact_id": contact, "team_id": team, "opened_by": actor });
+        append_event(&mut tx, ws, event("conversation.opened", id, actor, data)).await?;
+        let conversation = load_conversation(&mut tx, ws, id).await?;
+        tx.commit().await?;
+        Ok(conversation)
+    }
+
+    async fn get_conversation(&self, ws: Id, id: Id) -> StoreResult<Conversation> {
+        load_conversation(&mut *self.pool.acquire().await?, ws, id).await
+    }
+
+    async fn list_conversations(
+        &self,
+        ws: Id,
+        filter: &ConversationFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>> {
+        let mut qb =
+            QueryBuilder::<Db>::new(format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = "));
+        qb.push_bind(ws);
+        if let Some(status) = filter.status {
+            qb.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(contact) = filter.contact_id {
+            qb.push(" AND contact_id = ").push_bind(contact);
+        }
+        if let Some(user) = filter.assignee_id {
+            qb.push(" AND assignee_id = ").push_bind(user);
+        }
+        if let Some(team) = filter.team_id {
+            qb.push(" AND team_id = ").push_bind(team);
+        }
+        if filter.unassigned {
+            qb.push(" AND assignee_id IS NULL");
+        }
+        if let Some(after) = page.after {
+            qb.push(" AND (last_activity_at < ")
+                .push_bind(after.key)
+                .push(" OR (last_activity_at = ")
+                .push_bind(after.key)
+                .push(" AND id < ")
+                .push_bind(after.id)
+                .push("))");
+        }
+        qb.push(" ORDER BY last_activity_at DESC, id DESC LIMIT ").push_bind(fetch_limit(page));
+        let rows: Vec<ConversationRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let items = rows.into_iter().map(Conversation::from).collect();
+        Ok(Page::from_overfetch(items, clamp_limit(page), |c| Cursor {
+            key: c.last_activity_at.timestamp_millis(),
+            id: c.id,
+        }))
+    }
+
+    async fn assign_conversation(
+        &self,
+        ws: Id,
+        id: Id,
+        user: Option<Id>,
+        team: Option<Id>,
+        actor: Actor,
+    ) -> StoreResult<Conversation> {
+        let mut tx = self.begin().await?;
+        let before = load_conversation(&mut tx, ws, id).await?;
+        let now = now_ms();
+        sqlx::query("UPDATE conversations SET assignee_id = $1, team_id = $2 WHERE workspace_id = $3 AND id = $4")
+            .bind(user)
+            .bind(team)
+            .bind(ws)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO assignments (workspace_id, conversation_id, actor_kind, actor_id, from_user_id, to_user_id, \
+             from_team_id, to_team_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(actor.kind.as_str())
+        .bind(actor.id)
+        .bind(before.assignee_id)
+        .bind(user)
+        .bind(before.team_id)
+        .bind(team)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let data = json!({
+            "from_user_id": before.assignee_id, "to_user_id": user,
+            "from_team_id": before.team_id, "to_team_id": team,
+        });
+        append_event(&mut tx, ws, event("conversation.assigned", id, actor, data)).await?;
+        let after = load_conversation(&mut tx, ws, id).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    async fn list_assignments(&self, ws: Id, conversation: Id) -> StoreResult<Vec<Assignment>> {
+        let rows: Vec<AssignmentRow> = sqlx::query_as(
+            "SELECT id, conversation_id, actor_kind, actor_id, from_user_id, to_user_id, from_team_id, to_team_id, \
+             created_at FROM assignments WHERE workspace_id = $1 AND conversation_id = $2 ORDER BY id",
+        )
+        .bind(ws)
+        .bind(conversation)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn close_conversation(&self, ws: Id, id: Id, close: &CloseRequest, actor: Actor) -> StoreResult<Conversation> {
+        let mut tx = self.begin().await?;
+        let current = load_conversation(&mut tx, ws, id).await?;
+        if current.status != ConversationStatus::Open {
+            return Err(StoreError::conflict("conversation_closed", "the conversation is already closed"));
+        }
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE conversations SET status = 'closed', closed_at = $1, closed_by_kind = $2, closed_by_id = $3, \
+             closing_category_id = $4, closing_summary = $5, last_activity_at = $1 WHERE workspace_id = $6 AND id = $7",
+        )
+        .bind(now)
+        .bind(actor.kind.as_str())
+        .bind(actor.id)
+        .bind(close.category_id)
+        .bind(&close.summary)
+        .bind(ws)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let data = json!({ "category_id": close.category_id, "summary": close.summary, "closed_by": actor });
+        append_event(&mut tx, ws, event("conversation.closed", id, actor, data)).await?;
+        let closed = load_conversation(&mut tx, ws, id).await?;
+        tx.commit().await?;
+        Ok(closed)
+    }
+
+    async fn reopen_conversation(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<Conversation> {
+        let mut tx = self.begin().await?;
+        let current = load_conversation(&mut tx, ws, id).await?;
+        if current.status == ConversationStatus::Open {
+            return Err(StoreError::conflict("conversation_already_open", "the conversation is already open"));
+        }
+        sqlx::query(
+            "UPDATE conversations SET status = 'open', opened_at = $1, opened_by_kind = $2, opened_by_id = $3, \
+             closed_at = NULL, closed_by_kind = NULL, closed_by_id = NULL, closing_category_id = NULL, \
+             closing_summary = NULL, last_activity_at = $1 WHERE workspace_id = $4 AND id = $5",
+        )
+        .bind(now_ms())
+        .bind(actor.kind.as_str())
+        .bind(actor.id)
+        .bind(ws)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(already_open)?;
+        let data = json!({ "contact_id": current.contact_id, "reopened": true, "opened_by": actor });
+        append_event(&mut tx, ws, event("conversation.opened", id, actor, data)).await?;
+        let reopened = load_conversation(&mut tx, ws, id).await?;
+        tx.commit().await?;
+        Ok(reopened)
+    }
+
+    async fn add_message(&self, ws: Id, conversation: Id, message: &NewMessage) -> StoreResult<Message> {
+        let mut tx = self.begin().await?;
+        let conv = load_conversation(&mut tx, ws, conversation).await?;
+        let now = now_ms();
+        let sql = format!(
+            "INSERT INTO messages (workspace_id, conversation_id, contact_id, channel_id, direction, sender_kind, \
+             sender_id, content_type, content, provider_message_id, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {MESSAGE_COLUMNS}"
+        );
+        let row: MessageRow = sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(conversation)
+            .bind(conv.contact_id)
+            .bind(message.channel_id)
+            .bind(message.direction.as_str())
+            .bind(message.sender.kind.as_str())
+            .bind(message.sender.id)
+            .bind(message.content.type_name())
+            .bind(to_json(&message.content)?)
+            .bind(&message.provider_message_id)
+            .bind(message.status.as_str())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| on_unique(e, "duplicate_message", "a message with this provider id already exists"))?;
+        let stored = Message::from(row);
+        let human_reply = message.direction == Direction::Outgoing && message.sender.kind == ActorKind::User;
+        let update = match message.direction {
+            Direction::Incoming => "UPDATE conversations SET last_incoming_at = $1, last_activity_at = $1, \
+                 last_channel_id = COALESCE($2, last_channel_id) WHERE id = $3",
+            Direction::Outgoing if human_reply => "UPDATE conversations SET last_outgoing_at = $1, last_activity_at = $1, \
+                 first_response_at = COALESCE(first_response_at, $1), \
+                 last_channel_id = COALESCE($2, last_channel_id) WHERE id = $3",
+            Direction::Outgoing => "UPDATE conversations SET last_outgoing_at = $1, last_activity_at = $1, \
+                 last_channel_id = COALESCE($2, last_channel_id) WHERE id = $3",
+        };
+        sqlx::query(update).bind(now).bind(message.channel_id).bind(conversation).execute(&mut *tx).await?;
+        let data = json!({
+            "conversation_id": conversation, "contact_id": conv.contact_id,
+            "direction": message.direction, "content_type": message.content.type_name(),
+        });
+        append_event(&mut tx, ws, event("message.created", stored.id, message.sender, data)).await?;
+        if message.direction == Direction::Outgoing && message.status == MessageStatus::Pending {
+            sqlx::query(
+                "INSERT INTO jobs (workspace_id, kind, payload, status, run_at, attempts, max_attempts, created_at, \
+                 updated_at) VALUES ($1, $2, $3, 'queued', $4, 0, $5, $4, $4)",
+            )
+            .bind(ws)
+            .bind(SEND_MESSAGE_JOB)
+            .bind(to_json(&json!({ "message_id": stored.id }))?)
+            .bind(now)
+            .bind(i64::from(SEND_MESSAGE_MAX_ATTEMPTS))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn get_message(&self, ws: Id, id: Id) -> StoreResult<Message> {
+        load_message(&mut *self.pool.acquire().await?, ws, id).await
+    }
+
+    async fn list_messages(&self, ws: Id, conversation: Id, page: &PageRequest) -> StoreResult<Page<Message>> {
+        let mut conn = self.pool.acquire().await?;
+        load_conversation(&mut conn, ws, conversation).await?;
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = $1 AND conversation_id = $2 AND id < $3 \
+             ORDER BY id DESC LIMIT $4"
+        );
+        let rows: Vec<MessageRow> = sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(conversation)
+            .bind(page.after.map_or(i64::MAX, |c| c.id))
+            .bind(fetch_limit(page))
+            .fetch_all(&mut *conn)
+            .await?;
+        let items = rows.into_iter().map(Message::from).collect();
+        Ok(Page::from_overfetch(items, clamp_limit(page), |m| Cursor { key: 0, id: m.id }))
+    }
+
+    async fn update_message_status(
+        &self,
+        ws: Id,
+        id: Id,
+        status: MessageStatus,
+        failure_reason: Option<&str>,
+    ) -> StoreResult<Message> {
+        let mut tx = self.begin().await?;
+        let current = load_message(&mut tx, ws, id).await?;
+        if !current.status.can_advance_to(status) {
+            // A late or repeated receipt: keep the newer state.
+            return Ok(current);
+        }
+        sqlx::query("UPDATE messages SET status = $1, failure_reason = $2, updated_at = $3 WHERE id = $4")
+            .bind(status.as_str())
+            .bind(failure_reason)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let data = json!({
+            "conversation_id": current.conversation_id, "from": current.status, "to": status,
+            "failure_reason": failure_reason,
+        });
+        append_event(&mut tx, ws, event("message.status.updated", id, Actor::system(), data)).await?;
+        let updated = load_message(&mut tx, ws, id).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn add_comment(&self, ws: Id, conversation: Id, author: Id, body: &str, mentions: &[Id]) -> StoreResult<Comment> {
+        let mut tx = self.begin().await?;
+        load_conversation(&mut tx, ws, conversation).await?;
+        let row: CommentRow = sqlx::query_as(
+            "INSERT INTO comments (workspace_id, conversation_id, author_id, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id, workspace_id, conversation_id, author_id, body, created_at",
+        )
+        .bind(ws)
+        .bind(conversation)
+        .bind(author)
+        .bind(body)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        for user in mentions {
+            sqlx::query(
+                "INSERT INTO comment_mentions (comment_id, user_id, workspace_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(row.id)
+            .bind(user)
+            .bind(ws)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let data = json!({ "conversation_id": conversation, "mentions": mentions });
+        append_event(&mut tx, ws, event("comment.created", row.id, Actor::user(author), data)).await?;
+        tx.commit().await?;
+        Ok(row.into_comment(mentions.to_vec()))
+    }
+
+    async fn list_comments(&self, ws: Id, conversation: Id, page: &PageRequest) -> StoreResult<Page<Comment>> {
+        let mut conn = self.pool.acquire().await?;
+        load_conversation(&mut conn, ws, conversation).await?;
+        let rows: Vec<CommentRow> = sqlx::query_as(
+            "SELECT id, workspace_id, conversation_id, author_id, body, created_at FROM comments \
+             WHERE workspace_id = $1 AND conversation_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+        )
+        .bind(ws)
+        .bind(conversation)
+        .bind(page.after.map_or(0, |c| c.id))
+        .bind(fetch_limit(page))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut mentions: HashMap<Id, Vec<Id>> = HashMap::new();
+        if !rows.is_empty() {
+            let mut qb = QueryBuilder::<Db>::new("SELECT comment_id, user_id FROM comment_mentions WHERE comment_id IN (");
+            let mut list = qb.separated(", ");
+            for r in &rows {
+                list.push_bind(r.id);
+            }
+            qb.push(") ORDER BY user_id");
+            let pairs: Vec<(Id, Id)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+            for (comment, user) in pairs {
+                mentions.entry(comment).or_default().push(user);
+            }
+        }
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                let m = mentions.remove(&r.id).unwrap_or_default();
+                r.into_comment(m)
+            })
+            .collect();
+        Ok(Page::from_overfetch(items, clamp_limit(page), |c: &Comment| Cursor { key: 0, id: c.id }))
+    }
+
+    async fn set_pin(&self, ws: Id, user: Id, conversation: Id, pinned: bool) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        load_conversation(&mut tx, ws, conversation).await?;
+        let changed = if pinned {
+            sqlx::query(
+                "INSERT INTO pins (user_id, conversation_id, workspace_id, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(user)
+            .bind(conversation)
+            .bind(ws)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?
+        } else {
+            sqlx::query("DELETE FROM pins WHERE user_id = $1 AND conversation_id = $2")
+                .bind(user)
+                .bind(conversation)
+                .execute(&mut *tx)
+                .await?
+        };
+        if changed.rows_affected() > 0 {
+            let kind = if pinned { "conversation.pinned" } else { "conversation.unpinned" };
+            append_event(&mut tx, ws, event(kind, conversation, Actor::user(user), json!({ "user_id": user }))).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_pins(&self, ws: Id, user: Id) -> StoreResult<Vec<Id>> {
+        Ok(sqlx::query_scalar(
+            "SELECT conversation_id FROM pins WHERE workspace_id = $1 AND user_id = $2 ORDER BY created_at DESC",
+        )
+        .bind(ws)
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

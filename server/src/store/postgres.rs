@@ -1,0 +1,71 @@
+//! The PostgreSQL backend, for several nodes sharing one database.
+//!
+//! The portable SQL shared with SQLite lives in `portable/` and is compiled once per backend with
+//! `Db` set to `sqlx::Postgres`; this file holds what is PostgreSQL-specific.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Pool, Transaction};
+
+use super::{Store, StoreError, StoreResult};
+
+#[path = "portable/mod.rs"]
+mod portable;
+
+type Db = sqlx::Postgres;
+type ThisStore = PgStore;
+
+/// Several workers may claim at once: each skips rows another has locked.
+const CLAIM_JOB_SUFFIX: &str = " FOR UPDATE SKIP LOCKED";
+
+/// The PostgreSQL implementation of [`Store`].
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool<Db>,
+}
+
+impl PgStore {
+    /// Connects to the server; an unreachable server or a missing database is an error.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| {
+                StoreError::Database(format!(
+                    "cannot connect to PostgreSQL at {}: {e}",
+                    crate::config::redact_url(url)
+                ))
+            })?;
+        Ok(Self { pool })
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'_, Db>> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        // sqlx takes an advisory lock, so nodes starting together apply each migration once.
+        sqlx::migrate!("../migrations/postgres").run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,81 @@
+//! The SQLite backend: one file in the data directory, WAL mode, durable (`synchronous=FULL`) commits.
+//!
+//! The portable SQL shared with PostgreSQL lives in `portable/` and is compiled once per backend with
+//! `Db` set to `sqlx::Sqlite`; this file holds what is SQLite-specific.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Transaction};
+
+use super::{Store, StoreError, StoreResult};
+
+#[path = "portable/mod.rs"]
+mod portable;
+
+type Db = sqlx::Sqlite;
+type ThisStore = SqliteStore;
+
+/// Jobs are claimed inside a write transaction; SQLite has one writer at a time, so no row locks are needed.
+const CLAIM_JOB_SUFFIX: &str = "";
+
+/// The SQLite implementation of [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: Pool<Db>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file. Its directory must exist.
+    pub async fn open(path: &Path, max_connections: u32) -> StoreResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(StoreError::Database(format!("directory {} does not exist", dir.display())));
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| StoreError::Database(e.to_string()))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Database(format!("cannot open SQLite database {}: {e}", path.display())))?;
+        Ok(Self { pool })
+    }
+
+    /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so two writers never
+    /// deadlock upgrading read locks; the busy timeout queues them instead.
+    async fn begin(&self) -> StoreResult<Transaction<'_, Db>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("../migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
