@@ -108,25 +108,39 @@ impl Default for Config {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), max_body_bytes: 2 * 1024 * 1024 }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 2 * 1024 * 1024,
+        }
     }
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: String::new(), max_connections: 10, migrate_on_start: true }
+        Self {
+            url: String::new(),
+            max_connections: 10,
+            migrate_on_start: true,
+        }
     }
 }
 
 impl Default for SecurityConfig {
     fn default() -> Self {
-        Self { secret_key: String::new(), session_ttl_hours: 24 * 30, cookie_secure: false }
+        Self {
+            secret_key: String::new(),
+            session_ttl_hours: 24 * 30,
+            cookie_secure: false,
+        }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: LogFormat::Text, level: "info".into() }
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
     }
 }
 
@@ -160,18 +174,24 @@ impl Config {
         match path {
             Some(p) => {
                 if !p.is_file() {
-                    return Err(ConfigError(format!("config file {} does not exist", p.display())));
+                    return Err(ConfigError(format!(
+                        "config file {} does not exist",
+                        p.display()
+                    )));
                 }
                 figment = figment.merge(Toml::file_exact(p));
             }
-            None => figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE)),
+            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
         }
         // SWITCHBOARD_CONFIG names the file and SWITCHBOARD_TEST_* steer the test suite; neither is a key.
         let env = env.split("__").filter(|k| {
             let k = k.as_str();
             k != "config" && !k.starts_with("test_")
         });
-        let config: Config = figment.merge(env).extract().map_err(|e| ConfigError(describe(e)))?;
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError(describe(e)))?;
         config.validate()?;
         Ok(config)
     }
@@ -182,22 +202,34 @@ impl Config {
             return Err(ConfigError("data_dir: must not be empty".into()));
         }
         if self.database.max_connections == 0 {
-            return Err(ConfigError("database.max_connections: must be at least 1".into()));
+            return Err(ConfigError(
+                "database.max_connections: must be at least 1".into(),
+            ));
         }
         self.database_url()?;
-        if self.jobs.poll_interval_ms == 0 || self.jobs.lease_seconds == 0 || self.jobs.max_attempts == 0 {
+        if self.jobs.poll_interval_ms == 0
+            || self.jobs.lease_seconds == 0
+            || self.jobs.max_attempts == 0
+        {
             return Err(ConfigError(
                 "jobs: poll_interval_ms, lease_seconds and max_attempts must be at least 1".into(),
             ));
         }
         if self.jobs.backoff_base_ms > self.jobs.backoff_max_ms {
-            return Err(ConfigError("jobs.backoff_base_ms: must not exceed jobs.backoff_max_ms".into()));
+            return Err(ConfigError(
+                "jobs.backoff_base_ms: must not exceed jobs.backoff_max_ms".into(),
+            ));
         }
         if self.security.session_ttl_hours == 0 {
-            return Err(ConfigError("security.session_ttl_hours: must be at least 1".into()));
+            return Err(ConfigError(
+                "security.session_ttl_hours: must be at least 1".into(),
+            ));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return Err(ConfigError(format!("log.level: `{}` is not a valid filter", self.log.level)));
+            return Err(ConfigError(format!(
+                "log.level: `{}` is not a valid filter",
+                self.log.level
+            )));
         }
         Ok(())
     }
@@ -218,7 +250,8 @@ impl Config {
         if !shown.security.secret_key.is_empty() {
             shown.security.secret_key = "<redacted>".into();
         }
-        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+        toml::to_string_pretty(&shown)
+            .unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }
 }
 
@@ -233,7 +266,10 @@ impl DatabaseUrl {
     /// Parses `sqlite://PATH`, `sqlite:PATH`, `postgres://…` or `postgresql://…`; anything else is an error.
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
         let url = url.trim();
-        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             let path = rest.split('?').next().unwrap_or_default();
             if path.is_empty() || path == ":memory:" {
                 return Err(ConfigError(
@@ -246,7 +282,9 @@ impl DatabaseUrl {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let after = url.split_once("://").map(|(_, r)| r).unwrap_or_default();
             if after.is_empty() || after.starts_with('/') && after.len() == 1 {
-                return Err(ConfigError("database.url: a PostgreSQL URL must name a host".into()));
+                return Err(ConfigError(
+                    "database.url: a PostgreSQL URL must name a host".into(),
+                ));
             }
             return Ok(Self::Postgres(url.to_owned()));
         }
@@ -259,7 +297,9 @@ impl DatabaseUrl {
 
 /// Replaces the password of a URL with `<redacted>`.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
     let (authority, tail) = match rest.find('/') {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
@@ -281,7 +321,11 @@ pub fn redact_url(url: &str) -> String {
 fn describe(err: figment::Error) -> String {
     err.into_iter()
         .map(|e| {
-            let key = if e.path.is_empty() { String::new() } else { format!("{}: ", e.path.join(".")) };
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", e.path.join("."))
+            };
             let source = e
                 .metadata
                 .as_ref()
@@ -321,7 +365,10 @@ mod tests {
         let c = load_with("", &[]).expect("defaults load");
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.data_dir, PathBuf::from("./data"));
-        assert_eq!(c.database_url().expect("url"), DatabaseUrl::Sqlite(PathBuf::from("./data/switchboard.db")));
+        assert_eq!(
+            c.database_url().expect("url"),
+            DatabaseUrl::Sqlite(PathBuf::from("./data/switchboard.db"))
+        );
     }
 
     #[test]
@@ -337,14 +384,18 @@ mod tests {
         .expect("loads");
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:9000");
         assert_eq!(c.data_dir, PathBuf::from("/srv/sb"));
-        assert_eq!(c.database_url().expect("url"), DatabaseUrl::Postgres("postgres://u:p@localhost/db".into()));
+        assert_eq!(
+            c.database_url().expect("url"),
+            DatabaseUrl::Postgres("postgres://u:p@localhost/db".into())
+        );
     }
 
     #[test]
     fn unknown_key_is_named() {
         let err = load_with("[server]\nlisen = \"127.0.0.1:1\"\n", &[]).expect_err("unknown key");
         assert!(err.0.contains("lisen"), "{err}");
-        let err = load_with("", &[("SWITCHBOARD_SERVER__PORTT", "1")]).expect_err("unknown env key");
+        let err =
+            load_with("", &[("SWITCHBOARD_SERVER__PORTT", "1")]).expect_err("unknown env key");
         assert!(err.0.contains("portt"), "{err}");
     }
 
@@ -366,13 +417,19 @@ mod tests {
 
     #[test]
     fn redaction_hides_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:<redacted>@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:<redacted>@h:5432/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         let mut c = Config::default();
         c.database.url = "postgres://u:secret@h/db".into();
         c.security.secret_key = "abc".into();
         let shown = c.redacted_toml();
-        assert!(!shown.contains("secret@") && !shown.contains("\"abc\""), "{shown}");
+        assert!(
+            !shown.contains("secret@") && !shown.contains("\"abc\""),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -386,7 +443,11 @@ mod tests {
         let example: toml::Table = toml::from_str(example).expect("reparse example");
         fn keys(prefix: &str, t: &toml::Table, out: &mut Vec<String>) {
             for (k, v) in t {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 match v {
                     toml::Value::Table(inner) => keys(&path, inner, out),
                     _ => out.push(path),
@@ -398,7 +459,10 @@ mod tests {
         keys("", &example, &mut have);
         // `database.url` and `security.secret_key` are empty by default and serialise as such; both must be present.
         for k in want {
-            assert!(have.contains(&k), "docs/switchboard.example.toml lacks `{k}`");
+            assert!(
+                have.contains(&k),
+                "docs/switchboard.example.toml lacks `{k}`"
+            );
         }
     }
 }

@@ -33,6 +33,9 @@ pub enum AppError {
     /// The change conflicts with the current state; `code` is the specific reason.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The route exists but not with this method.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
     /// The request body exceeds the configured limit.
     #[error("request body too large")]
     PayloadTooLarge,
@@ -63,7 +66,10 @@ pub struct ErrorDetail {
 
 impl AppError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Validation { field: field.into(), message: message.into() }
+        Self::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -71,7 +77,10 @@ impl AppError {
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict { code, message: message.into() }
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn internal(e: impl std::fmt::Display) -> Self {
@@ -88,6 +97,7 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict { code, .. } => code,
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Internal(_) => "internal",
@@ -103,6 +113,7 @@ impl AppError {
             Self::Csrf | Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::Conflict { .. } => 409,
+            Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Internal(_) => 500,
@@ -119,7 +130,13 @@ impl AppError {
             Self::Validation { field, .. } => Some(field.clone()),
             _ => None,
         };
-        ErrorBody { error: ErrorDetail { code: self.code().to_owned(), message, field } }
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message,
+                field,
+            },
+        }
     }
 }
 

@@ -56,7 +56,9 @@ impl Store for PgStore {
 
     async fn migrate(&self) -> StoreResult<()> {
         // sqlx takes an advisory lock, so nodes starting together apply each migration once.
-        sqlx::migrate!("../migrations/postgres").run(&self.pool).await?;
+        sqlx::migrate!("../migrations/postgres")
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 

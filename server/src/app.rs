@@ -1,0 +1,95 @@
+//! The application: configuration, storage and keys wired together, and `run`, which serves HTTP on a
+//! listener the caller bound (so tests bind `127.0.0.1:0`) until the shutdown future resolves.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::{Config, DatabaseUrl};
+use crate::crypto::SecretBox;
+use crate::jobs::{JobRegistry, Worker};
+use crate::store::{self, Store};
+
+/// Everything a request or a job needs; shared as `Arc<App>`.
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub secrets: SecretBox,
+    pub jobs: JobRegistry,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("backend", &self.store.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Opens the data directory and the database and (if configured) applies migrations.
+    pub async fn open(config: Config) -> anyhow::Result<Arc<Self>> {
+        Self::open_with(config, JobRegistry::default()).await
+    }
+
+    /// Like [`App::open`], with the job handlers to run.
+    pub async fn open_with(config: Config, jobs: JobRegistry) -> anyhow::Result<Arc<Self>> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create data directory {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
+        let url = config.database_url()?;
+        let store = store::connect(&url, config.database.max_connections).await?;
+        if config.database.migrate_on_start {
+            store.migrate().await?;
+        }
+        let secrets = SecretBox::load(&config.security.secret_key, &config.data_dir)
+            .map_err(anyhow::Error::msg)?;
+        if let DatabaseUrl::Sqlite(path) = &url {
+            tracing::info!(path = %path.display(), "using SQLite");
+        } else {
+            tracing::info!("using PostgreSQL");
+        }
+        Ok(Arc::new(Self {
+            config: Arc::new(config),
+            store,
+            secrets,
+            jobs,
+        }))
+    }
+}
+
+/// Serves the API on `listener` and runs the job worker until `shutdown` resolves, then drains.
+pub async fn run(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = if app.config.jobs.enabled && !app.jobs.is_empty() {
+        let worker = Worker::new(app.clone());
+        let rx = stop_rx.clone();
+        Some(tokio::spawn(async move { worker.run(rx).await }))
+    } else {
+        None
+    };
+    let router = crate::http::router(app.clone());
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "switchboard listening");
+    axum::serve(listener, router.into_make_service())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+        })
+        .await?;
+    let _ = stop_tx.send(true);
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
+    app.store.close().await;
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! The `switchboard` command line: serve, migrate, config, init, token and user management.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::App;
+use crate::config::Config;
+use crate::model::{Actor, Id, NewUser, PageRequest, Role};
+use crate::service::{accounts, validate};
+use crate::{crypto, telemetry};
+
+/// Switchboard: self-hosted omnichannel customer conversations.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (default: ./switchboard.toml if it exists).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (HTTP API and background jobs).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the effective configuration, with secrets redacted.
+    Config,
+    /// Create the organisation, its first workspace and its owner (once).
+    Init(InitArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Name of the first workspace.
+    #[arg(long)]
+    pub workspace: String,
+    /// E-mail of the owner; also their login.
+    #[arg(long)]
+    pub email: String,
+    /// Password of the owner (at least 8 characters).
+    #[arg(long)]
+    pub password: String,
+    /// Display name of the owner (default: the part of the e-mail before @).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Name of the organisation (default: the workspace name).
+    #[arg(long)]
+    pub organisation: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user; the token is printed as the last line.
+    Create {
+        /// The user the token acts as.
+        #[arg(long)]
+        email: String,
+        /// A name to recognise the token by.
+        #[arg(long)]
+        name: String,
+        /// Workspace id (default: the only workspace, or the user's first).
+        #[arg(long)]
+        workspace: Option<Id>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user to a workspace.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// At least 8 characters.
+        #[arg(long)]
+        password: String,
+        /// owner, manager or agent.
+        #[arg(long, default_value = "agent", value_parser = parse_role)]
+        role: Role,
+        /// Workspace id (default: the only workspace).
+        #[arg(long)]
+        workspace: Option<Id>,
+    },
+    /// List the users of a workspace.
+    List {
+        /// Workspace id (default: the only workspace).
+        #[arg(long)]
+        workspace: Option<Id>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("`{s}` is not a role (owner, manager or agent)"))
+}
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Config => {
+            print!("{}", config.redacted_toml());
+            Ok(())
+        }
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let mut config = config;
+            config.database.migrate_on_start = false;
+            let app = App::open(config).await?;
+            app.store.migrate().await.context("migration failed")?;
+            println!("migrations applied ({})", app.store.backend());
+            Ok(())
+        }
+        Command::Init(args) => {
+            let app = App::open(config).await?;
+            let req = accounts::InitRequest {
+                organisation: args.organisation,
+                workspace: args.workspace,
+                email: args.email,
+                name: args.name,
+                password: args.password,
+            };
+            let (org, ws, owner) = accounts::init(&app, req).await?;
+            println!("created organisation {} (id {})", org.name, org.id);
+            println!("created workspace {} (id {})", ws.name, ws.id);
+            println!("created owner {} (id {})", owner.email, owner.id);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create {
+            email,
+            name,
+            workspace,
+        }) => {
+            let app = App::open(config).await?;
+            let email = validate::email("--email", &email)?;
+            let creds = app
+                .store
+                .user_credentials(&email)
+                .await?
+                .with_context(|| format!("no user with e-mail {email}"))?;
+            let memberships = app.store.user_workspaces(creds.id).await?;
+            let ws = match workspace {
+                Some(id) => memberships
+                    .iter()
+                    .find(|(w, _)| w.id == id)
+                    .map(|(w, _)| w.id),
+                None => memberships.first().map(|(w, _)| w.id),
+            }
+            .with_context(|| format!("{email} is not a member of that workspace"))?;
+            let created = accounts::issue_token(&app, ws, creds.id, &name, Actor::system()).await?;
+            println!(
+                "created API token {} (id {}) for {email} in workspace {ws}; it is shown only once:",
+                created.info.name, created.info.id
+            );
+            println!("{}", created.token);
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            email,
+            name,
+            password,
+            role,
+            workspace,
+        }) => {
+            let app = App::open(config).await?;
+            let ws = pick_workspace(&app, workspace).await?;
+            let user = NewUser {
+                email: validate::email("--email", &email)?,
+                name: validate::required("--name", &name, 100)?,
+                password_hash: password_hash(&password)?,
+                role,
+            };
+            let created = app.store.create_user(ws, &user, Actor::system()).await?;
+            println!(
+                "created user {} (id {}) as {} in workspace {ws}",
+                created.email,
+                created.id,
+                created.role.as_str()
+            );
+            Ok(())
+        }
+        Command::User(UserCommand::List { workspace }) => {
+            let app = App::open(config).await?;
+            let ws = pick_workspace(&app, workspace).await?;
+            let mut page = PageRequest {
+                after: None,
+                limit: 200,
+            };
+            println!("{:<8} {:<8} {:<32} name", "id", "role", "email");
+            loop {
+                let users = app.store.list_users(ws, &page).await?;
+                for u in &users.items {
+                    println!(
+                        "{:<8} {:<8} {:<32} {}",
+                        u.id,
+                        u.role.as_str(),
+                        u.email,
+                        u.name
+                    );
+                }
+                match users
+                    .next_cursor
+                    .as_deref()
+                    .and_then(crate::model::Cursor::decode)
+                {
+                    Some(next) => page.after = Some(next),
+                    None => break,
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn password_hash(password: &str) -> anyhow::Result<String> {
+    if password.chars().count() < 8 {
+        bail!("--password: must be at least 8 characters");
+    }
+    crypto::hash_password(password).map_err(anyhow::Error::msg)
+}
+
+async fn pick_workspace(app: &App, requested: Option<Id>) -> anyhow::Result<Id> {
+    let all = app.store.list_all_workspaces().await?;
+    match requested {
+        Some(id) if all.iter().any(|w| w.id == id) => Ok(id),
+        Some(id) => bail!("--workspace: no workspace with id {id}"),
+        None => match all.as_slice() {
+            [only] => Ok(only.id),
+            [] => bail!("no workspace yet: run `switchboard init` first"),
+            _ => bail!("there are several workspaces: pass --workspace ID"),
+        },
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    telemetry::init_logging(&config.log);
+    telemetry::init_metrics();
+    let listen = config.server.listen;
+    let app = App::open(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    crate::app::run(app, listener, shutdown_signal()).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

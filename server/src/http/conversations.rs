@@ -1,0 +1,245 @@
+//! Conversations: list and detail, open, assign, close, reopen, messages, comments and pins.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
+
+use super::extract::{Auth, Json, Path, Query};
+use super::{ApiRouter, PageQuery};
+use crate::app::App;
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::model::*;
+use crate::service::conversations::{
+    self, AddComment, AssignRequest, CloseConversation, OpenConversation, SendMessage,
+};
+use crate::service::page;
+
+pub(super) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list_conversations, open_conversation))
+        .routes(routes!(get_conversation))
+        .routes(routes!(list_messages, send_message))
+        .routes(routes!(assign))
+        .routes(routes!(close))
+        .routes(routes!(reopen))
+        .routes(routes!(list_comments, add_comment))
+        .routes(routes!(pin, unpin))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ConversationQuery {
+    /// `open` or `closed`; both when absent.
+    status: Option<String>,
+    assignee_id: Option<Id>,
+    team_id: Option<Id>,
+    contact_id: Option<Id>,
+    /// Only conversations without an assignee.
+    #[serde(default)]
+    unassigned: bool,
+    cursor: Option<String>,
+    /// 1–200, default 50.
+    limit: Option<u32>,
+}
+
+/// Conversations, most recent activity first.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ConversationQuery),
+    responses((status = 200, body = Page<Conversation>), (status = "4XX", body = ErrorBody)))]
+async fn list_conversations(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Query(q): Query<ConversationQuery>,
+) -> AppResult<Json<Page<Conversation>>> {
+    let status = match q.status.as_deref() {
+        None | Some("") | Some("all") => None,
+        Some(s) => Some(
+            ConversationStatus::parse(s)
+                .ok_or_else(|| AppError::validation("status", "must be open or closed"))?,
+        ),
+    };
+    let filter = ConversationFilter {
+        status,
+        contact_id: q.contact_id,
+        assignee_id: q.assignee_id,
+        team_id: q.team_id,
+        unassigned: q.unassigned,
+    };
+    let page = page(q.cursor.as_deref(), q.limit)?;
+    Ok(Json(
+        app.store
+            .list_conversations(who.workspace_id, &filter, &page)
+            .await?,
+    ))
+}
+
+/// Opens a conversation with a contact that has none open (`conversation_already_open` otherwise).
+#[utoipa::path(post, path = "/api/v1/conversations", tag = "conversations", request_body = OpenConversation,
+    responses((status = 201, body = Conversation), (status = "4XX", body = ErrorBody)))]
+async fn open_conversation(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Json(req): Json<OpenConversation>,
+) -> AppResult<(StatusCode, Json<Conversation>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(conversations::open(&app, &who, req).await?),
+    ))
+}
+
+/// A conversation with its contact, its assignment history and whether the caller pinned it.
+#[derive(Debug, Serialize, ToSchema)]
+struct ConversationDetail {
+    #[serde(flatten)]
+    conversation: Conversation,
+    contact: Contact,
+    assignments: Vec<Assignment>,
+    pinned: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = i64, Path)),
+    responses((status = 200, body = ConversationDetail), (status = "4XX", body = ErrorBody)))]
+async fn get_conversation(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+) -> AppResult<Json<ConversationDetail>> {
+    let ws = who.workspace_id;
+    let conversation = app.store.get_conversation(ws, id).await?;
+    let contact = app.store.get_contact(ws, conversation.contact_id).await?;
+    let assignments = app.store.list_assignments(ws, id).await?;
+    let pinned = app.store.list_pins(ws, who.user_id).await?.contains(&id);
+    Ok(Json(ConversationDetail {
+        conversation,
+        contact,
+        assignments,
+        pinned,
+    }))
+}
+
+/// Messages, newest first.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "messages", params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = Page<Message>), (status = "4XX", body = ErrorBody)))]
+async fn list_messages(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+    Query(q): Query<PageQuery>,
+) -> AppResult<Json<Page<Message>>> {
+    Ok(Json(
+        app.store
+            .list_messages(who.workspace_id, id, &q.page()?)
+            .await?,
+    ))
+}
+
+/// Queues an outgoing message: stored `pending` with its delivery job in one transaction.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "messages", params(("id" = i64, Path)), request_body = SendMessage,
+    responses((status = 202, body = Message), (status = "4XX", body = ErrorBody)))]
+async fn send_message(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+    Json(req): Json<SendMessage>,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(conversations::send(&app, &who, id, req).await?),
+    ))
+}
+
+/// Assigns to a user and/or team; `null` unassigns. The change is recorded.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations", params(("id" = i64, Path)), request_body = AssignRequest,
+    responses((status = 200, body = Conversation), (status = "4XX", body = ErrorBody)))]
+async fn assign(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+    Json(req): Json<AssignRequest>,
+) -> AppResult<Json<Conversation>> {
+    Ok(Json(conversations::assign(&app, &who, id, req).await?))
+}
+
+/// Closes with a closing note as the workspace's closing-note mode requires.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/close", tag = "conversations", params(("id" = i64, Path)), request_body = CloseConversation,
+    responses((status = 200, body = Conversation), (status = "4XX", body = ErrorBody)))]
+async fn close(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+    Json(req): Json<CloseConversation>,
+) -> AppResult<Json<Conversation>> {
+    Ok(Json(conversations::close(&app, &who, id, req).await?))
+}
+
+/// Reopens a closed conversation; its history is kept.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/open", tag = "conversations", params(("id" = i64, Path)),
+    responses((status = 200, body = Conversation), (status = "4XX", body = ErrorBody)))]
+async fn reopen(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+) -> AppResult<Json<Conversation>> {
+    Ok(Json(conversations::reopen(&app, &who, id).await?))
+}
+
+/// Internal comments, oldest first.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/comments", tag = "conversations", params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = Page<Comment>), (status = "4XX", body = ErrorBody)))]
+async fn list_comments(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+    Query(q): Query<PageQuery>,
+) -> AppResult<Json<Page<Comment>>> {
+    Ok(Json(
+        app.store
+            .list_comments(who.workspace_id, id, &q.page()?)
+            .await?,
+    ))
+}
+
+/// Adds an internal comment with optional @mentions.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/comments", tag = "conversations", params(("id" = i64, Path)), request_body = AddComment,
+    responses((status = 201, body = Comment), (status = "4XX", body = ErrorBody)))]
+async fn add_comment(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+    Json(req): Json<AddComment>,
+) -> AppResult<(StatusCode, Json<Comment>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(conversations::comment(&app, &who, id, req).await?),
+    ))
+}
+
+/// Pins the conversation for the caller (pins are per user).
+#[utoipa::path(put, path = "/api/v1/conversations/{id}/pin", tag = "conversations", params(("id" = i64, Path)),
+    responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn pin(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+) -> AppResult<StatusCode> {
+    app.store
+        .set_pin(who.workspace_id, who.user_id, id, true)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}/pin", tag = "conversations", params(("id" = i64, Path)),
+    responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn unpin(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+) -> AppResult<StatusCode> {
+    app.store
+        .set_pin(who.workspace_id, who.user_id, id, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,66 @@
+//! How errors become HTTP responses, including axum's own rejections (bad JSON, bad path, too large).
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::AppError;
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let AppError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "internal error");
+        }
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.body())).into_response()
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::JsonDataError(e) => {
+                // axum reports `Failed to deserialize …: <path>: <serde message>`; keep the path as the field.
+                let detail = std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| e.body_text());
+                match detail.split_once(": ") {
+                    Some((path, message)) if !path.contains(' ') => {
+                        AppError::validation(path, message)
+                    }
+                    _ => AppError::validation("body", detail),
+                }
+            }
+            JsonRejection::JsonSyntaxError(e) => AppError::BadRequest(format!(
+                "malformed JSON: {}",
+                std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| e.body_text())
+            )),
+            JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+            other => AppError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(r: PathRejection) -> Self {
+        AppError::BadRequest(format!("invalid path parameter: {}", r.body_text()))
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(r: QueryRejection) -> Self {
+        let text = r.body_text();
+        let detail = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .unwrap_or(&text);
+        match detail.split_once(": ") {
+            Some((param, message)) if !param.contains(' ') => AppError::validation(param, message),
+            _ => AppError::BadRequest(format!("invalid query string: {detail}")),
+        }
+    }
+}

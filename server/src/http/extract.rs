@@ -1,0 +1,98 @@
+//! Request extractors: JSON, path and query with our error shape, and `Auth`, the caller behind a bearer
+//! token or a session cookie (with its CSRF check).
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::Method;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+
+use crate::app::App;
+use crate::crypto;
+use crate::error::AppError;
+use crate::model::Principal;
+use crate::service::accounts;
+
+/// Name of the HttpOnly cookie that carries the session id.
+pub const SESSION_COOKIE: &str = "sb_session";
+/// Name of the readable cookie that carries the CSRF token for scripts of the web app.
+pub const CSRF_COOKIE: &str = "sb_csrf";
+/// Header a cookie-authenticated request that changes state must carry.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// `axum::Json` whose rejections are our JSON errors (400 malformed, 415, 413, 422 naming the field).
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Path` with our error shape.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct Path<T>(pub T);
+
+/// `axum::extract::Query` with our error shape.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct Query<T>(pub T);
+
+/// The authenticated caller. The token or session decides the workspace.
+#[derive(Debug, Clone, Copy)]
+pub struct Auth(pub Principal);
+
+/// The session id of a cookie-authenticated request, for logout.
+pub fn session_cookie(parts: &Parts) -> Option<String> {
+    CookieJar::from_headers(&parts.headers)
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+impl FromRequestParts<Arc<App>> for Auth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let value = header
+                .to_str()
+                .map_err(|_| AppError::Unauthorized("malformed Authorization header".into()))?;
+            let token = value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    AppError::Unauthorized("expected Authorization: Bearer <token>".into())
+                })?;
+            let principal = accounts::authenticate_token(app, token).await?;
+            return Ok(Self(principal));
+        }
+        if let Some(session_id) = session_cookie(parts) {
+            let session = accounts::authenticate_session(app, &session_id).await?;
+            let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+            if !safe {
+                let sent = parts
+                    .headers
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if !crypto::constant_time_eq(sent, &session.csrf_token) {
+                    return Err(AppError::Csrf);
+                }
+            }
+            return Ok(Self(session.principal));
+        }
+        Err(AppError::Unauthorized(
+            "missing credentials: send Authorization: Bearer <token> or log in".into(),
+        ))
+    }
+}

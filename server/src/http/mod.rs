@@ -1,0 +1,130 @@
+//! The HTTP layer, and the only module that knows axum: one router per resource merged here, thin
+//! handlers (extract → call a service → map the result), the OpenAPI document generated from the same
+//! route declarations, health, readiness and metrics.
+
+mod accounts;
+mod contacts;
+mod conversations;
+mod error;
+pub mod extract;
+mod settings;
+mod system;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::model::PageRequest;
+
+type ApiRouter = OpenApiRouter<Arc<App>>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard API", description = "Omnichannel customer conversations: contacts, conversations, messages and workspace settings."),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = [])),
+    components(schemas(crate::error::ErrorBody))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                extract::SESSION_COOKIE,
+                "Login session from POST /api/v1/auth/login; state-changing requests also send X-CSRF-Token",
+            ))),
+        );
+    }
+}
+
+/// `?cursor=…&limit=…` on every list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Items per page, 1–200 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl PageQuery {
+    fn page(&self) -> AppResult<PageRequest> {
+        crate::service::page(self.cursor.as_deref(), self.limit)
+    }
+}
+
+/// The API routes and the OpenAPI document describing exactly them.
+fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(accounts::router())
+        .merge(contacts::router())
+        .merge(conversations::router())
+        .merge(settings::router())
+        .merge(system::api_router())
+        .split_for_parts()
+}
+
+/// The OpenAPI document served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = api().1;
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The whole HTTP application.
+pub fn router(app: Arc<App>) -> Router {
+    let (api_routes, _) = api();
+    let max_body = app.config.server.max_body_bytes;
+    Router::new()
+        .merge(api_routes)
+        .merge(system::router(openapi()))
+        .fallback(|| async { AppError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                AppError::Internal("handler panicked".into()).into_response()
+            },
+        ))
+        .with_state(app)
+}
+
+/// Counts requests and their durations per route template and status.
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("path", path), ("status", status)];
+    metrics::counter!("switchboard_http_requests_total", &labels).increment(1);
+    metrics::histogram!("switchboard_http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,323 @@
+//! Workspace settings: teams, tags, closing categories, snippets, templates and channels. Reading is open
+//! to every member; changing needs the manager role.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{actor, require, validate};
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::model::*;
+
+/// A named settings item (team, tag, closing category).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameInput {
+    pub name: String,
+}
+
+fn name(req: &NameInput) -> AppResult<String> {
+    validate::required("name", &req.name, 100)
+}
+
+pub async fn create_team(app: &App, who: &Principal, req: NameInput) -> AppResult<Team> {
+    require(who, Role::Manager)?;
+    Ok(app
+        .store
+        .create_team(who.workspace_id, &name(&req)?, actor(who))
+        .await?)
+}
+
+pub async fn rename_team(app: &App, who: &Principal, id: Id, req: NameInput) -> AppResult<Team> {
+    require(who, Role::Manager)?;
+    Ok(app
+        .store
+        .rename_team(who.workspace_id, id, &name(&req)?, actor(who))
+        .await?)
+}
+
+pub async fn delete_team(app: &App, who: &Principal, id: Id) -> AppResult<()> {
+    require(who, Role::Manager)?;
+    Ok(app
+        .store
+        .delete_team(who.workspace_id, id, actor(who))
+        .await?)
+}
+
+pub async fn set_team_member(
+    app: &App,
+    who: &Principal,
+    team: Id,
+    user: Id,
+    member: bool,
+) -> AppResult<Team> {
+    require(who, Role::Manager)?;
+    Ok(app
+        .store
+        .set_team_member(who.workspace_id, team, user, member, actor(who))
+        .await?)
+}
+
+pub async fn create_tag(app: &App, who: &Principal, req: NameInput) -> AppResult<Tag> {
+    require(who, Role::Manager)?;
+    let name = validate::required("name", &req.name, 50)?;
+    Ok(app
+        .store
+        .create_tag(who.workspace_id, &name, actor(who))
+        .await?)
+}
+
+pub async fn delete_tag(app: &App, who: &Principal, id: Id) -> AppResult<()> {
+    require(who, Role::Manager)?;
+    Ok(app
+        .store
+        .delete_tag(who.workspace_id, id, actor(who))
+        .await?)
+}
+
+pub async fn create_closing_category(
+    app: &App,
+    who: &Principal,
+    req: NameInput,
+) -> AppResult<ClosingCategory> {
+    require(who, Role::Manager)?;
+    Ok(app
+        .store
+        .create_closing_category(who.workspace_id, &name(&req)?, actor(who))
+        .await?)
+}
+
+pub async fn delete_closing_category(app: &App, who: &Principal, id: Id) -> AppResult<()> {
+    require(who, Role::Manager)?;
+    Ok(app
+        .store
+        .delete_closing_category(who.workspace_id, id, actor(who))
+        .await?)
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnippetInput {
+    /// Typed after `/` in the composer: letters, digits, `-` and `_`.
+    pub shortcut: String,
+    /// At most 2000 characters.
+    pub body: String,
+}
+
+fn snippet(req: &SnippetInput) -> AppResult<(String, String)> {
+    let shortcut = validate::required("shortcut", &req.shortcut, 32)?;
+    if !shortcut
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(AppError::validation(
+            "shortcut",
+            "may contain only letters, digits, - and _",
+        ));
+    }
+    Ok((shortcut, validate::required("body", &req.body, 2000)?))
+}
+
+pub async fn create_snippet(app: &App, who: &Principal, req: SnippetInput) -> AppResult<Snippet> {
+    require(who, Role::Manager)?;
+    let (shortcut, body) = snippet(&req)?;
+    Ok(app
+        .store
+        .create_snippet(who.workspace_id, &shortcut, &body, actor(who))
+        .await?)
+}
+
+pub async fn update_snippet(
+    app: &App,
+    who: &Principal,
+    id: Id,
+    req: SnippetInput,
+) -> AppResult<Snippet> {
+    require(who, Role::Manager)?;
+    let (shortcut, body) = snippet(&req)?;
+    Ok(app
+        .store
+        .update_snippet(who.workspace_id, id, &shortcut, &body, actor(who))
+        .await?)
+}
+
+pub async fn delete_snippet(app: &App, who: &Principal, id: Id) -> AppResult<()> {
+    require(who, Role::Manager)?;
+    Ok(app
+        .store
+        .delete_snippet(who.workspace_id, id, actor(who))
+        .await?)
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateInput {
+    pub channel_id: Option<Id>,
+    /// Lower-case letters, digits and `_`, as WhatsApp requires.
+    pub name: String,
+    /// e.g. `en_US`, `ar`.
+    pub language: String,
+    pub category: TemplateCategory,
+    /// Components in WhatsApp's shape: `{"type":"HEADER"|"BODY"|"FOOTER"|"BUTTONS", …}`; exactly one BODY.
+    #[schema(value_type = Vec<Object>)]
+    pub components: Vec<serde_json::Value>,
+    /// Defaults to `approved` for templates created by hand.
+    pub status: Option<String>,
+}
+
+fn template(req: TemplateInput) -> AppResult<TemplateFields> {
+    let name = validate::key("name", &req.name)?;
+    let language = validate::required("language", &req.language, 16)?;
+    let mut bodies = 0;
+    for (i, c) in req.components.iter().enumerate() {
+        let kind = c
+            .get("type")
+            .and_then(|t| t.as_str())
+            .map(str::to_uppercase);
+        match kind.as_deref() {
+            Some("BODY") => {
+                bodies += 1;
+                if c.get("text")
+                    .and_then(|t| t.as_str())
+                    .is_none_or(|t| t.trim().is_empty())
+                {
+                    return Err(AppError::validation(
+                        format!("components[{i}].text"),
+                        "a BODY needs a text",
+                    ));
+                }
+            }
+            Some("HEADER" | "FOOTER" | "BUTTONS") => {}
+            _ => {
+                return Err(AppError::validation(
+                    format!("components[{i}].type"),
+                    "must be HEADER, BODY, FOOTER or BUTTONS",
+                ));
+            }
+        }
+    }
+    if bodies != 1 {
+        return Err(AppError::validation(
+            "components",
+            "a template has exactly one BODY component",
+        ));
+    }
+    let status = validate::optional("status", req.status.as_deref(), 32)?
+        .unwrap_or_else(|| "approved".into());
+    Ok(TemplateFields {
+        channel_id: req.channel_id,
+        name,
+        language,
+        category: req.category,
+        components: req.components,
+        status,
+    })
+}
+
+pub async fn create_template(
+    app: &App,
+    who: &Principal,
+    req: TemplateInput,
+) -> AppResult<Template> {
+    require(who, Role::Manager)?;
+    let fields = template(req)?;
+    Ok(app
+        .store
+        .create_template(who.workspace_id, &fields, actor(who))
+        .await?)
+}
+
+pub async fn update_template(
+    app: &App,
+    who: &Principal,
+    id: Id,
+    req: TemplateInput,
+) -> AppResult<Template> {
+    require(who, Role::Manager)?;
+    let fields = template(req)?;
+    Ok(app
+        .store
+        .update_template(who.workspace_id, id, &fields, actor(who))
+        .await?)
+}
+
+pub async fn delete_template(app: &App, who: &Principal, id: Id) -> AppResult<()> {
+    require(who, Role::Manager)?;
+    Ok(app
+        .store
+        .delete_template(who.workspace_id, id, actor(who))
+        .await?)
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelInput {
+    pub name: String,
+    /// The channel plugin, e.g. `whatsapp-cloud`, `telegram`.
+    pub plugin_id: String,
+    /// Non-secret settings of the plugin.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub config: serde_json::Value,
+    /// Secrets (access tokens, app secrets); encrypted at rest and never returned.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub async fn create_channel(app: &App, who: &Principal, req: ChannelInput) -> AppResult<Channel> {
+    require(who, Role::Manager)?;
+    let name = validate::required("name", &req.name, 100)?;
+    let plugin_id = validate::required("plugin_id", &req.plugin_id, 64)?;
+    if !plugin_id
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(AppError::validation(
+            "plugin_id",
+            "must be lower-case letters, digits, - and _",
+        ));
+    }
+    if !req.config.is_object() {
+        return Err(AppError::validation("config", "must be a JSON object"));
+    }
+    let plain = serde_json::to_vec(&req.secrets).map_err(AppError::internal)?;
+    let fields = ChannelFields {
+        name,
+        plugin_id,
+        config: req.config,
+        secret_names: req.secrets.keys().cloned().collect(),
+        secrets_sealed: app.secrets.seal(&plain).map_err(AppError::internal)?,
+        enabled: req.enabled,
+    };
+    Ok(app
+        .store
+        .create_channel(who.workspace_id, &fields, actor(who))
+        .await?)
+}
+
+/// The decrypted secrets of a channel, for its plugin.
+pub async fn channel_secrets(app: &App, ws: Id, id: Id) -> AppResult<BTreeMap<String, String>> {
+    let sealed = app.store.channel_secrets(ws, id).await?;
+    let plain = app.secrets.open(&sealed).map_err(AppError::internal)?;
+    serde_json::from_slice(&plain).map_err(AppError::internal)
+}
+
+pub async fn delete_channel(app: &App, who: &Principal, id: Id) -> AppResult<()> {
+    require(who, Role::Manager)?;
+    Ok(app
+        .store
+        .delete_channel(who.workspace_id, id, actor(who))
+        .await?)
+}
