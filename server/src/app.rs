@@ -21,9 +21,7 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App")
-            .field("backend", &self.store.backend())
-            .finish_non_exhaustive()
+        f.debug_struct("App").field("backend", &self.store.backend()).finish_non_exhaustive()
     }
 }
 
@@ -36,30 +34,20 @@ impl App {
     /// Like [`App::open`], with the job handlers to run.
     pub async fn open_with(config: Config, jobs: JobRegistry) -> anyhow::Result<Arc<Self>> {
         config.validate()?;
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot create data directory {}: {e}",
-                config.data_dir.display()
-            )
-        })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", config.data_dir.display()))?;
         let url = config.database_url()?;
         let store = store::connect(&url, config.database.max_connections).await?;
         if config.database.migrate_on_start {
             store.migrate().await?;
         }
-        let secrets = SecretBox::load(&config.security.secret_key, &config.data_dir)
-            .map_err(anyhow::Error::msg)?;
+        let secrets = SecretBox::load(&config.security.secret_key, &config.data_dir).map_err(anyhow::Error::msg)?;
         if let DatabaseUrl::Sqlite(path) = &url {
             tracing::info!(path = %path.display(), "using SQLite");
         } else {
             tracing::info!("using PostgreSQL");
         }
-        Ok(Arc::new(Self {
-            config: Arc::new(config),
-            store,
-            secrets,
-            jobs,
-        }))
+        Ok(Arc::new(Self { config: Arc::new(config), store, secrets, jobs }))
     }
 }
 

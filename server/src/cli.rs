@@ -32,6 +32,9 @@ pub enum Command {
     Config,
     /// Create the organisation, its first workspace and its owner (once).
     Init(InitArgs),
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -57,6 +60,21 @@ pub struct InitArgs {
     /// Name of the organisation (default: the workspace name).
     #[arg(long)]
     pub organisation: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Add a workspace to the organisation, owned by an existing user.
+    Create {
+        /// Name of the new workspace.
+        #[arg(long)]
+        name: String,
+        /// E-mail of the user who becomes its owner.
+        #[arg(long)]
+        owner_email: String,
+    },
+    /// List every workspace.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,24 +155,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created owner {} (id {})", owner.email, owner.id);
             Ok(())
         }
-        Command::Token(TokenCommand::Create {
-            email,
-            name,
-            workspace,
-        }) => {
+        Command::Workspace(WorkspaceCommand::Create { name, owner_email }) => {
+            let app = App::open(config).await?;
+            let name = validate::required("--name", &name, 100)?;
+            let email = validate::email("--owner-email", &owner_email)?;
+            let owner =
+                app.store.user_credentials(&email).await?.with_context(|| format!("no user with e-mail {email}"))?;
+            let first = app.store.user_workspaces(owner.id).await?;
+            let org = first.first().map(|(w, _)| w.organisation_id).context("that user belongs to no organisation")?;
+            let ws = app.store.create_workspace(org, &name, owner.id).await?;
+            println!("created workspace {} (id {}) owned by {email}", ws.name, ws.id);
+            Ok(())
+        }
+        Command::Workspace(WorkspaceCommand::List) => {
+            let app = App::open(config).await?;
+            for w in app.store.list_all_workspaces().await? {
+                println!("{:<8} {}", w.id, w.name);
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { email, name, workspace }) => {
             let app = App::open(config).await?;
             let email = validate::email("--email", &email)?;
-            let creds = app
-                .store
-                .user_credentials(&email)
-                .await?
-                .with_context(|| format!("no user with e-mail {email}"))?;
+            let creds =
+                app.store.user_credentials(&email).await?.with_context(|| format!("no user with e-mail {email}"))?;
             let memberships = app.store.user_workspaces(creds.id).await?;
             let ws = match workspace {
-                Some(id) => memberships
-                    .iter()
-                    .find(|(w, _)| w.id == id)
-                    .map(|(w, _)| w.id),
+                Some(id) => memberships.iter().find(|(w, _)| w.id == id).map(|(w, _)| w.id),
                 None => memberships.first().map(|(w, _)| w.id),
             }
             .with_context(|| format!("{email} is not a member of that workspace"))?;
@@ -166,13 +193,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", created.token);
             Ok(())
         }
-        Command::User(UserCommand::Create {
-            email,
-            name,
-            password,
-            role,
-            workspace,
-        }) => {
+        Command::User(UserCommand::Create { email, name, password, role, workspace }) => {
             let app = App::open(config).await?;
             let ws = pick_workspace(&app, workspace).await?;
             let user = NewUser {
@@ -193,27 +214,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::List { workspace }) => {
             let app = App::open(config).await?;
             let ws = pick_workspace(&app, workspace).await?;
-            let mut page = PageRequest {
-                after: None,
-                limit: 200,
-            };
+            let mut page = PageRequest { after: None, limit: 200 };
             println!("{:<8} {:<8} {:<32} name", "id", "role", "email");
             loop {
                 let users = app.store.list_users(ws, &page).await?;
                 for u in &users.items {
-                    println!(
-                        "{:<8} {:<8} {:<32} {}",
-                        u.id,
-                        u.role.as_str(),
-                        u.email,
-                        u.name
-                    );
+                    println!("{:<8} {:<8} {:<32} {}", u.id, u.role.as_str(), u.email, u.name);
                 }
-                match users
-                    .next_cursor
-                    .as_deref()
-                    .and_then(crate::model::Cursor::decode)
-                {
+                match users.next_cursor.as_deref().and_then(crate::model::Cursor::decode) {
                     Some(next) => page.after = Some(next),
                     None => break,
                 }
@@ -248,9 +256,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     telemetry::init_metrics();
     let listen = config.server.listen;
     let app = App::open(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     crate::app::run(app, listener, shutdown_signal()).await
 }
 

@@ -108,39 +108,25 @@ impl Default for Config {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            max_body_bytes: 2 * 1024 * 1024,
-        }
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), max_body_bytes: 2 * 1024 * 1024 }
     }
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self {
-            url: String::new(),
-            max_connections: 10,
-            migrate_on_start: true,
-        }
+        Self { url: String::new(), max_connections: 10, migrate_on_start: true }
     }
 }
 
 impl Default for SecurityConfig {
     fn default() -> Self {
-        Self {
-            secret_key: String::new(),
-            session_ttl_hours: 24 * 30,
-            cookie_secure: false,
-        }
+        Self { secret_key: String::new(), session_ttl_hours: 24 * 30, cookie_secure: false }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            format: LogFormat::Text,
-            level: "info".into(),
-        }
+        Self { format: LogFormat::Text, level: "info".into() }
     }
 }
 
@@ -174,10 +160,7 @@ impl Config {
         match path {
             Some(p) => {
                 if !p.is_file() {
-                    return Err(ConfigError(format!(
-                        "config file {} does not exist",
-                        p.display()
-                    )));
+                    return Err(ConfigError(format!("config file {} does not exist", p.display())));
                 }
                 figment = figment.merge(Toml::file_exact(p));
             }
@@ -188,10 +171,7 @@ impl Config {
             let k = k.as_str();
             k != "config" && !k.starts_with("test_")
         });
-        let config: Config = figment
-            .merge(env)
-            .extract()
-            .map_err(|e| ConfigError(describe(e)))?;
+        let config: Config = figment.merge(env).extract().map_err(|e| ConfigError(describe(e)))?;
         config.validate()?;
         Ok(config)
     }
@@ -202,34 +182,22 @@ impl Config {
             return Err(ConfigError("data_dir: must not be empty".into()));
         }
         if self.database.max_connections == 0 {
-            return Err(ConfigError(
-                "database.max_connections: must be at least 1".into(),
-            ));
+            return Err(ConfigError("database.max_connections: must be at least 1".into()));
         }
         self.database_url()?;
-        if self.jobs.poll_interval_ms == 0
-            || self.jobs.lease_seconds == 0
-            || self.jobs.max_attempts == 0
-        {
+        if self.jobs.poll_interval_ms == 0 || self.jobs.lease_seconds == 0 || self.jobs.max_attempts == 0 {
             return Err(ConfigError(
                 "jobs: poll_interval_ms, lease_seconds and max_attempts must be at least 1".into(),
             ));
         }
         if self.jobs.backoff_base_ms > self.jobs.backoff_max_ms {
-            return Err(ConfigError(
-                "jobs.backoff_base_ms: must not exceed jobs.backoff_max_ms".into(),
-            ));
+            return Err(ConfigError("jobs.backoff_base_ms: must not exceed jobs.backoff_max_ms".into()));
         }
         if self.security.session_ttl_hours == 0 {
-            return Err(ConfigError(
-                "security.session_ttl_hours: must be at least 1".into(),
-            ));
+            return Err(ConfigError("security.session_ttl_hours: must be at least 1".into()));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return Err(ConfigError(format!(
-                "log.level: `{}` is not a valid filter",
-                self.log.level
-            )));
+            return Err(ConfigError(format!("log.level: `{}` is not a valid filter", self.log.level)));
         }
         Ok(())
     }
@@ -250,8 +218,7 @@ impl Config {
         if !shown.security.secret_key.is_empty() {
             shown.security.secret_key = "<redacted>".into();
         }
-        toml::to_string_pretty(&shown)
-            .unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }
 }
 
@@ -266,15 +233,11 @@ impl DatabaseUrl {
     /// Parses `sqlite://PATH`, `sqlite:PATH`, `postgres://…` or `postgresql://…`; anything else is an error.
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
         let url = url.trim();
-        if let Some(rest) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             let path = rest.split('?').next().unwrap_or_default();
             if path.is_empty() || path == ":memory:" {
                 return Err(ConfigError(
-                    "database.url: a SQLite URL must name a file (sqlite://PATH); in-memory databases lose data"
-                        .into(),
+                    "database.url: a SQLite URL must name a file (sqlite://PATH); in-memory databases lose data".into(),
                 ));
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
@@ -282,16 +245,12 @@ impl DatabaseUrl {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let after = url.split_once("://").map(|(_, r)| r).unwrap_or_default();
             if after.is_empty() || after.starts_with('/') && after.len() == 1 {
-                return Err(ConfigError(
-                    "database.url: a PostgreSQL URL must name a host".into(),
-                ));
+                return Err(ConfigError("database.url: a PostgreSQL URL must name a host".into()));
             }
             return Ok(Self::Postgres(url.to_owned()));
         }
         let scheme = url.split(':').next().unwrap_or_default();
-        Err(ConfigError(format!(
-            "database.url: unsupported scheme `{scheme}` (expected sqlite:// or postgres://)"
-        )))
+        Err(ConfigError(format!("database.url: unsupported scheme `{scheme}` (expected sqlite:// or postgres://)")))
     }
 }
 
@@ -307,11 +266,7 @@ pub fn redact_url(url: &str) -> String {
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or_default();
-            if userinfo.contains(':') {
-                format!("{scheme}://{user}:<redacted>@{host}{tail}")
-            } else {
-                url.to_owned()
-            }
+            if userinfo.contains(':') { format!("{scheme}://{user}:<redacted>@{host}{tail}") } else { url.to_owned() }
         }
         None => url.to_owned(),
     }
@@ -321,11 +276,7 @@ pub fn redact_url(url: &str) -> String {
 fn describe(err: figment::Error) -> String {
     err.into_iter()
         .map(|e| {
-            let key = if e.path.is_empty() {
-                String::new()
-            } else {
-                format!("{}: ", e.path.join("."))
-            };
+            let key = if e.path.is_empty() { String::new() } else { format!("{}: ", e.path.join(".")) };
             let source = e
                 .metadata
                 .as_ref()
@@ -365,10 +316,7 @@ mod tests {
         let c = load_with("", &[]).expect("defaults load");
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.data_dir, PathBuf::from("./data"));
-        assert_eq!(
-            c.database_url().expect("url"),
-            DatabaseUrl::Sqlite(PathBuf::from("./data/switchboard.db"))
-        );
+        assert_eq!(c.database_url().expect("url"), DatabaseUrl::Sqlite(PathBuf::from("./data/switchboard.db")));
     }
 
     #[test]
@@ -384,18 +332,14 @@ mod tests {
         .expect("loads");
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:9000");
         assert_eq!(c.data_dir, PathBuf::from("/srv/sb"));
-        assert_eq!(
-            c.database_url().expect("url"),
-            DatabaseUrl::Postgres("postgres://u:p@localhost/db".into())
-        );
+        assert_eq!(c.database_url().expect("url"), DatabaseUrl::Postgres("postgres://u:p@localhost/db".into()));
     }
 
     #[test]
     fn unknown_key_is_named() {
         let err = load_with("[server]\nlisen = \"127.0.0.1:1\"\n", &[]).expect_err("unknown key");
         assert!(err.0.contains("lisen"), "{err}");
-        let err =
-            load_with("", &[("SWITCHBOARD_SERVER__PORTT", "1")]).expect_err("unknown env key");
+        let err = load_with("", &[("SWITCHBOARD_SERVER__PORTT", "1")]).expect_err("unknown env key");
         assert!(err.0.contains("portt"), "{err}");
     }
 
@@ -417,19 +361,13 @@ mod tests {
 
     #[test]
     fn redaction_hides_passwords() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:<redacted>@h:5432/db"
-        );
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:<redacted>@h:5432/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         let mut c = Config::default();
         c.database.url = "postgres://u:secret@h/db".into();
         c.security.secret_key = "abc".into();
         let shown = c.redacted_toml();
-        assert!(
-            !shown.contains("secret@") && !shown.contains("\"abc\""),
-            "{shown}"
-        );
+        assert!(!shown.contains("secret@") && !shown.contains("\"abc\""), "{shown}");
     }
 
     #[test]
@@ -443,11 +381,7 @@ mod tests {
         let example: toml::Table = toml::from_str(example).expect("reparse example");
         fn keys(prefix: &str, t: &toml::Table, out: &mut Vec<String>) {
             for (k, v) in t {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                 match v {
                     toml::Value::Table(inner) => keys(&path, inner, out),
                     _ => out.push(path),
@@ -459,10 +393,7 @@ mod tests {
         keys("", &example, &mut have);
         // `database.url` and `security.secret_key` are empty by default and serialise as such; both must be present.
         for k in want {
-            assert!(
-                have.contains(&k),
-                "docs/switchboard.example.toml lacks `{k}`"
-            );
+            assert!(have.contains(&k), "docs/switchboard.example.toml lacks `{k}`");
         }
     }
 }

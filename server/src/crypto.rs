@@ -20,19 +20,12 @@ pub const TOKEN_PREFIX: &str = "sb_";
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
 /// Checks a password against a stored PHC string; a malformed hash never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// A hash computed for unknown users, so a login attempt takes as long whether or not the email exists.
@@ -81,14 +74,9 @@ impl SecretBox {
         } else {
             configured.trim().to_owned()
         };
-        let key = STANDARD
-            .decode(encoded.trim())
-            .map_err(|_| "security.secret_key: not valid base64".to_owned())?;
+        let key = STANDARD.decode(encoded.trim()).map_err(|_| "security.secret_key: not valid base64".to_owned())?;
         if key.len() != 32 {
-            return Err(format!(
-                "security.secret_key: must be 32 bytes, got {}",
-                key.len()
-            ));
+            return Err(format!("security.secret_key: must be 32 bytes, got {}", key.len()));
         }
         let cipher = XChaCha20Poly1305::new_from_slice(&key).map_err(|e| e.to_string())?;
         Ok(Self { cipher })
@@ -96,8 +84,7 @@ impl SecretBox {
 
     fn read_or_create_key_file(path: &Path) -> Result<String, String> {
         if path.exists() {
-            return std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()));
+            return std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
         }
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
@@ -109,9 +96,7 @@ impl SecretBox {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options
-            .open(path)
-            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let mut file = options.open(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         file.write_all(encoded.as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -122,10 +107,7 @@ impl SecretBox {
     pub fn seal(&self, plain: &[u8]) -> Result<String, String> {
         let mut nonce = [0u8; 24];
         OsRng.fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher
-            .encrypt(XNonce::from_slice(&nonce), plain)
-            .map_err(|e| e.to_string())?;
+        let sealed = self.cipher.encrypt(XNonce::from_slice(&nonce), plain).map_err(|e| e.to_string())?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         Ok(STANDARD.encode(out))
@@ -133,9 +115,7 @@ impl SecretBox {
 
     /// Decrypts what [`SecretBox::seal`] produced; a wrong key or tampered data is an error.
     pub fn open(&self, sealed: &str) -> Result<Vec<u8>, String> {
-        let raw = STANDARD
-            .decode(sealed)
-            .map_err(|_| "sealed secret is not base64".to_owned())?;
+        let raw = STANDARD.decode(sealed).map_err(|_| "sealed secret is not base64".to_owned())?;
         if raw.len() < 24 {
             return Err("sealed secret is too short".into());
         }
@@ -180,21 +160,11 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("secret.key"))
-                .expect("meta")
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join("secret.key")).expect("meta").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let other =
-            SecretBox::load(&STANDARD.encode([7u8; 32]), dir.path()).expect("configured key");
-        assert!(
-            other.open(&sealed).is_err(),
-            "another key must not open the secret"
-        );
-        assert!(
-            SecretBox::load("c2hvcnQ=", dir.path()).is_err(),
-            "a short key is refused"
-        );
+        let other = SecretBox::load(&STANDARD.encode([7u8; 32]), dir.path()).expect("configured key");
+        assert!(other.open(&sealed).is_err(), "another key must not open the secret");
+        assert!(SecretBox::load("c2hvcnQ=", dir.path()).is_err(), "a short key is refused");
     }
 }

@@ -66,10 +66,7 @@ pub struct ErrorDetail {
 
 impl AppError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Validation {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self::Validation { field: field.into(), message: message.into() }
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -77,10 +74,7 @@ impl AppError {
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict {
-            code,
-            message: message.into(),
-        }
+        Self::Conflict { code, message: message.into() }
     }
 
     pub fn internal(e: impl std::fmt::Display) -> Self {
@@ -130,13 +124,7 @@ impl AppError {
             Self::Validation { field, .. } => Some(field.clone()),
             _ => None,
         };
-        ErrorBody {
-            error: ErrorDetail {
-                code: self.code().to_owned(),
-                message,
-                field,
-            },
-        }
+        ErrorBody { error: ErrorDetail { code: self.code().to_owned(), message, field } }
     }
 }
 

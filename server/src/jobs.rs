@@ -66,9 +66,7 @@ impl JobRegistry {
 
 /// The delay before retry number `attempt` (1-based): base × 2^(attempt−1), capped.
 pub fn backoff(attempt: u32, base_ms: u64, max_ms: u64) -> Duration {
-    let factor = 1u64
-        .checked_shl(attempt.saturating_sub(1))
-        .unwrap_or(u64::MAX);
+    let factor = 1u64.checked_shl(attempt.saturating_sub(1)).unwrap_or(u64::MAX);
     Duration::from_millis(base_ms.saturating_mul(factor).min(max_ms))
 }
 
@@ -86,30 +84,20 @@ impl Worker {
     pub async fn run_once(&self) -> anyhow::Result<bool> {
         let cfg = &self.app.config.jobs;
         let now = Utc::now();
-        let lease = now
-            + chrono::Duration::seconds(
-                i64::try_from(cfg.lease_seconds).unwrap_or(i64::MAX / 1000),
-            );
-        let Some(job) = self
-            .app
-            .store
-            .claim_job(&self.app.jobs.kinds(), now, lease)
-            .await?
-        else {
+        let lease = now + chrono::Duration::seconds(i64::try_from(cfg.lease_seconds).unwrap_or(i64::MAX / 1000));
+        let Some(job) = self.app.store.claim_job(&self.app.jobs.kinds(), now, lease).await? else {
             return Ok(false);
         };
         let result = match self.app.jobs.get(&job.kind) {
             Some(handler) => handler.run(&self.app, &job).await,
-            None => Err(JobError::Permanent(format!(
-                "no handler for job kind {}",
-                job.kind
-            ))),
+            None => Err(JobError::Permanent(format!("no handler for job kind {}", job.kind))),
         };
         let now = Utc::now();
         match result {
             Ok(()) => {
                 self.app.store.complete_job(job.id, now).await?;
-                metrics::counter!("switchboard_jobs_total", "kind" => job.kind.clone(), "outcome" => "done").increment(1);
+                metrics::counter!("switchboard_jobs_total", "kind" => job.kind.clone(), "outcome" => "done")
+                    .increment(1);
             }
             Err(err) => {
                 let retry_at = match &err {
@@ -119,17 +107,11 @@ impl Worker {
                     }
                     _ => None,
                 };
-                let outcome = if retry_at.is_some() {
-                    "retry"
-                } else {
-                    "failed"
-                };
+                let outcome = if retry_at.is_some() { "retry" } else { "failed" };
                 tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %err, outcome, "job attempt failed");
-                self.app
-                    .store
-                    .fail_job(job.id, &err.to_string(), retry_at, now)
-                    .await?;
-                metrics::counter!("switchboard_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome).increment(1);
+                self.app.store.fail_job(job.id, &err.to_string(), retry_at, now).await?;
+                metrics::counter!("switchboard_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome)
+                    .increment(1);
             }
         }
         Ok(true)

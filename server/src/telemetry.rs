@@ -10,9 +10,7 @@ use crate::config::{LogConfig, LogFormat};
 /// Installs the global tracing subscriber; `RUST_LOG` overrides `log.level`. Safe to call twice.
 pub fn init_logging(log: &LogConfig) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match log.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
@@ -29,9 +27,5 @@ pub fn init_metrics() {
 /// The current metrics in Prometheus text format.
 pub fn render_metrics() -> String {
     init_metrics();
-    METRICS
-        .get()
-        .and_then(Option::as_ref)
-        .map(PrometheusHandle::render)
-        .unwrap_or_default()
+    METRICS.get().and_then(Option::as_ref).map(PrometheusHandle::render).unwrap_or_default()
 }

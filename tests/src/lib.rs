@@ -1,1 +1,249 @@
-//! x
+//! Test harness: a fresh database per test on each backend, and the real server on `127.0.0.1:0`.
+//!
+//! SQLite always runs. PostgreSQL runs when `SWITCHBOARD_TEST_DATABASE_URL` names a server: each test
+//! creates its own database there and drops it at the end.
+
+use std::sync::Arc;
+
+use rand::Rng;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use switchboard::App;
+use switchboard::config::Config;
+use switchboard::jobs::JobRegistry;
+use switchboard::model::{Actor, Id};
+use switchboard::service::accounts::{self, InitRequest};
+use tokio::sync::oneshot;
+
+/// Environment variable naming the PostgreSQL server for the PostgreSQL variants.
+pub const PG_ENV: &str = "SWITCHBOARD_TEST_DATABASE_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `$body(backend)` once per backend as two tests, `$name::sqlite` and `$name::postgres`.
+/// The PostgreSQL variant passes without doing anything when `SWITCHBOARD_TEST_DATABASE_URL` is unset
+/// (it says so on stderr); CI sets it.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body($crate::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if !$crate::postgres_enabled() {
+                    eprintln!("skipped: set {} to run the PostgreSQL variant", $crate::PG_ENV);
+                    return;
+                }
+                super::$body($crate::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+pub fn postgres_enabled() -> bool {
+    std::env::var(PG_ENV).is_ok_and(|v| !v.is_empty())
+}
+
+/// A fresh, empty database for one test; dropped (PostgreSQL) or deleted (SQLite) afterwards.
+pub struct TestDb {
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+    pg_admin: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::default();
+        config.data_dir = dir.path().to_path_buf();
+        config.jobs.enabled = false;
+        let mut pg_admin = None;
+        if backend == Backend::Postgres {
+            let admin = std::env::var(PG_ENV).expect("PostgreSQL URL");
+            let name = format!("sbtest_{:016x}", rand::thread_rng().r#gen::<u64>());
+            let pool = sqlx::PgPool::connect(&admin).await.expect("connect to the PostgreSQL test server");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create test database");
+            pool.close().await;
+            config.database.url = with_database(&admin, &name);
+            pg_admin = Some((admin, name));
+        }
+        Self { config, dir, pg_admin }
+    }
+
+    /// Opens the application (migrations applied) on this database.
+    pub async fn app(&self) -> Arc<App> {
+        App::open(self.config.clone()).await.expect("open app")
+    }
+
+    pub async fn app_with(&self, jobs: JobRegistry) -> Arc<App> {
+        App::open_with(self.config.clone(), jobs).await.expect("open app")
+    }
+
+    /// Drops the PostgreSQL database (SQLite's directory goes with `dir`).
+    pub async fn cleanup(self) {
+        if let Some((admin, name)) = &self.pg_admin
+            && let Ok(pool) = sqlx::PgPool::connect(admin).await
+        {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&pool).await;
+            pool.close().await;
+        }
+    }
+}
+
+/// Replaces the database name of a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
+
+/// A running server with an initialised workspace and an owner's API token.
+pub struct TestServer {
+    pub app: Arc<App>,
+    pub base: String,
+    pub http: reqwest::Client,
+    /// The owner's bearer token in the first workspace.
+    pub token: String,
+    pub workspace_id: Id,
+    pub owner_id: Id,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    db: Option<TestDb>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        let db = TestDb::new(backend).await;
+        let app = db.app().await;
+        let (_, ws, owner) = accounts::init(
+            &app,
+            InitRequest {
+                organisation: Some("Acme".into()),
+                workspace: "Support".into(),
+                email: "owner@acme.test".into(),
+                name: Some("Olivia Owner".into()),
+                password: "owner-password".into(),
+            },
+        )
+        .await
+        .expect("init");
+        let token = accounts::issue_token(&app, ws.id, owner.id, "tests", Actor::system()).await.expect("token").token;
+        // Bind first, then serve: the port is known before any request, so no sleeps are needed.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server_app = app.clone();
+        let task = tokio::spawn(async move {
+            switchboard::run(server_app, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        let http = reqwest::Client::builder().cookie_store(true).build().expect("client");
+        Self {
+            app,
+            base,
+            http,
+            token,
+            workspace_id: ws.id,
+            owner_id: owner.id,
+            stop: Some(stop),
+            task: Some(task),
+            db: Some(db),
+        }
+    }
+
+    /// Sends a request with `token` (none when `None`) and returns the status and JSON body (`Null` if empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let json =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, json)
+    }
+
+    /// As the owner.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(&self.token.clone()), None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(&self.token.clone()), Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(&self.token.clone()), Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(&self.token.clone()), body).await
+    }
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(&self.token.clone()), None).await
+    }
+
+    /// Creates a user with `role` in the first workspace and returns (id, token).
+    pub async fn user(&self, email: &str, role: &str) -> (Id, String) {
+        let (status, user) = self
+            .post(
+                "/api/v1/users",
+                serde_json::json!({ "email": email, "name": email, "password": "password-123", "role": role }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        let id = user["id"].as_i64().expect("user id");
+        let token =
+            accounts::issue_token(&self.app, self.workspace_id, id, "t", Actor::system()).await.expect("token").token;
+        (id, token)
+    }
+
+    /// Stops the server and drops the database.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        if let Some(db) = self.db.take() {
+            db.cleanup().await;
+        }
+    }
+}
+
+/// Asserts an error response: status and stable code.
+#[track_caller]
+pub fn assert_error(got: &(StatusCode, Value), status: u16, code: &str) {
+    assert_eq!(got.0.as_u16(), status, "unexpected status; body: {}", got.1);
+    assert_eq!(got.1["error"]["code"], code, "unexpected error code; body: {}", got.1);
+    assert!(got.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "error without message: {}", got.1);
+}

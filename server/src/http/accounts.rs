@@ -60,28 +60,16 @@ async fn login(
         .path("/")
         .max_age(max_age);
     let me = accounts::me(&app, &session.principal).await?;
-    Ok((
-        jar.add(session_cookie).add(csrf_cookie),
-        Json(LoginResponse {
-            me,
-            csrf_token: session.csrf_token,
-        }),
-    ))
+    Ok((jar.add(session_cookie).add(csrf_cookie), Json(LoginResponse { me, csrf_token: session.csrf_token })))
 }
 
 /// Ends the current session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn logout(
-    State(app): State<Arc<App>>,
-    Auth(_who): Auth,
-    jar: CookieJar,
-) -> AppResult<(CookieJar, StatusCode)> {
+async fn logout(State(app): State<Arc<App>>, Auth(_who): Auth, jar: CookieJar) -> AppResult<(CookieJar, StatusCode)> {
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
         accounts::logout(&app, cookie.value()).await?;
     }
-    let jar = jar
-        .remove(Cookie::build(SESSION_COOKIE).path("/"))
-        .remove(Cookie::build(CSRF_COOKIE).path("/"));
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/")).remove(Cookie::build(CSRF_COOKIE).path("/"));
     Ok((jar, StatusCode::NO_CONTENT))
 }
 
@@ -114,9 +102,7 @@ async fn list_users(
     Auth(who): Auth,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<Page<User>>> {
-    Ok(Json(
-        app.store.list_users(who.workspace_id, &q.page()?).await?,
-    ))
+    Ok(Json(app.store.list_users(who.workspace_id, &q.page()?).await?))
 }
 
 /// Adds a user to the workspace (managers; only owners add owners).
@@ -127,19 +113,12 @@ async fn create_user(
     Auth(who): Auth,
     Json(req): Json<CreateUser>,
 ) -> AppResult<(StatusCode, Json<User>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(accounts::create_user(&app, &who, req).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(accounts::create_user(&app, &who, req).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = User), (status = "4XX", body = ErrorBody)))]
-async fn get_user(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<Json<User>> {
+async fn get_user(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<Json<User>> {
     Ok(Json(app.store.get_user(who.workspace_id, id).await?))
 }
 
@@ -158,11 +137,7 @@ async fn update_user(
 /// Removes a user from the workspace; their open conversations become unassigned.
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn remove_user(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<StatusCode> {
+async fn remove_user(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
     accounts::remove_user(&app, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -186,20 +161,13 @@ async fn create_token(
     Auth(who): Auth,
     Json(req): Json<CreateToken>,
 ) -> AppResult<(StatusCode, Json<CreatedToken>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(accounts::create_token(&app, &who, req).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(accounts::create_token(&app, &who, req).await?)))
 }
 
 /// Revokes a token at once.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn delete_token(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<StatusCode> {
+async fn delete_token(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
     accounts::delete_token(&app, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

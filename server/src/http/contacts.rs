@@ -47,16 +47,9 @@ async fn list_contacts(
     Auth(who): Auth,
     Query(q): Query<ContactQuery>,
 ) -> AppResult<Json<Page<Contact>>> {
-    let filter = ContactFilter {
-        query: q.q,
-        tag: q.tag,
-    };
+    let filter = ContactFilter { query: q.q, tag: q.tag };
     let page = page(q.cursor.as_deref(), q.limit)?;
-    Ok(Json(
-        app.store
-            .list_contacts(who.workspace_id, &filter, &page)
-            .await?,
-    ))
+    Ok(Json(app.store.list_contacts(who.workspace_id, &filter, &page).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts", request_body = CreateContact,
@@ -66,19 +59,12 @@ async fn create_contact(
     Auth(who): Auth,
     Json(req): Json<CreateContact>,
 ) -> AppResult<(StatusCode, Json<Contact>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(contacts::create(&app, &who, req).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(contacts::create(&app, &who, req).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 200, body = Contact), (status = "4XX", body = ErrorBody)))]
-async fn get_contact(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<Json<Contact>> {
+async fn get_contact(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<Json<Contact>> {
     Ok(Json(app.store.get_contact(who.workspace_id, id).await?))
 }
 
@@ -97,11 +83,7 @@ async fn update_contact(
 /// Deletes a contact with its conversations and messages (managers and owners).
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn delete_contact(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<StatusCode> {
+async fn delete_contact(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
     contacts::delete(&app, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -144,27 +126,15 @@ async fn add_identity(
     Json(req): Json<ChannelIdentity>,
 ) -> AppResult<Json<Contact>> {
     let external_id = crate::service::validate::required("external_id", &req.external_id, 256)?;
-    let identity = ChannelIdentity {
-        channel_id: req.channel_id,
-        external_id,
-    };
-    Ok(Json(
-        app.store
-            .add_channel_identity(who.workspace_id, id, &identity, actor(&who))
-            .await?,
-    ))
+    let identity = ChannelIdentity { channel_id: req.channel_id, external_id };
+    Ok(Json(app.store.add_channel_identity(who.workspace_id, id, &identity, actor(&who)).await?))
 }
 
 /// The workspace's custom contact fields.
 #[utoipa::path(get, path = "/api/v1/contact-fields", tag = "contacts",
     responses((status = 200, body = Vec<FieldDefinition>), (status = "4XX", body = ErrorBody)))]
-async fn list_fields(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-) -> AppResult<Json<Vec<FieldDefinition>>> {
-    Ok(Json(
-        app.store.list_field_definitions(who.workspace_id).await?,
-    ))
+async fn list_fields(State(app): State<Arc<App>>, Auth(who): Auth) -> AppResult<Json<Vec<FieldDefinition>>> {
+    Ok(Json(app.store.list_field_definitions(who.workspace_id).await?))
 }
 
 /// Defines a custom contact field (managers and owners).
@@ -175,22 +145,13 @@ async fn create_field(
     Auth(who): Auth,
     Json(req): Json<FieldDefinition>,
 ) -> AppResult<(StatusCode, Json<FieldDefinition>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(contacts::create_field(&app, &who, req).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(contacts::create_field(&app, &who, req).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/contact-fields/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn delete_field(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<StatusCode> {
+async fn delete_field(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
     require(&who, Role::Manager)?;
-    app.store
-        .delete_field_definition(who.workspace_id, id, actor(&who))
-        .await?;
+    app.store.delete_field_definition(who.workspace_id, id, actor(&who)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -56,10 +56,9 @@ async fn list_conversations(
 ) -> AppResult<Json<Page<Conversation>>> {
     let status = match q.status.as_deref() {
         None | Some("") | Some("all") => None,
-        Some(s) => Some(
-            ConversationStatus::parse(s)
-                .ok_or_else(|| AppError::validation("status", "must be open or closed"))?,
-        ),
+        Some(s) => {
+            Some(ConversationStatus::parse(s).ok_or_else(|| AppError::validation("status", "must be open or closed"))?)
+        }
     };
     let filter = ConversationFilter {
         status,
@@ -69,11 +68,7 @@ async fn list_conversations(
         unassigned: q.unassigned,
     };
     let page = page(q.cursor.as_deref(), q.limit)?;
-    Ok(Json(
-        app.store
-            .list_conversations(who.workspace_id, &filter, &page)
-            .await?,
-    ))
+    Ok(Json(app.store.list_conversations(who.workspace_id, &filter, &page).await?))
 }
 
 /// Opens a conversation with a contact that has none open (`conversation_already_open` otherwise).
@@ -84,10 +79,7 @@ async fn open_conversation(
     Auth(who): Auth,
     Json(req): Json<OpenConversation>,
 ) -> AppResult<(StatusCode, Json<Conversation>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(conversations::open(&app, &who, req).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(conversations::open(&app, &who, req).await?)))
 }
 
 /// A conversation with its contact, its assignment history and whether the caller pinned it.
@@ -112,12 +104,7 @@ async fn get_conversation(
     let contact = app.store.get_contact(ws, conversation.contact_id).await?;
     let assignments = app.store.list_assignments(ws, id).await?;
     let pinned = app.store.list_pins(ws, who.user_id).await?.contains(&id);
-    Ok(Json(ConversationDetail {
-        conversation,
-        contact,
-        assignments,
-        pinned,
-    }))
+    Ok(Json(ConversationDetail { conversation, contact, assignments, pinned }))
 }
 
 /// Messages, newest first.
@@ -129,11 +116,7 @@ async fn list_messages(
     Path(id): Path<Id>,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<Page<Message>>> {
-    Ok(Json(
-        app.store
-            .list_messages(who.workspace_id, id, &q.page()?)
-            .await?,
-    ))
+    Ok(Json(app.store.list_messages(who.workspace_id, id, &q.page()?).await?))
 }
 
 /// Queues an outgoing message: stored `pending` with its delivery job in one transaction.
@@ -145,10 +128,7 @@ async fn send_message(
     Path(id): Path<Id>,
     Json(req): Json<SendMessage>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(conversations::send(&app, &who, id, req).await?),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(conversations::send(&app, &who, id, req).await?)))
 }
 
 /// Assigns to a user and/or team; `null` unassigns. The change is recorded.
@@ -178,11 +158,7 @@ async fn close(
 /// Reopens a closed conversation; its history is kept.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/open", tag = "conversations", params(("id" = i64, Path)),
     responses((status = 200, body = Conversation), (status = "4XX", body = ErrorBody)))]
-async fn reopen(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<Json<Conversation>> {
+async fn reopen(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<Json<Conversation>> {
     Ok(Json(conversations::reopen(&app, &who, id).await?))
 }
 
@@ -195,11 +171,7 @@ async fn list_comments(
     Path(id): Path<Id>,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<Page<Comment>>> {
-    Ok(Json(
-        app.store
-            .list_comments(who.workspace_id, id, &q.page()?)
-            .await?,
-    ))
+    Ok(Json(app.store.list_comments(who.workspace_id, id, &q.page()?).await?))
 }
 
 /// Adds an internal comment with optional @mentions.
@@ -211,35 +183,20 @@ async fn add_comment(
     Path(id): Path<Id>,
     Json(req): Json<AddComment>,
 ) -> AppResult<(StatusCode, Json<Comment>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(conversations::comment(&app, &who, id, req).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(conversations::comment(&app, &who, id, req).await?)))
 }
 
 /// Pins the conversation for the caller (pins are per user).
 #[utoipa::path(put, path = "/api/v1/conversations/{id}/pin", tag = "conversations", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn pin(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<StatusCode> {
-    app.store
-        .set_pin(who.workspace_id, who.user_id, id, true)
-        .await?;
+async fn pin(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
+    app.store.set_pin(who.workspace_id, who.user_id, id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(delete, path = "/api/v1/conversations/{id}/pin", tag = "conversations", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn unpin(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<StatusCode> {
-    app.store
-        .set_pin(who.workspace_id, who.user_id, id, false)
-        .await?;
+async fn unpin(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
+    app.store.set_pin(who.workspace_id, who.user_id, id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }

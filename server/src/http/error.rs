@@ -12,8 +12,7 @@ impl IntoResponse for AppError {
         if let AppError::Internal(detail) = &self {
             tracing::error!(error = %detail, "internal error");
         }
-        let status =
-            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(self.body())).into_response()
     }
 }
@@ -23,21 +22,15 @@ impl From<JsonRejection> for AppError {
         match r {
             JsonRejection::JsonDataError(e) => {
                 // axum reports `Failed to deserialize …: <path>: <serde message>`; keep the path as the field.
-                let detail = std::error::Error::source(&e)
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| e.body_text());
+                let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text());
                 match detail.split_once(": ") {
-                    Some((path, message)) if !path.contains(' ') => {
-                        AppError::validation(path, message)
-                    }
+                    Some((path, message)) if !path.contains(' ') => AppError::validation(path, message),
                     _ => AppError::validation("body", detail),
                 }
             }
             JsonRejection::JsonSyntaxError(e) => AppError::BadRequest(format!(
                 "malformed JSON: {}",
-                std::error::Error::source(&e)
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| e.body_text())
+                std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text())
             )),
             JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
@@ -55,9 +48,7 @@ impl From<PathRejection> for AppError {
 impl From<QueryRejection> for AppError {
     fn from(r: QueryRejection) -> Self {
         let text = r.body_text();
-        let detail = text
-            .strip_prefix("Failed to deserialize query string: ")
-            .unwrap_or(&text);
+        let detail = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
         match detail.split_once(": ") {
             Some((param, message)) if !param.contains(' ') => AppError::validation(param, message),
             _ => AppError::BadRequest(format!("invalid query string: {detail}")),

@@ -49,30 +49,21 @@ pub struct Auth(pub Principal);
 
 /// The session id of a cookie-authenticated request, for logout.
 pub fn session_cookie(parts: &Parts) -> Option<String> {
-    CookieJar::from_headers(&parts.headers)
-        .get(SESSION_COOKIE)
-        .map(|c| c.value().to_owned())
+    CookieJar::from_headers(&parts.headers).get(SESSION_COOKIE).map(|c| c.value().to_owned())
 }
 
 impl FromRequestParts<Arc<App>> for Auth {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &Arc<App>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
         if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-            let value = header
-                .to_str()
-                .map_err(|_| AppError::Unauthorized("malformed Authorization header".into()))?;
+            let value = header.to_str().map_err(|_| AppError::Unauthorized("malformed Authorization header".into()))?;
             let token = value
                 .strip_prefix("Bearer ")
                 .or_else(|| value.strip_prefix("bearer "))
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    AppError::Unauthorized("expected Authorization: Bearer <token>".into())
-                })?;
+                .ok_or_else(|| AppError::Unauthorized("expected Authorization: Bearer <token>".into()))?;
             let principal = accounts::authenticate_token(app, token).await?;
             return Ok(Self(principal));
         }
@@ -80,19 +71,13 @@ impl FromRequestParts<Arc<App>> for Auth {
             let session = accounts::authenticate_session(app, &session_id).await?;
             let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
             if !safe {
-                let sent = parts
-                    .headers
-                    .get(CSRF_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
+                let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
                 if !crypto::constant_time_eq(sent, &session.csrf_token) {
                     return Err(AppError::Csrf);
                 }
             }
             return Ok(Self(session.principal));
         }
-        Err(AppError::Unauthorized(
-            "missing credentials: send Authorization: Bearer <token> or log in".into(),
-        ))
+        Err(AppError::Unauthorized("missing credentials: send Authorization: Bearer <token> or log in".into()))
     }
 }

@@ -104,11 +104,9 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(record_metrics))
         .layer(TraceLayer::new_for_http())
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                AppError::Internal("handler panicked".into()).into_response()
-            },
-        ))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            AppError::Internal("handler panicked".into()).into_response()
+        }))
         .with_state(app)
 }
 
@@ -116,15 +114,11 @@ pub fn router(app: Arc<App>) -> Router {
 async fn record_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
-    let path = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let path = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("path", path), ("status", status)];
     metrics::counter!("switchboard_http_requests_total", &labels).increment(1);
-    metrics::histogram!("switchboard_http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
+    metrics::histogram!("switchboard_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
     response
 }

@@ -43,28 +43,18 @@ async fn list_teams(
     Auth(who): Auth,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<Page<Team>>> {
-    Ok(Json(
-        app.store.list_teams(who.workspace_id, &q.page()?).await?,
-    ))
+    Ok(Json(app.store.list_teams(who.workspace_id, &q.page()?).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/teams", tag = "teams", request_body = NameInput,
     responses((status = 201, body = Team), (status = "4XX", body = ErrorBody)))]
-async fn create_team(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Json(req): Json<NameInput>,
-) -> Created<Team> {
+async fn create_team(State(app): State<Arc<App>>, Auth(who): Auth, Json(req): Json<NameInput>) -> Created<Team> {
     created(settings::create_team(&app, &who, req).await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = i64, Path)),
     responses((status = 200, body = Team), (status = "4XX", body = ErrorBody)))]
-async fn get_team(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<Json<Team>> {
+async fn get_team(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<Json<Team>> {
     Ok(Json(app.store.get_team(who.workspace_id, id).await?))
 }
 
@@ -81,11 +71,7 @@ async fn rename_team(
 
 #[utoipa::path(delete, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn delete_team(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<StatusCode> {
+async fn delete_team(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
     settings::delete_team(&app, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -97,9 +83,7 @@ async fn add_team_member(
     Auth(who): Auth,
     Path((id, user)): Path<(Id, Id)>,
 ) -> AppResult<Json<Team>> {
-    Ok(Json(
-        settings::set_team_member(&app, &who, id, user, true).await?,
-    ))
+    Ok(Json(settings::set_team_member(&app, &who, id, user, true).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/teams/{id}/members/{user_id}", tag = "teams", params(("id" = i64, Path), ("user_id" = i64, Path)),
@@ -109,9 +93,7 @@ async fn remove_team_member(
     Auth(who): Auth,
     Path((id, user)): Path<(Id, Id)>,
 ) -> AppResult<Json<Team>> {
-    Ok(Json(
-        settings::set_team_member(&app, &who, id, user, false).await?,
-    ))
+    Ok(Json(settings::set_team_member(&app, &who, id, user, false).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/tags", tag = "tags", params(PageQuery),
@@ -121,29 +103,19 @@ async fn list_tags(
     Auth(who): Auth,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<Page<Tag>>> {
-    Ok(Json(
-        app.store.list_tags(who.workspace_id, &q.page()?).await?,
-    ))
+    Ok(Json(app.store.list_tags(who.workspace_id, &q.page()?).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/tags", tag = "tags", request_body = NameInput,
     responses((status = 201, body = Tag), (status = "4XX", body = ErrorBody)))]
-async fn create_tag(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Json(req): Json<NameInput>,
-) -> Created<Tag> {
+async fn create_tag(State(app): State<Arc<App>>, Auth(who): Auth, Json(req): Json<NameInput>) -> Created<Tag> {
     created(settings::create_tag(&app, &who, req).await?)
 }
 
 /// Deletes a tag and removes it from every contact.
 #[utoipa::path(delete, path = "/api/v1/tags/{id}", tag = "tags", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn delete_tag(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<StatusCode> {
+async fn delete_tag(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
     settings::delete_tag(&app, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -155,11 +127,7 @@ async fn list_closing_categories(
     Auth(who): Auth,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<Page<ClosingCategory>>> {
-    Ok(Json(
-        app.store
-            .list_closing_categories(who.workspace_id, &q.page()?)
-            .await?,
-    ))
+    Ok(Json(app.store.list_closing_categories(who.workspace_id, &q.page()?).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/closing-categories", tag = "closing categories", request_body = NameInput,
@@ -190,11 +158,7 @@ async fn list_snippets(
     Auth(who): Auth,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<Page<Snippet>>> {
-    Ok(Json(
-        app.store
-            .list_snippets(who.workspace_id, &q.page()?)
-            .await?,
-    ))
+    Ok(Json(app.store.list_snippets(who.workspace_id, &q.page()?).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/snippets", tag = "snippets", request_body = SnippetInput,
@@ -209,11 +173,7 @@ async fn create_snippet(
 
 #[utoipa::path(get, path = "/api/v1/snippets/{id}", tag = "snippets", params(("id" = i64, Path)),
     responses((status = 200, body = Snippet), (status = "4XX", body = ErrorBody)))]
-async fn get_snippet(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<Json<Snippet>> {
+async fn get_snippet(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<Json<Snippet>> {
     Ok(Json(app.store.get_snippet(who.workspace_id, id).await?))
 }
 
@@ -230,11 +190,7 @@ async fn update_snippet(
 
 #[utoipa::path(delete, path = "/api/v1/snippets/{id}", tag = "snippets", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn delete_snippet(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<StatusCode> {
+async fn delete_snippet(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
     settings::delete_snippet(&app, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -246,11 +202,7 @@ async fn list_templates(
     Auth(who): Auth,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<Page<Template>>> {
-    Ok(Json(
-        app.store
-            .list_templates(who.workspace_id, &q.page()?)
-            .await?,
-    ))
+    Ok(Json(app.store.list_templates(who.workspace_id, &q.page()?).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/templates", tag = "templates", request_body = TemplateInput,
@@ -265,11 +217,7 @@ async fn create_template(
 
 #[utoipa::path(get, path = "/api/v1/templates/{id}", tag = "templates", params(("id" = i64, Path)),
     responses((status = 200, body = Template), (status = "4XX", body = ErrorBody)))]
-async fn get_template(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<Json<Template>> {
+async fn get_template(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<Json<Template>> {
     Ok(Json(app.store.get_template(who.workspace_id, id).await?))
 }
 
@@ -286,11 +234,7 @@ async fn update_template(
 
 #[utoipa::path(delete, path = "/api/v1/templates/{id}", tag = "templates", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn delete_template(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<StatusCode> {
+async fn delete_template(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
     settings::delete_template(&app, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -302,11 +246,7 @@ async fn list_channels(
     Auth(who): Auth,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<Page<Channel>>> {
-    Ok(Json(
-        app.store
-            .list_channels(who.workspace_id, &q.page()?)
-            .await?,
-    ))
+    Ok(Json(app.store.list_channels(who.workspace_id, &q.page()?).await?))
 }
 
 /// Connects a channel; its secrets are encrypted at rest and never returned.
@@ -322,21 +262,13 @@ async fn create_channel(
 
 #[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = i64, Path)),
     responses((status = 200, body = Channel), (status = "4XX", body = ErrorBody)))]
-async fn get_channel(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<Json<Channel>> {
+async fn get_channel(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<Json<Channel>> {
     Ok(Json(app.store.get_channel(who.workspace_id, id).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn delete_channel(
-    State(app): State<Arc<App>>,
-    Auth(who): Auth,
-    Path(id): Path<Id>,
-) -> AppResult<StatusCode> {
+async fn delete_channel(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
     settings::delete_channel(&app, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,17 +20,13 @@ use crate::service::require;
 
 pub(super) fn router(doc: utoipa::openapi::OpenApi) -> Router<Arc<App>> {
     let doc = Arc::new(doc);
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route(
-            "/api/v1/openapi.json",
-            get(move || {
-                let doc = doc.clone();
-                async move { axum::Json(doc.as_ref().clone()) }
-            }),
-        )
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics)).route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
 }
 
 pub(super) fn api_router() -> ApiRouter {
@@ -95,10 +91,7 @@ async fn list_events(
     if !(1..=1000).contains(&limit) {
         return Err(AppError::validation("limit", "must be between 1 and 1000"));
     }
-    let items = app
-        .store
-        .list_events(who.workspace_id, q.after, limit)
-        .await?;
+    let items = app.store.list_events(who.workspace_id, q.after, limit).await?;
     let last_seq = items.last().map_or(q.after, |e| e.seq);
     Ok(Json(EventPage { items, last_seq }))
 }

@@ -59,10 +59,7 @@ impl Cursor {
 
     pub fn decode(s: &str) -> Option<Self> {
         let (k, i) = s.split_once('.')?;
-        Some(Self {
-            key: k.parse().ok()?,
-            id: i.parse().ok()?,
-        })
+        Some(Self { key: k.parse().ok()?, id: i.parse().ok()? })
     }
 }
 
@@ -129,22 +126,13 @@ pub struct Actor {
 
 impl Actor {
     pub fn user(id: Id) -> Self {
-        Self {
-            kind: ActorKind::User,
-            id: Some(id),
-        }
+        Self { kind: ActorKind::User, id: Some(id) }
     }
     pub fn contact(id: Id) -> Self {
-        Self {
-            kind: ActorKind::Contact,
-            id: Some(id),
-        }
+        Self { kind: ActorKind::Contact, id: Some(id) }
     }
     pub fn system() -> Self {
-        Self {
-            kind: ActorKind::System,
-            id: None,
-        }
+        Self { kind: ActorKind::System, id: None }
     }
 }
 

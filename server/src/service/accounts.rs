@@ -14,10 +14,7 @@ const MIN_PASSWORD: usize = 8;
 
 fn password(field: &str, value: &str) -> AppResult<String> {
     if value.chars().count() < MIN_PASSWORD {
-        return Err(AppError::validation(
-            field,
-            format!("must be at least {MIN_PASSWORD} characters"),
-        ));
+        return Err(AppError::validation(field, format!("must be at least {MIN_PASSWORD} characters")));
     }
     if value.len() > 1024 {
         return Err(AppError::validation(field, "must be at most 1024 bytes"));
@@ -46,16 +43,8 @@ pub async fn init(app: &App, req: InitRequest) -> AppResult<(Organisation, Works
     let name = validate::optional("name", req.name.as_deref(), 100)?
         .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
     let password_hash = password("password", &req.password)?;
-    let owner = NewUser {
-        email,
-        name,
-        password_hash,
-        role: Role::Owner,
-    };
-    Ok(app
-        .store
-        .init_organisation(&organisation, &workspace, &owner)
-        .await?)
+    let owner = NewUser { email, name, password_hash, role: Role::Owner };
+    Ok(app.store.init_organisation(&organisation, &workspace, &owner).await?)
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -79,10 +68,7 @@ pub async fn create_user(app: &App, who: &Principal, req: CreateUser) -> AppResu
         password_hash: password("password", &req.password)?,
         role: req.role,
     };
-    Ok(app
-        .store
-        .create_user(who.workspace_id, &user, actor(who))
-        .await?)
+    Ok(app.store.create_user(who.workspace_id, &user, actor(who)).await?)
 }
 
 pub async fn update_user(app: &App, who: &Principal, id: Id, req: UserUpdate) -> AppResult<User> {
@@ -92,17 +78,9 @@ pub async fn update_user(app: &App, who: &Principal, id: Id, req: UserUpdate) ->
     if req.role == Some(Role::Owner) || (target.role == Role::Owner && req.role.is_some()) {
         require(who, Role::Owner)?;
     }
-    let update = UserUpdate {
-        name: req
-            .name
-            .map(|n| validate::required("name", &n, 100))
-            .transpose()?,
-        role: req.role,
-    };
-    Ok(app
-        .store
-        .update_user(who.workspace_id, id, &update, actor(who))
-        .await?)
+    let update =
+        UserUpdate { name: req.name.map(|n| validate::required("name", &n, 100)).transpose()?, role: req.role };
+    Ok(app.store.update_user(who.workspace_id, id, &update, actor(who)).await?)
 }
 
 pub async fn remove_user(app: &App, who: &Principal, id: Id) -> AppResult<()> {
@@ -111,10 +89,7 @@ pub async fn remove_user(app: &App, who: &Principal, id: Id) -> AppResult<()> {
     if target.role == Role::Owner {
         require(who, Role::Owner)?;
     }
-    Ok(app
-        .store
-        .remove_user(who.workspace_id, id, actor(who))
-        .await?)
+    Ok(app.store.remove_user(who.workspace_id, id, actor(who)).await?)
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -143,50 +118,23 @@ pub async fn create_token(app: &App, who: &Principal, req: CreateToken) -> AppRe
 }
 
 /// Creates a token for `user` in `ws` (used by the API and by `switchboard token create`).
-pub async fn issue_token(
-    app: &App,
-    ws: Id,
-    user: Id,
-    name: &str,
-    by: Actor,
-) -> AppResult<CreatedToken> {
+pub async fn issue_token(app: &App, ws: Id, user: Id, name: &str, by: Actor) -> AppResult<CreatedToken> {
     let name = validate::required("name", name, 100)?;
     let token = crypto::random_token(crypto::TOKEN_PREFIX);
     let prefix: String = token.chars().take(10).collect();
-    let info = app
-        .store
-        .create_api_token(ws, user, &name, &crypto::token_hash(&token), &prefix, by)
-        .await?;
+    let info = app.store.create_api_token(ws, user, &name, &crypto::token_hash(&token), &prefix, by).await?;
     Ok(CreatedToken { info, token })
 }
 
 /// Agents see their own tokens; managers and owners see all of the workspace's.
-pub async fn list_tokens(
-    app: &App,
-    who: &Principal,
-    page: &PageRequest,
-) -> AppResult<Page<ApiToken>> {
-    let only = if who.role >= Role::Manager {
-        None
-    } else {
-        Some(who.user_id)
-    };
-    Ok(app
-        .store
-        .list_api_tokens(who.workspace_id, only, page)
-        .await?)
+pub async fn list_tokens(app: &App, who: &Principal, page: &PageRequest) -> AppResult<Page<ApiToken>> {
+    let only = if who.role >= Role::Manager { None } else { Some(who.user_id) };
+    Ok(app.store.list_api_tokens(who.workspace_id, only, page).await?)
 }
 
 pub async fn delete_token(app: &App, who: &Principal, id: Id) -> AppResult<()> {
-    let only = if who.role >= Role::Manager {
-        None
-    } else {
-        Some(who.user_id)
-    };
-    Ok(app
-        .store
-        .delete_api_token(who.workspace_id, id, only, actor(who))
-        .await?)
+    let only = if who.role >= Role::Manager { None } else { Some(who.user_id) };
+    Ok(app.store.delete_api_token(who.workspace_id, id, only, actor(who)).await?)
 }
 
 /// Finds the caller behind a bearer token.
@@ -236,10 +184,7 @@ pub async fn login(app: &App, req: LoginRequest) -> AppResult<LoginSession> {
     }
     let memberships = app.store.user_workspaces(creds.id).await?;
     let (workspace, role) = match req.workspace_id {
-        Some(ws) => memberships
-            .into_iter()
-            .find(|(w, _)| w.id == ws)
-            .ok_or(AppError::NotFound("workspace"))?,
+        Some(ws) => memberships.into_iter().find(|(w, _)| w.id == ws).ok_or(AppError::NotFound("workspace"))?,
         None => memberships
             .into_iter()
             .next()
@@ -248,34 +193,13 @@ pub async fn login(app: &App, req: LoginRequest) -> AppResult<LoginSession> {
     let session_id = crypto::random_token("");
     let csrf_token = crypto::random_token("");
     let expires_at = Utc::now() + Duration::hours(i64::from(app.config.security.session_ttl_hours));
-    app.store
-        .create_session(
-            &crypto::token_hash(&session_id),
-            creds.id,
-            workspace.id,
-            &csrf_token,
-            expires_at,
-        )
-        .await?;
-    let principal = Principal {
-        user_id: creds.id,
-        workspace_id: workspace.id,
-        role,
-        token_id: None,
-    };
-    Ok(LoginSession {
-        session_id,
-        csrf_token,
-        principal,
-        expires_at,
-    })
+    app.store.create_session(&crypto::token_hash(&session_id), creds.id, workspace.id, &csrf_token, expires_at).await?;
+    let principal = Principal { user_id: creds.id, workspace_id: workspace.id, role, token_id: None };
+    Ok(LoginSession { session_id, csrf_token, principal, expires_at })
 }
 
 pub async fn logout(app: &App, session_id: &str) -> AppResult<()> {
-    Ok(app
-        .store
-        .delete_session(&crypto::token_hash(session_id))
-        .await?)
+    Ok(app.store.delete_session(&crypto::token_hash(session_id)).await?)
 }
 
 /// The caller, their workspace and the other workspaces they may switch to.
@@ -302,32 +226,15 @@ pub async fn me(app: &App, who: &Principal) -> AppResult<Me> {
         .into_iter()
         .map(|(workspace, role)| WorkspaceMembership { workspace, role })
         .collect();
-    Ok(Me {
-        user,
-        workspace,
-        workspaces,
-    })
+    Ok(Me { user, workspace, workspaces })
 }
 
-pub async fn update_workspace(
-    app: &App,
-    who: &Principal,
-    req: WorkspaceUpdate,
-) -> AppResult<Workspace> {
+pub async fn update_workspace(app: &App, who: &Principal, req: WorkspaceUpdate) -> AppResult<Workspace> {
     require(who, Role::Manager)?;
     let update = WorkspaceUpdate {
-        name: req
-            .name
-            .map(|n| validate::required("name", &n, 100))
-            .transpose()?,
-        timezone: req
-            .timezone
-            .map(|t| validate::timezone("timezone", &t))
-            .transpose()?,
+        name: req.name.map(|n| validate::required("name", &n, 100)).transpose()?,
+        timezone: req.timezone.map(|t| validate::timezone("timezone", &t)).transpose()?,
         closing_note_mode: req.closing_note_mode,
     };
-    Ok(app
-        .store
-        .update_workspace(who.workspace_id, &update, actor(who))
-        .await?)
+    Ok(app.store.update_workspace(who.workspace_id, &update, actor(who)).await?)
 }

@@ -86,9 +86,10 @@ fn tag_names(tags: &[String]) -> AppResult<Vec<String>> {
 
 async fn check_assignee(app: &App, ws: Id, assignee: Option<Id>) -> AppResult<()> {
     if let Some(user) = assignee {
-        app.store.get_user(ws, user).await.map_err(|_| {
-            AppError::validation("assignee_id", "is not a member of this workspace")
-        })?;
+        app.store
+            .get_user(ws, user)
+            .await
+            .map_err(|_| AppError::validation("assignee_id", "is not a member of this workspace"))?;
     }
     Ok(())
 }
@@ -110,30 +111,15 @@ fn normalise(f: &mut ContactFields) -> AppResult<()> {
         }
         None => None,
     };
-    f.country = match f
-        .country
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
+    f.country = match f.country.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         Some(c) => Some(validate::country("country", c)?),
         None => phone_country,
     };
-    f.language = match f
-        .language
-        .as_deref()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    {
+    f.language = match f.language.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
         Some(l) => Some(validate::language("language", l)?),
         None => None,
     };
-    f.avatar_url = match f
-        .avatar_url
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-    {
+    f.avatar_url = match f.avatar_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
         Some(u) => Some(validate::url("avatar_url", u)?),
         None => None,
     };
@@ -163,26 +149,16 @@ pub async fn create(app: &App, who: &Principal, req: CreateContact) -> AppResult
         && fields.email.is_none()
         && req.identities.is_empty()
     {
-        return Err(AppError::validation(
-            "first_name",
-            "a contact needs a name, phone, e-mail or channel identity",
-        ));
+        return Err(AppError::validation("first_name", "a contact needs a name, phone, e-mail or channel identity"));
     }
     check_assignee(app, ws, fields.assignee_id).await?;
     let defs = app.store.list_field_definitions(ws).await?;
     validate::custom_fields(&defs, &mut fields.custom_fields, &req.custom_fields)?;
     let tags = tag_names(&req.tags)?;
     for (i, identity) in req.identities.iter().enumerate() {
-        validate::required(
-            &format!("identities[{i}].external_id"),
-            &identity.external_id,
-            256,
-        )?;
+        validate::required(&format!("identities[{i}].external_id"), &identity.external_id, 256)?;
     }
-    Ok(app
-        .store
-        .create_contact(ws, &fields, &tags, &req.identities, actor(who))
-        .await?)
+    Ok(app.store.create_contact(ws, &fields, &tags, &req.identities, actor(who)).await?)
 }
 
 pub async fn update(app: &App, who: &Principal, id: Id, req: UpdateContact) -> AppResult<Contact> {
@@ -212,17 +188,7 @@ pub async fn update(app: &App, who: &Principal, id: Id, req: UpdateContact) -> A
             }
         )*};
     }
-    apply!(
-        first_name,
-        last_name,
-        phone,
-        email,
-        country,
-        language,
-        avatar_url,
-        lifecycle_stage,
-        assignee_id
-    );
+    apply!(first_name, last_name, phone, email, country, language, avatar_url, lifecycle_stage, assignee_id);
     if rederive_country {
         f.country = None;
     }
@@ -239,18 +205,12 @@ pub async fn update(app: &App, who: &Principal, id: Id, req: UpdateContact) -> A
         validate::custom_fields(&defs, &mut f.custom_fields, updates)?;
         changed.push("custom_fields");
     }
-    Ok(app
-        .store
-        .update_contact(ws, id, &f, &changed, actor(who))
-        .await?)
+    Ok(app.store.update_contact(ws, id, &f, &changed, actor(who)).await?)
 }
 
 pub async fn delete(app: &App, who: &Principal, id: Id) -> AppResult<()> {
     require(who, Role::Manager)?;
-    Ok(app
-        .store
-        .delete_contact(who.workspace_id, id, actor(who))
-        .await?)
+    Ok(app.store.delete_contact(who.workspace_id, id, actor(who)).await?)
 }
 
 pub async fn add_tags(app: &App, who: &Principal, id: Id, tags: &[String]) -> AppResult<Contact> {
@@ -258,46 +218,27 @@ pub async fn add_tags(app: &App, who: &Principal, id: Id, tags: &[String]) -> Ap
         return Err(AppError::validation("tags", "must name at least one tag"));
     }
     let tags = tag_names(tags)?;
-    Ok(app
-        .store
-        .add_contact_tags(who.workspace_id, id, &tags, actor(who))
-        .await?)
+    Ok(app.store.add_contact_tags(who.workspace_id, id, &tags, actor(who)).await?)
 }
 
 pub async fn remove_tag(app: &App, who: &Principal, id: Id, tag: &str) -> AppResult<Contact> {
-    Ok(app
-        .store
-        .remove_contact_tag(who.workspace_id, id, tag, actor(who))
-        .await?)
+    Ok(app.store.remove_contact_tag(who.workspace_id, id, tag, actor(who)).await?)
 }
 
-pub async fn create_field(
-    app: &App,
-    who: &Principal,
-    def: FieldDefinition,
-) -> AppResult<FieldDefinition> {
+pub async fn create_field(app: &App, who: &Principal, def: FieldDefinition) -> AppResult<FieldDefinition> {
     require(who, Role::Manager)?;
     let mut def = def;
     def.key = validate::key("key", &def.key)?;
     def.label = validate::required("label", &def.label, 100)?;
     if def.field_type == FieldType::List {
         if def.options.is_empty() {
-            return Err(AppError::validation(
-                "options",
-                "a list field needs at least one option",
-            ));
+            return Err(AppError::validation("options", "a list field needs at least one option"));
         }
         for (i, o) in def.options.iter_mut().enumerate() {
             *o = validate::required(&format!("options[{i}]"), o, 100)?;
         }
     } else if !def.options.is_empty() {
-        return Err(AppError::validation(
-            "options",
-            "only list fields have options",
-        ));
+        return Err(AppError::validation("options", "only list fields have options"));
     }
-    Ok(app
-        .store
-        .create_field_definition(who.workspace_id, &def, actor(who))
-        .await?)
+    Ok(app.store.create_field_definition(who.workspace_id, &def, actor(who)).await?)
 }

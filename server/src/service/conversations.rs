@@ -31,20 +31,11 @@ pub async fn open(app: &App, who: &Principal, req: OpenConversation) -> AppResul
     if req.team_id.is_some() || req.assignee_id.is_some() {
         check_assignment(app, ws, req.assignee_id, req.team_id).await?;
     }
-    let conversation = app
-        .store
-        .open_conversation(ws, req.contact_id, req.team_id, actor(who))
-        .await?;
+    let conversation = app.store.open_conversation(ws, req.contact_id, req.team_id, actor(who)).await?;
     if req.assignee_id.is_some() {
         return Ok(app
             .store
-            .assign_conversation(
-                ws,
-                conversation.id,
-                req.assignee_id,
-                req.team_id,
-                actor(who),
-            )
+            .assign_conversation(ws, conversation.id, req.assignee_id, req.team_id, actor(who))
             .await?);
     }
     Ok(conversation)
@@ -71,44 +62,26 @@ async fn check_assignment(app: &App, ws: Id, user: Option<Id>, team: Option<Id>)
             .map_err(|_| AppError::validation("user_id", "is not a member of this workspace"))?;
     }
     if let Some(team) = team {
-        let team = app
-            .store
-            .get_team(ws, team)
-            .await
-            .map_err(|_| AppError::validation("team_id", "no such team"))?;
+        let team = app.store.get_team(ws, team).await.map_err(|_| AppError::validation("team_id", "no such team"))?;
         if let Some(user) = user
             && !team.member_ids.contains(&user)
         {
-            return Err(AppError::validation(
-                "user_id",
-                format!("is not a member of the team {}", team.name),
-            ));
+            return Err(AppError::validation("user_id", format!("is not a member of the team {}", team.name)));
         }
     }
     Ok(())
 }
 
-pub async fn assign(
-    app: &App,
-    who: &Principal,
-    id: Id,
-    req: AssignRequest,
-) -> AppResult<Conversation> {
+pub async fn assign(app: &App, who: &Principal, id: Id, req: AssignRequest) -> AppResult<Conversation> {
     let ws = who.workspace_id;
     if req.user_id.is_none() && req.team_id.is_none() {
-        return Err(AppError::validation(
-            "user_id",
-            "give user_id and/or team_id (null to unassign)",
-        ));
+        return Err(AppError::validation("user_id", "give user_id and/or team_id (null to unassign)"));
     }
     let current = app.store.get_conversation(ws, id).await?;
     let user = req.user_id.unwrap_or(current.assignee_id);
     let team = req.team_id.unwrap_or(current.team_id);
     check_assignment(app, ws, user, team).await?;
-    Ok(app
-        .store
-        .assign_conversation(ws, id, user, team, actor(who))
-        .await?)
+    Ok(app.store.assign_conversation(ws, id, user, team, actor(who)).await?)
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -120,12 +93,7 @@ pub struct CloseConversation {
     pub summary: Option<String>,
 }
 
-pub async fn close(
-    app: &App,
-    who: &Principal,
-    id: Id,
-    req: CloseConversation,
-) -> AppResult<Conversation> {
+pub async fn close(app: &App, who: &Principal, id: Id, req: CloseConversation) -> AppResult<Conversation> {
     let ws = who.workspace_id;
     let mode = app.store.get_workspace(ws).await?.closing_note_mode;
     let mut close = CloseRequest {
@@ -137,16 +105,10 @@ pub async fn close(
         ClosingNoteMode::Optional => {}
         ClosingNoteMode::CategoryRequired | ClosingNoteMode::CategoryAndSummaryRequired => {
             if close.category_id.is_none() {
-                return Err(AppError::validation(
-                    "category_id",
-                    "this workspace requires a closing category",
-                ));
+                return Err(AppError::validation("category_id", "this workspace requires a closing category"));
             }
             if mode == ClosingNoteMode::CategoryAndSummaryRequired && close.summary.is_none() {
-                return Err(AppError::validation(
-                    "summary",
-                    "this workspace requires a closing summary",
-                ));
+                return Err(AppError::validation("summary", "this workspace requires a closing summary"));
             }
         }
     }
@@ -156,17 +118,11 @@ pub async fn close(
             .await
             .map_err(|_| AppError::validation("category_id", "no such closing category"))?;
     }
-    Ok(app
-        .store
-        .close_conversation(ws, id, &close, actor(who))
-        .await?)
+    Ok(app.store.close_conversation(ws, id, &close, actor(who)).await?)
 }
 
 pub async fn reopen(app: &App, who: &Principal, id: Id) -> AppResult<Conversation> {
-    Ok(app
-        .store
-        .reopen_conversation(who.workspace_id, id, actor(who))
-        .await?)
+    Ok(app.store.reopen_conversation(who.workspace_id, id, actor(who)).await?)
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -182,52 +138,31 @@ fn check_content(app_content: &MessageContent) -> AppResult<()> {
         MessageContent::Text { text } => {
             validate::required("content.text", text, MAX_TEXT_CHARS)?;
         }
-        MessageContent::Media {
-            kind, url, caption, ..
-        } => {
+        MessageContent::Media { kind, url, caption, .. } => {
             if !["image", "video", "audio", "document", "sticker"].contains(&kind.as_str()) {
-                return Err(AppError::validation(
-                    "content.kind",
-                    "must be image, video, audio, document or sticker",
-                ));
+                return Err(AppError::validation("content.kind", "must be image, video, audio, document or sticker"));
             }
             validate::url("content.url", url)?;
             validate::optional("content.caption", caption.as_deref(), 1024)?;
         }
-        MessageContent::Location {
-            latitude,
-            longitude,
-            ..
-        } => {
+        MessageContent::Location { latitude, longitude, .. } => {
             if !(-90.0..=90.0).contains(latitude) {
-                return Err(AppError::validation(
-                    "content.latitude",
-                    "must be between -90 and 90",
-                ));
+                return Err(AppError::validation("content.latitude", "must be between -90 and 90"));
             }
             if !(-180.0..=180.0).contains(longitude) {
-                return Err(AppError::validation(
-                    "content.longitude",
-                    "must be between -180 and 180",
-                ));
+                return Err(AppError::validation("content.longitude", "must be between -180 and 180"));
             }
         }
         MessageContent::Interactive { text, buttons } => {
             validate::required("content.text", text, 1024)?;
             if buttons.is_empty() || buttons.len() > 3 {
-                return Err(AppError::validation(
-                    "content.buttons",
-                    "must have 1 to 3 buttons",
-                ));
+                return Err(AppError::validation("content.buttons", "must have 1 to 3 buttons"));
             }
             for (i, b) in buttons.iter().enumerate() {
                 validate::required(&format!("content.buttons[{i}]"), b, 20)?;
             }
         }
-        MessageContent::Reaction {
-            emoji,
-            provider_message_id,
-        } => {
+        MessageContent::Reaction { emoji, provider_message_id } => {
             validate::required("content.emoji", emoji, 16)?;
             validate::required("content.provider_message_id", provider_message_id, 256)?;
         }
@@ -241,10 +176,7 @@ pub async fn send(app: &App, who: &Principal, id: Id, req: SendMessage) -> AppRe
     let ws = who.workspace_id;
     let conversation = app.store.get_conversation(ws, id).await?;
     if conversation.status != ConversationStatus::Open {
-        return Err(AppError::conflict(
-            "conversation_closed",
-            "the conversation is closed; reopen it to reply",
-        ));
+        return Err(AppError::conflict("conversation_closed", "the conversation is closed; reopen it to reply"));
     }
     check_content(&req.content)?;
     if let MessageContent::Template { template_id, .. } = &req.content {
@@ -255,15 +187,9 @@ pub async fn send(app: &App, who: &Principal, id: Id, req: SendMessage) -> AppRe
     }
     let channel_id = req.channel_id.or(conversation.last_channel_id);
     let Some(channel_id) = channel_id else {
-        return Err(AppError::validation(
-            "channel_id",
-            "the conversation has no channel yet; name one",
-        ));
+        return Err(AppError::validation("channel_id", "the conversation has no channel yet; name one"));
     };
-    app.store
-        .get_channel(ws, channel_id)
-        .await
-        .map_err(|_| AppError::validation("channel_id", "no such channel"))?;
+    app.store.get_channel(ws, channel_id).await.map_err(|_| AppError::validation("channel_id", "no such channel"))?;
     let message = NewMessage {
         channel_id: Some(channel_id),
         direction: Direction::Outgoing,
@@ -290,18 +216,13 @@ pub async fn comment(app: &App, who: &Principal, id: Id, req: AddComment) -> App
     let body = validate::required("body", &req.body, MAX_COMMENT_CHARS)?;
     let mut mentions = Vec::new();
     for (i, user) in req.mentions.iter().enumerate() {
-        app.store.get_user(ws, *user).await.map_err(|_| {
-            AppError::validation(
-                format!("mentions[{i}]"),
-                "is not a member of this workspace",
-            )
-        })?;
+        app.store
+            .get_user(ws, *user)
+            .await
+            .map_err(|_| AppError::validation(format!("mentions[{i}]"), "is not a member of this workspace"))?;
         if !mentions.contains(user) {
             mentions.push(*user);
         }
     }
-    Ok(app
-        .store
-        .add_comment(ws, id, who.user_id, &body, &mentions)
-        .await?)
+    Ok(app.store.add_comment(ws, id, who.user_id, &body, &mentions).await?)
 }

@@ -17,10 +17,7 @@ pub fn require(who: &Principal, role: Role) -> AppResult<()> {
     if who.role >= role {
         Ok(())
     } else {
-        Err(AppError::forbidden(format!(
-            "this action needs the {} role or higher",
-            role.as_str()
-        )))
+        Err(AppError::forbidden(format!("this action needs the {} role or higher", role.as_str())))
     }
 }
 
@@ -32,18 +29,14 @@ pub fn actor(who: &Principal) -> Actor {
 /// Builds a page request from the query parameters `cursor` and `limit`.
 pub fn page(cursor: Option<&str>, limit: Option<u32>) -> AppResult<PageRequest> {
     let after = match cursor.filter(|c| !c.is_empty()) {
-        Some(c) => Some(
-            Cursor::decode(c)
-                .ok_or_else(|| AppError::validation("cursor", "is not a cursor from this API"))?,
-        ),
+        Some(c) => {
+            Some(Cursor::decode(c).ok_or_else(|| AppError::validation("cursor", "is not a cursor from this API"))?)
+        }
         None => None,
     };
     let limit = limit.unwrap_or(Cursor::DEFAULT_LIMIT);
     if limit == 0 || limit > Cursor::MAX_LIMIT {
-        return Err(AppError::validation(
-            "limit",
-            format!("must be between 1 and {}", Cursor::MAX_LIMIT),
-        ));
+        return Err(AppError::validation("limit", format!("must be between 1 and {}", Cursor::MAX_LIMIT)));
     }
     Ok(PageRequest { after, limit })
 }

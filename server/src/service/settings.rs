@@ -24,77 +24,43 @@ fn name(req: &NameInput) -> AppResult<String> {
 
 pub async fn create_team(app: &App, who: &Principal, req: NameInput) -> AppResult<Team> {
     require(who, Role::Manager)?;
-    Ok(app
-        .store
-        .create_team(who.workspace_id, &name(&req)?, actor(who))
-        .await?)
+    Ok(app.store.create_team(who.workspace_id, &name(&req)?, actor(who)).await?)
 }
 
 pub async fn rename_team(app: &App, who: &Principal, id: Id, req: NameInput) -> AppResult<Team> {
     require(who, Role::Manager)?;
-    Ok(app
-        .store
-        .rename_team(who.workspace_id, id, &name(&req)?, actor(who))
-        .await?)
+    Ok(app.store.rename_team(who.workspace_id, id, &name(&req)?, actor(who)).await?)
 }
 
 pub async fn delete_team(app: &App, who: &Principal, id: Id) -> AppResult<()> {
     require(who, Role::Manager)?;
-    Ok(app
-        .store
-        .delete_team(who.workspace_id, id, actor(who))
-        .await?)
+    Ok(app.store.delete_team(who.workspace_id, id, actor(who)).await?)
 }
 
-pub async fn set_team_member(
-    app: &App,
-    who: &Principal,
-    team: Id,
-    user: Id,
-    member: bool,
-) -> AppResult<Team> {
+pub async fn set_team_member(app: &App, who: &Principal, team: Id, user: Id, member: bool) -> AppResult<Team> {
     require(who, Role::Manager)?;
-    Ok(app
-        .store
-        .set_team_member(who.workspace_id, team, user, member, actor(who))
-        .await?)
+    Ok(app.store.set_team_member(who.workspace_id, team, user, member, actor(who)).await?)
 }
 
 pub async fn create_tag(app: &App, who: &Principal, req: NameInput) -> AppResult<Tag> {
     require(who, Role::Manager)?;
     let name = validate::required("name", &req.name, 50)?;
-    Ok(app
-        .store
-        .create_tag(who.workspace_id, &name, actor(who))
-        .await?)
+    Ok(app.store.create_tag(who.workspace_id, &name, actor(who)).await?)
 }
 
 pub async fn delete_tag(app: &App, who: &Principal, id: Id) -> AppResult<()> {
     require(who, Role::Manager)?;
-    Ok(app
-        .store
-        .delete_tag(who.workspace_id, id, actor(who))
-        .await?)
+    Ok(app.store.delete_tag(who.workspace_id, id, actor(who)).await?)
 }
 
-pub async fn create_closing_category(
-    app: &App,
-    who: &Principal,
-    req: NameInput,
-) -> AppResult<ClosingCategory> {
+pub async fn create_closing_category(app: &App, who: &Principal, req: NameInput) -> AppResult<ClosingCategory> {
     require(who, Role::Manager)?;
-    Ok(app
-        .store
-        .create_closing_category(who.workspace_id, &name(&req)?, actor(who))
-        .await?)
+    Ok(app.store.create_closing_category(who.workspace_id, &name(&req)?, actor(who)).await?)
 }
 
 pub async fn delete_closing_category(app: &App, who: &Principal, id: Id) -> AppResult<()> {
     require(who, Role::Manager)?;
-    Ok(app
-        .store
-        .delete_closing_category(who.workspace_id, id, actor(who))
-        .await?)
+    Ok(app.store.delete_closing_category(who.workspace_id, id, actor(who)).await?)
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -108,14 +74,8 @@ pub struct SnippetInput {
 
 fn snippet(req: &SnippetInput) -> AppResult<(String, String)> {
     let shortcut = validate::required("shortcut", &req.shortcut, 32)?;
-    if !shortcut
-        .chars()
-        .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(AppError::validation(
-            "shortcut",
-            "may contain only letters, digits, - and _",
-        ));
+    if !shortcut.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+        return Err(AppError::validation("shortcut", "may contain only letters, digits, - and _"));
     }
     Ok((shortcut, validate::required("body", &req.body, 2000)?))
 }
@@ -123,32 +83,18 @@ fn snippet(req: &SnippetInput) -> AppResult<(String, String)> {
 pub async fn create_snippet(app: &App, who: &Principal, req: SnippetInput) -> AppResult<Snippet> {
     require(who, Role::Manager)?;
     let (shortcut, body) = snippet(&req)?;
-    Ok(app
-        .store
-        .create_snippet(who.workspace_id, &shortcut, &body, actor(who))
-        .await?)
+    Ok(app.store.create_snippet(who.workspace_id, &shortcut, &body, actor(who)).await?)
 }
 
-pub async fn update_snippet(
-    app: &App,
-    who: &Principal,
-    id: Id,
-    req: SnippetInput,
-) -> AppResult<Snippet> {
+pub async fn update_snippet(app: &App, who: &Principal, id: Id, req: SnippetInput) -> AppResult<Snippet> {
     require(who, Role::Manager)?;
     let (shortcut, body) = snippet(&req)?;
-    Ok(app
-        .store
-        .update_snippet(who.workspace_id, id, &shortcut, &body, actor(who))
-        .await?)
+    Ok(app.store.update_snippet(who.workspace_id, id, &shortcut, &body, actor(who)).await?)
 }
 
 pub async fn delete_snippet(app: &App, who: &Principal, id: Id) -> AppResult<()> {
     require(who, Role::Manager)?;
-    Ok(app
-        .store
-        .delete_snippet(who.workspace_id, id, actor(who))
-        .await?)
+    Ok(app.store.delete_snippet(who.workspace_id, id, actor(who)).await?)
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -172,21 +118,12 @@ fn template(req: TemplateInput) -> AppResult<TemplateFields> {
     let language = validate::required("language", &req.language, 16)?;
     let mut bodies = 0;
     for (i, c) in req.components.iter().enumerate() {
-        let kind = c
-            .get("type")
-            .and_then(|t| t.as_str())
-            .map(str::to_uppercase);
+        let kind = c.get("type").and_then(|t| t.as_str()).map(str::to_uppercase);
         match kind.as_deref() {
             Some("BODY") => {
                 bodies += 1;
-                if c.get("text")
-                    .and_then(|t| t.as_str())
-                    .is_none_or(|t| t.trim().is_empty())
-                {
-                    return Err(AppError::validation(
-                        format!("components[{i}].text"),
-                        "a BODY needs a text",
-                    ));
+                if c.get("text").and_then(|t| t.as_str()).is_none_or(|t| t.trim().is_empty()) {
+                    return Err(AppError::validation(format!("components[{i}].text"), "a BODY needs a text"));
                 }
             }
             Some("HEADER" | "FOOTER" | "BUTTONS") => {}
@@ -199,13 +136,9 @@ fn template(req: TemplateInput) -> AppResult<TemplateFields> {
         }
     }
     if bodies != 1 {
-        return Err(AppError::validation(
-            "components",
-            "a template has exactly one BODY component",
-        ));
+        return Err(AppError::validation("components", "a template has exactly one BODY component"));
     }
-    let status = validate::optional("status", req.status.as_deref(), 32)?
-        .unwrap_or_else(|| "approved".into());
+    let status = validate::optional("status", req.status.as_deref(), 32)?.unwrap_or_else(|| "approved".into());
     Ok(TemplateFields {
         channel_id: req.channel_id,
         name,
@@ -216,39 +149,21 @@ fn template(req: TemplateInput) -> AppResult<TemplateFields> {
     })
 }
 
-pub async fn create_template(
-    app: &App,
-    who: &Principal,
-    req: TemplateInput,
-) -> AppResult<Template> {
+pub async fn create_template(app: &App, who: &Principal, req: TemplateInput) -> AppResult<Template> {
     require(who, Role::Manager)?;
     let fields = template(req)?;
-    Ok(app
-        .store
-        .create_template(who.workspace_id, &fields, actor(who))
-        .await?)
+    Ok(app.store.create_template(who.workspace_id, &fields, actor(who)).await?)
 }
 
-pub async fn update_template(
-    app: &App,
-    who: &Principal,
-    id: Id,
-    req: TemplateInput,
-) -> AppResult<Template> {
+pub async fn update_template(app: &App, who: &Principal, id: Id, req: TemplateInput) -> AppResult<Template> {
     require(who, Role::Manager)?;
     let fields = template(req)?;
-    Ok(app
-        .store
-        .update_template(who.workspace_id, id, &fields, actor(who))
-        .await?)
+    Ok(app.store.update_template(who.workspace_id, id, &fields, actor(who)).await?)
 }
 
 pub async fn delete_template(app: &App, who: &Principal, id: Id) -> AppResult<()> {
     require(who, Role::Manager)?;
-    Ok(app
-        .store
-        .delete_template(who.workspace_id, id, actor(who))
-        .await?)
+    Ok(app.store.delete_template(who.workspace_id, id, actor(who)).await?)
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -280,14 +195,8 @@ pub async fn create_channel(app: &App, who: &Principal, req: ChannelInput) -> Ap
     require(who, Role::Manager)?;
     let name = validate::required("name", &req.name, 100)?;
     let plugin_id = validate::required("plugin_id", &req.plugin_id, 64)?;
-    if !plugin_id
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    {
-        return Err(AppError::validation(
-            "plugin_id",
-            "must be lower-case letters, digits, - and _",
-        ));
+    if !plugin_id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+        return Err(AppError::validation("plugin_id", "must be lower-case letters, digits, - and _"));
     }
     if !req.config.is_object() {
         return Err(AppError::validation("config", "must be a JSON object"));
@@ -301,10 +210,7 @@ pub async fn create_channel(app: &App, who: &Principal, req: ChannelInput) -> Ap
         secrets_sealed: app.secrets.seal(&plain).map_err(AppError::internal)?,
         enabled: req.enabled,
     };
-    Ok(app
-        .store
-        .create_channel(who.workspace_id, &fields, actor(who))
-        .await?)
+    Ok(app.store.create_channel(who.workspace_id, &fields, actor(who)).await?)
 }
 
 /// The decrypted secrets of a channel, for its plugin.
@@ -316,8 +222,5 @@ pub async fn channel_secrets(app: &App, ws: Id, id: Id) -> AppResult<BTreeMap<St
 
 pub async fn delete_channel(app: &App, who: &Principal, id: Id) -> AppResult<()> {
     require(who, Role::Manager)?;
-    Ok(app
-        .store
-        .delete_channel(who.workspace_id, id, actor(who))
-        .await?)
+    Ok(app.store.delete_channel(who.workspace_id, id, actor(who)).await?)
 }

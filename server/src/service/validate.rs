@@ -15,10 +15,7 @@ pub fn required(field: &str, value: &str, max: usize) -> AppResult<String> {
         return Err(AppError::validation(field, "must not be empty"));
     }
     if v.chars().count() > max {
-        return Err(AppError::validation(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(AppError::validation(field, format!("must be at most {max} characters")));
     }
     Ok(v.to_owned())
 }
@@ -37,32 +34,16 @@ pub fn email(field: &str, value: &str) -> AppResult<String> {
     let valid = v.len() <= 254
         && !v.chars().any(char::is_whitespace)
         && v.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         });
-    if valid {
-        Ok(v)
-    } else {
-        Err(AppError::validation(field, "is not a valid e-mail address"))
-    }
+    if valid { Ok(v) } else { Err(AppError::validation(field, "is not a valid e-mail address")) }
 }
 
 /// An international phone number, returned in E.164 form with the country it belongs to.
 pub fn phone(field: &str, value: &str) -> AppResult<(String, Option<String>)> {
-    let bad = || {
-        AppError::validation(
-            field,
-            "is not a valid international phone number (E.164, e.g. +971501234567)",
-        )
-    };
+    let bad = || AppError::validation(field, "is not a valid international phone number (E.164, e.g. +971501234567)");
     let v = value.trim();
-    let with_plus = if v.starts_with('+') {
-        v.to_owned()
-    } else {
-        format!("+{v}")
-    };
+    let with_plus = if v.starts_with('+') { v.to_owned() } else { format!("+{v}") };
     let parsed = phonenumber::parse(None, &with_plus).map_err(|_| bad())?;
     if !phonenumber::is_valid(&parsed) {
         return Err(bad());
@@ -78,10 +59,7 @@ pub fn country(field: &str, value: &str) -> AppResult<String> {
     if v.len() == 2 && v.chars().all(|c| c.is_ascii_uppercase()) {
         Ok(v)
     } else {
-        Err(AppError::validation(
-            field,
-            "must be an ISO 3166-1 alpha-2 code such as AE",
-        ))
+        Err(AppError::validation(field, "must be an ISO 3166-1 alpha-2 code such as AE"))
     }
 }
 
@@ -89,18 +67,13 @@ pub fn country(field: &str, value: &str) -> AppResult<String> {
 pub fn language(field: &str, value: &str) -> AppResult<String> {
     let v = value.trim();
     let mut parts = v.split('-');
-    let primary_ok = parts
-        .next()
-        .is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
-    let rest_ok =
-        parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    let primary_ok =
+        parts.next().is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
+    let rest_ok = parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
     if primary_ok && rest_ok {
         Ok(v.to_owned())
     } else {
-        Err(AppError::validation(
-            field,
-            "must be a language tag such as ar or en-GB",
-        ))
+        Err(AppError::validation(field, "must be a language tag such as ar or en-GB"))
     }
 }
 
@@ -115,19 +88,10 @@ pub fn timezone(field: &str, value: &str) -> AppResult<String> {
 /// An absolute http(s) URL.
 pub fn url(field: &str, value: &str) -> AppResult<String> {
     let v = value.trim();
-    let rest = v
-        .strip_prefix("https://")
-        .or_else(|| v.strip_prefix("http://"));
+    let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
     match rest {
-        Some(host)
-            if !host.is_empty() && !v.chars().any(char::is_whitespace) && v.len() <= 2048 =>
-        {
-            Ok(v.to_owned())
-        }
-        _ => Err(AppError::validation(
-            field,
-            "must be an http:// or https:// URL",
-        )),
+        Some(host) if !host.is_empty() && !v.chars().any(char::is_whitespace) && v.len() <= 2048 => Ok(v.to_owned()),
+        _ => Err(AppError::validation(field, "must be an http:// or https:// URL")),
     }
 }
 
@@ -136,15 +100,11 @@ pub fn key(field: &str, value: &str) -> AppResult<String> {
     let v = value.trim();
     let ok = (1..=64).contains(&v.len())
         && v.starts_with(|c: char| c.is_ascii_lowercase())
-        && v.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(v.to_owned())
     } else {
-        Err(AppError::validation(
-            field,
-            "must be lower-case letters, digits and _, starting with a letter",
-        ))
+        Err(AppError::validation(field, "must be lower-case letters, digits and _, starting with a letter"))
     }
 }
 
@@ -158,10 +118,7 @@ pub fn custom_fields(
     for (key, value) in updates {
         let field = format!("custom_fields.{key}");
         let Some(def) = defs.iter().find(|d| &d.key == key) else {
-            return Err(AppError::validation(
-                field,
-                "no custom field with this key is defined in the workspace",
-            ));
+            return Err(AppError::validation(field, "no custom field with this key is defined in the workspace"));
         };
         if value.is_null() {
             current.remove(key);
@@ -171,9 +128,7 @@ pub fn custom_fields(
         let ok = match def.field_type {
             FieldType::Text => text.is_some_and(|t| t.chars().count() <= 2000),
             FieldType::Number => value.is_number(),
-            FieldType::Date => {
-                text.is_some_and(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok())
-            }
+            FieldType::Date => text.is_some_and(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok()),
             FieldType::Time => text.is_some_and(|t| NaiveTime::parse_from_str(t, "%H:%M").is_ok()),
             FieldType::List => text.is_some_and(|t| def.options.iter().any(|o| o == t)),
             FieldType::Checkbox => value.is_boolean(),
@@ -211,10 +166,7 @@ mod tests {
 
     #[test]
     fn emails_languages_and_urls() {
-        assert_eq!(
-            email("email", " Ana@Example.COM ").expect("valid"),
-            "ana@example.com"
-        );
+        assert_eq!(email("email", " Ana@Example.COM ").expect("valid"), "ana@example.com");
         for bad in ["ana", "ana@", "@x.y", "a b@c.d", "a@localhost"] {
             assert!(email("email", bad).is_err(), "{bad}");
         }
@@ -252,20 +204,12 @@ mod tests {
             serde_json::from_str(r#"{"plan":"gold","seats":3,"born":"1990-02-28"}"#).expect("json");
         custom_fields(&defs, &mut current, &ok).expect("valid values");
         assert_eq!(current.len(), 3);
-        for bad in [
-            r#"{"plan":"silver"}"#,
-            r#"{"seats":"3"}"#,
-            r#"{"born":"28/02/1990"}"#,
-            r#"{"nope":1}"#,
-        ] {
+        for bad in [r#"{"plan":"silver"}"#, r#"{"seats":"3"}"#, r#"{"born":"28/02/1990"}"#, r#"{"nope":1}"#] {
             let upd: BTreeMap<String, serde_json::Value> = serde_json::from_str(bad).expect("json");
             let err = custom_fields(&defs, &mut current, &upd).expect_err(bad);
-            assert!(
-                matches!(err, AppError::Validation { ref field, .. } if field.starts_with("custom_fields."))
-            );
+            assert!(matches!(err, AppError::Validation { ref field, .. } if field.starts_with("custom_fields.")));
         }
-        let clear: BTreeMap<String, serde_json::Value> =
-            serde_json::from_str(r#"{"plan":null}"#).expect("json");
+        let clear: BTreeMap<String, serde_json::Value> = serde_json::from_str(r#"{"plan":null}"#).expect("json");
         custom_fields(&defs, &mut current, &clear).expect("null clears");
         assert!(!current.contains_key("plan"));
     }

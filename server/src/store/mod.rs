@@ -32,10 +32,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict {
-            code,
-            message: message.into(),
-        }
+        Self::Conflict { code, message: message.into() }
     }
 }
 
@@ -43,10 +40,9 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => Self::NotFound("row"),
-            sqlx::Error::Database(db) if db.is_unique_violation() => Self::conflict(
-                "already_exists",
-                "an item with the same unique value already exists",
-            ),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::conflict("already_exists", "an item with the same unique value already exists")
+            }
             _ => Self::Database(e.to_string()),
         }
     }
@@ -72,27 +68,18 @@ pub trait AccountStore {
         owner: &NewUser,
     ) -> StoreResult<(Organisation, Workspace, User)>;
     async fn is_initialized(&self) -> StoreResult<bool>;
+    /// Adds a workspace to an organisation with `owner` (an existing user of it) as its owner.
+    async fn create_workspace(&self, organisation: Id, name: &str, owner: Id) -> StoreResult<Workspace>;
     async fn list_all_workspaces(&self) -> StoreResult<Vec<Workspace>>;
     async fn get_workspace(&self, ws: Id) -> StoreResult<Workspace>;
-    async fn update_workspace(
-        &self,
-        ws: Id,
-        update: &WorkspaceUpdate,
-        actor: Actor,
-    ) -> StoreResult<Workspace>;
+    async fn update_workspace(&self, ws: Id, update: &WorkspaceUpdate, actor: Actor) -> StoreResult<Workspace>;
     /// The workspaces a user belongs to, with their role in each.
     async fn user_workspaces(&self, user: Id) -> StoreResult<Vec<(Workspace, Role)>>;
     /// Adds a user to a workspace, creating the account if the email is new (`user_exists` if already a member).
     async fn create_user(&self, ws: Id, user: &NewUser, actor: Actor) -> StoreResult<User>;
     async fn get_user(&self, ws: Id, id: Id) -> StoreResult<User>;
     async fn list_users(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<User>>;
-    async fn update_user(
-        &self,
-        ws: Id,
-        id: Id,
-        update: &UserUpdate,
-        actor: Actor,
-    ) -> StoreResult<User>;
+    async fn update_user(&self, ws: Id, id: Id, update: &UserUpdate, actor: Actor) -> StoreResult<User>;
     /// Removes a user from a workspace (the account stays); refuses to remove the last owner.
     async fn remove_user(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
     async fn user_credentials(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
@@ -106,26 +93,11 @@ pub trait AccountStore {
         actor: Actor,
     ) -> StoreResult<ApiToken>;
     /// Tokens of the workspace; only `user`'s when given.
-    async fn list_api_tokens(
-        &self,
-        ws: Id,
-        user: Option<Id>,
-        page: &PageRequest,
-    ) -> StoreResult<Page<ApiToken>>;
+    async fn list_api_tokens(&self, ws: Id, user: Option<Id>, page: &PageRequest) -> StoreResult<Page<ApiToken>>;
     /// Deletes a token; when `user` is given, only if it is theirs.
-    async fn delete_api_token(
-        &self,
-        ws: Id,
-        id: Id,
-        user: Option<Id>,
-        actor: Actor,
-    ) -> StoreResult<()>;
+    async fn delete_api_token(&self, ws: Id, id: Id, user: Option<Id>, actor: Actor) -> StoreResult<()>;
     /// The caller behind a token hash, if the token exists and its user is still a member; records its use.
-    async fn principal_for_token(
-        &self,
-        token_hash: &str,
-        now: Timestamp,
-    ) -> StoreResult<Option<Principal>>;
+    async fn principal_for_token(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<Principal>>;
     async fn create_session(
         &self,
         token_hash: &str,
@@ -151,12 +123,7 @@ pub trait ContactStore {
         actor: Actor,
     ) -> StoreResult<Contact>;
     async fn get_contact(&self, ws: Id, id: Id) -> StoreResult<Contact>;
-    async fn list_contacts(
-        &self,
-        ws: Id,
-        filter: &ContactFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Contact>>;
+    async fn list_contacts(&self, ws: Id, filter: &ContactFilter, page: &PageRequest) -> StoreResult<Page<Contact>>;
     /// Replaces the stored fields; `changed` names them for the event.
     async fn update_contact(
         &self,
@@ -168,20 +135,8 @@ pub trait ContactStore {
     ) -> StoreResult<Contact>;
     async fn delete_contact(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
     /// Adds tags by name, creating tags the workspace does not have yet.
-    async fn add_contact_tags(
-        &self,
-        ws: Id,
-        id: Id,
-        tags: &[String],
-        actor: Actor,
-    ) -> StoreResult<Contact>;
-    async fn remove_contact_tag(
-        &self,
-        ws: Id,
-        id: Id,
-        tag: &str,
-        actor: Actor,
-    ) -> StoreResult<Contact>;
+    async fn add_contact_tags(&self, ws: Id, id: Id, tags: &[String], actor: Actor) -> StoreResult<Contact>;
+    async fn remove_contact_tag(&self, ws: Id, id: Id, tag: &str, actor: Actor) -> StoreResult<Contact>;
     async fn add_channel_identity(
         &self,
         ws: Id,
@@ -189,12 +144,7 @@ pub trait ContactStore {
         identity: &ChannelIdentity,
         actor: Actor,
     ) -> StoreResult<Contact>;
-    async fn find_contact_by_identity(
-        &self,
-        ws: Id,
-        channel: Id,
-        external_id: &str,
-    ) -> StoreResult<Option<Contact>>;
+    async fn find_contact_by_identity(&self, ws: Id, channel: Id, external_id: &str) -> StoreResult<Option<Contact>>;
     async fn create_field_definition(
         &self,
         ws: Id,
@@ -212,13 +162,8 @@ pub trait ContactStore {
 #[async_trait]
 pub trait ConversationStore {
     /// Opens a conversation; `conversation_already_open` if the contact has one open.
-    async fn open_conversation(
-        &self,
-        ws: Id,
-        contact: Id,
-        team: Option<Id>,
-        actor: Actor,
-    ) -> StoreResult<Conversation>;
+    async fn open_conversation(&self, ws: Id, contact: Id, team: Option<Id>, actor: Actor)
+    -> StoreResult<Conversation>;
     async fn get_conversation(&self, ws: Id, id: Id) -> StoreResult<Conversation>;
     /// Newest activity first.
     async fn list_conversations(
@@ -238,31 +183,16 @@ pub trait ConversationStore {
     ) -> StoreResult<Conversation>;
     async fn list_assignments(&self, ws: Id, conversation: Id) -> StoreResult<Vec<Assignment>>;
     /// Closes an open conversation (`conversation_closed` if it is not open).
-    async fn close_conversation(
-        &self,
-        ws: Id,
-        id: Id,
-        close: &CloseRequest,
-        actor: Actor,
-    ) -> StoreResult<Conversation>;
+    async fn close_conversation(&self, ws: Id, id: Id, close: &CloseRequest, actor: Actor)
+    -> StoreResult<Conversation>;
     /// Reopens a closed conversation (`conversation_already_open` if the contact has another one open).
     async fn reopen_conversation(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<Conversation>;
     /// Stores a message and updates the conversation's activity times; for a pending outgoing message
     /// also enqueues its `message.send` job, all in one transaction.
-    async fn add_message(
-        &self,
-        ws: Id,
-        conversation: Id,
-        message: &NewMessage,
-    ) -> StoreResult<Message>;
+    async fn add_message(&self, ws: Id, conversation: Id, message: &NewMessage) -> StoreResult<Message>;
     async fn get_message(&self, ws: Id, id: Id) -> StoreResult<Message>;
     /// Newest first.
-    async fn list_messages(
-        &self,
-        ws: Id,
-        conversation: Id,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Message>>;
+    async fn list_messages(&self, ws: Id, conversation: Id, page: &PageRequest) -> StoreResult<Page<Message>>;
     /// Moves a message's status forward (never backward); returns the message as stored after the call.
     async fn update_message_status(
         &self,
@@ -280,12 +210,7 @@ pub trait ConversationStore {
         mentions: &[Id],
     ) -> StoreResult<Comment>;
     /// Oldest first.
-    async fn list_comments(
-        &self,
-        ws: Id,
-        conversation: Id,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Comment>>;
+    async fn list_comments(&self, ws: Id, conversation: Id, page: &PageRequest) -> StoreResult<Page<Comment>>;
     async fn set_pin(&self, ws: Id, user: Id, conversation: Id, pinned: bool) -> StoreResult<()>;
     async fn list_pins(&self, ws: Id, user: Id) -> StoreResult<Vec<Id>>;
 }
@@ -299,67 +224,22 @@ pub trait SettingsStore {
     async fn rename_team(&self, ws: Id, id: Id, name: &str, actor: Actor) -> StoreResult<Team>;
     async fn delete_team(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
     /// Adds (`member = true`) or removes a workspace member to or from a team.
-    async fn set_team_member(
-        &self,
-        ws: Id,
-        team: Id,
-        user: Id,
-        member: bool,
-        actor: Actor,
-    ) -> StoreResult<Team>;
-    async fn create_closing_category(
-        &self,
-        ws: Id,
-        name: &str,
-        actor: Actor,
-    ) -> StoreResult<ClosingCategory>;
-    async fn list_closing_categories(
-        &self,
-        ws: Id,
-        page: &PageRequest,
-    ) -> StoreResult<Page<ClosingCategory>>;
+    async fn set_team_member(&self, ws: Id, team: Id, user: Id, member: bool, actor: Actor) -> StoreResult<Team>;
+    async fn create_closing_category(&self, ws: Id, name: &str, actor: Actor) -> StoreResult<ClosingCategory>;
+    async fn list_closing_categories(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<ClosingCategory>>;
     async fn get_closing_category(&self, ws: Id, id: Id) -> StoreResult<ClosingCategory>;
     async fn delete_closing_category(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
-    async fn create_snippet(
-        &self,
-        ws: Id,
-        shortcut: &str,
-        body: &str,
-        actor: Actor,
-    ) -> StoreResult<Snippet>;
+    async fn create_snippet(&self, ws: Id, shortcut: &str, body: &str, actor: Actor) -> StoreResult<Snippet>;
     async fn get_snippet(&self, ws: Id, id: Id) -> StoreResult<Snippet>;
     async fn list_snippets(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Snippet>>;
-    async fn update_snippet(
-        &self,
-        ws: Id,
-        id: Id,
-        shortcut: &str,
-        body: &str,
-        actor: Actor,
-    ) -> StoreResult<Snippet>;
+    async fn update_snippet(&self, ws: Id, id: Id, shortcut: &str, body: &str, actor: Actor) -> StoreResult<Snippet>;
     async fn delete_snippet(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
-    async fn create_template(
-        &self,
-        ws: Id,
-        fields: &TemplateFields,
-        actor: Actor,
-    ) -> StoreResult<Template>;
+    async fn create_template(&self, ws: Id, fields: &TemplateFields, actor: Actor) -> StoreResult<Template>;
     async fn get_template(&self, ws: Id, id: Id) -> StoreResult<Template>;
     async fn list_templates(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Template>>;
-    async fn update_template(
-        &self,
-        ws: Id,
-        id: Id,
-        fields: &TemplateFields,
-        actor: Actor,
-    ) -> StoreResult<Template>;
+    async fn update_template(&self, ws: Id, id: Id, fields: &TemplateFields, actor: Actor) -> StoreResult<Template>;
     async fn delete_template(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
-    async fn create_channel(
-        &self,
-        ws: Id,
-        fields: &ChannelFields,
-        actor: Actor,
-    ) -> StoreResult<Channel>;
+    async fn create_channel(&self, ws: Id, fields: &ChannelFields, actor: Actor) -> StoreResult<Channel>;
     async fn get_channel(&self, ws: Id, id: Id) -> StoreResult<Channel>;
     async fn list_channels(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Channel>>;
     /// The encrypted secrets of a channel, to be opened by the secrets box.
@@ -380,27 +260,12 @@ pub trait JobStore {
     async fn enqueue_job(&self, job: &NewJob) -> StoreResult<Job>;
     /// Atomically claims the oldest due job of one of `kinds`: a queued job whose `run_at` has come, or a
     /// running job whose lease ran out (its worker died). Sets it running until `lease_until` and counts the attempt.
-    async fn claim_job(
-        &self,
-        kinds: &[String],
-        now: Timestamp,
-        lease_until: Timestamp,
-    ) -> StoreResult<Option<Job>>;
+    async fn claim_job(&self, kinds: &[String], now: Timestamp, lease_until: Timestamp) -> StoreResult<Option<Job>>;
     async fn complete_job(&self, id: Id, now: Timestamp) -> StoreResult<()>;
     /// Records a failed attempt: back to queued until `retry_at`, or failed for good when `retry_at` is `None`.
-    async fn fail_job(
-        &self,
-        id: Id,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> StoreResult<Job>;
+    async fn fail_job(&self, id: Id, error: &str, retry_at: Option<Timestamp>, now: Timestamp) -> StoreResult<Job>;
     async fn get_job(&self, id: Id) -> StoreResult<Job>;
-    async fn list_jobs(
-        &self,
-        status: Option<JobStatus>,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Job>>;
+    async fn list_jobs(&self, status: Option<JobStatus>, page: &PageRequest) -> StoreResult<Page<Job>>;
     /// Puts a failed job back in the queue with a fresh set of attempts.
     async fn retry_job(&self, id: Id, now: Timestamp) -> StoreResult<Job>;
 }
@@ -408,14 +273,7 @@ pub trait JobStore {
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
-    AccountStore
-    + ContactStore
-    + ConversationStore
-    + SettingsStore
-    + EventStore
-    + JobStore
-    + Send
-    + Sync
+    AccountStore + ContactStore + ConversationStore + SettingsStore + EventStore + JobStore + Send + Sync
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

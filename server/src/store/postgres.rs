@@ -35,10 +35,7 @@ impl PgStore {
             .connect(url)
             .await
             .map_err(|e| {
-                StoreError::Database(format!(
-                    "cannot connect to PostgreSQL at {}: {e}",
-                    crate::config::redact_url(url)
-                ))
+                StoreError::Database(format!("cannot connect to PostgreSQL at {}: {e}", crate::config::redact_url(url)))
             })?;
         Ok(Self { pool })
     }
@@ -56,9 +53,7 @@ impl Store for PgStore {
 
     async fn migrate(&self) -> StoreResult<()> {
         // sqlx takes an advisory lock, so nodes starting together apply each migration once.
-        sqlx::migrate!("../migrations/postgres")
-            .run(&self.pool)
-            .await?;
+        sqlx::migrate!("../migrations/postgres").run(&self.pool).await?;
         Ok(())
     }
 

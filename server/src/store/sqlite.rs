@@ -34,10 +34,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
             && !dir.is_dir()
         {
-            return Err(StoreError::Database(format!(
-                "directory {} does not exist",
-                dir.display()
-            )));
+            return Err(StoreError::Database(format!("directory {} does not exist", dir.display())));
         }
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(|e| StoreError::Database(e.to_string()))?
@@ -51,12 +48,7 @@ impl SqliteStore {
             .max_connections(max_connections.max(1))
             .connect_with(options)
             .await
-            .map_err(|e| {
-                StoreError::Database(format!(
-                    "cannot open SQLite database {}: {e}",
-                    path.display()
-                ))
-            })?;
+            .map_err(|e| StoreError::Database(format!("cannot open SQLite database {}: {e}", path.display())))?;
         Ok(Self { pool })
     }
 
@@ -74,9 +66,7 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("../migrations/sqlite")
-            .run(&self.pool)
-            .await?;
+        sqlx::migrate!("../migrations/sqlite").run(&self.pool).await?;
         Ok(())
     }
 

@@ -10,10 +10,7 @@ use crate::store::{AccountStore, StoreError, StoreResult};
 
 async fn load_workspace(conn: &mut Conn, ws: Id) -> StoreResult<Workspace> {
     let sql = format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces w WHERE w.id = $1");
-    let row: Option<WorkspaceRow> = sqlx::query_as(&sql)
-        .bind(ws)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row: Option<WorkspaceRow> = sqlx::query_as(&sql).bind(ws).fetch_optional(&mut *conn).await?;
     Ok(found(row, "workspace")?.into())
 }
 
@@ -22,21 +19,15 @@ async fn load_user(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<User> {
         "SELECT {USER_COLUMNS} FROM users u JOIN memberships m ON m.user_id = u.id \
          WHERE m.workspace_id = $1 AND u.id = $2"
     );
-    let row: Option<UserRow> = sqlx::query_as(&sql)
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row: Option<UserRow> = sqlx::query_as(&sql).bind(ws).bind(id).fetch_optional(&mut *conn).await?;
     Ok(found(row, "user")?.into())
 }
 
 async fn owner_count(conn: &mut Conn, ws: Id) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
-    )
-    .bind(ws)
-    .fetch_one(&mut *conn)
-    .await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'")
+        .bind(ws)
+        .fetch_one(&mut *conn)
+        .await?)
 }
 
 #[async_trait]
@@ -48,22 +39,18 @@ impl AccountStore for ThisStore {
         owner: &NewUser,
     ) -> StoreResult<(Organisation, Workspace, User)> {
         let mut tx = self.begin().await?;
-        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations")
-            .fetch_one(&mut *tx)
-            .await?;
+        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations").fetch_one(&mut *tx).await?;
         if existing > 0 {
-            return Err(StoreError::conflict(
-                "already_initialized",
-                "an organisation already exists",
-            ));
+            return Err(StoreError::conflict("already_initialized", "an organisation already exists"));
         }
         let now = now_ms();
-        let org: OrganisationRow =
-            sqlx::query_as("INSERT INTO organisations (name, created_at) VALUES ($1, $2) RETURNING id, name, created_at")
-                .bind(organisation)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+        let org: OrganisationRow = sqlx::query_as(
+            "INSERT INTO organisations (name, created_at) VALUES ($1, $2) RETURNING id, name, created_at",
+        )
+        .bind(organisation)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
         let ws_id: Id = sqlx::query_scalar(
             "INSERT INTO workspaces (organisation_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
         )
@@ -90,23 +77,8 @@ impl AccountStore for ThisStore {
             .execute(&mut *tx)
             .await?;
         let actor = Actor::system();
-        append_event(
-            &mut tx,
-            ws_id,
-            event(
-                "workspace.created",
-                ws_id,
-                actor,
-                json!({ "name": workspace }),
-            ),
-        )
-        .await?;
-        append_event(
-            &mut tx,
-            ws_id,
-            event("user.created", user_id, actor, json!({ "role": "owner" })),
-        )
-        .await?;
+        append_event(&mut tx, ws_id, event("workspace.created", ws_id, actor, json!({ "name": workspace }))).await?;
+        append_event(&mut tx, ws_id, event("user.created", user_id, actor, json!({ "role": "owner" }))).await?;
         let ws = load_workspace(&mut tx, ws_id).await?;
         let user = load_user(&mut tx, ws_id, user_id).await?;
         tx.commit().await?;
@@ -114,10 +86,38 @@ impl AccountStore for ThisStore {
     }
 
     async fn is_initialized(&self) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations")
-            .fetch_one(&self.pool)
-            .await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations").fetch_one(&self.pool).await?;
         Ok(n > 0)
+    }
+
+    async fn create_workspace(&self, organisation: Id, name: &str, owner: Id) -> StoreResult<Workspace> {
+        let mut tx = self.begin().await?;
+        let member: Option<Id> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND organisation_id = $2")
+            .bind(owner)
+            .bind(organisation)
+            .fetch_optional(&mut *tx)
+            .await?;
+        found(member, "user")?;
+        let now = now_ms();
+        let ws: Id = sqlx::query_scalar(
+            "INSERT INTO workspaces (organisation_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(organisation)
+        .bind(name)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)")
+            .bind(ws)
+            .bind(owner)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let actor = Actor::user(owner);
+        append_event(&mut tx, ws, event("workspace.created", ws, actor, json!({ "name": name }))).await?;
+        let workspace = load_workspace(&mut tx, ws).await?;
+        tx.commit().await?;
+        Ok(workspace)
     }
 
     async fn list_all_workspaces(&self) -> StoreResult<Vec<Workspace>> {
@@ -130,28 +130,19 @@ impl AccountStore for ThisStore {
         load_workspace(&mut *self.pool.acquire().await?, ws).await
     }
 
-    async fn update_workspace(
-        &self,
-        ws: Id,
-        update: &WorkspaceUpdate,
-        actor: Actor,
-    ) -> StoreResult<Workspace> {
+    async fn update_workspace(&self, ws: Id, update: &WorkspaceUpdate, actor: Actor) -> StoreResult<Workspace> {
         let mut tx = self.begin().await?;
         let current = load_workspace(&mut tx, ws).await?;
         let name = update.name.clone().unwrap_or(current.name);
         let timezone = update.timezone.clone().unwrap_or(current.timezone);
-        let mode = update
-            .closing_note_mode
-            .unwrap_or(current.closing_note_mode);
-        sqlx::query(
-            "UPDATE workspaces SET name = $1, timezone = $2, closing_note_mode = $3 WHERE id = $4",
-        )
-        .bind(&name)
-        .bind(&timezone)
-        .bind(mode.as_str())
-        .bind(ws)
-        .execute(&mut *tx)
-        .await?;
+        let mode = update.closing_note_mode.unwrap_or(current.closing_note_mode);
+        sqlx::query("UPDATE workspaces SET name = $1, timezone = $2, closing_note_mode = $3 WHERE id = $4")
+            .bind(&name)
+            .bind(&timezone)
+            .bind(mode.as_str())
+            .bind(ws)
+            .execute(&mut *tx)
+            .await?;
         let data = json!({ "name": name, "timezone": timezone, "closing_note_mode": mode });
         append_event(&mut tx, ws, event("workspace.updated", ws, actor, data)).await?;
         let updated = load_workspace(&mut tx, ws).await?;
@@ -164,10 +155,7 @@ impl AccountStore for ThisStore {
             "SELECT {WORKSPACE_COLUMNS}, m.role FROM workspaces w JOIN memberships m ON m.workspace_id = w.id \
              WHERE m.user_id = $1 ORDER BY w.id"
         );
-        let rows: Vec<WorkspaceRoleRow> = sqlx::query_as(&sql)
-            .bind(user)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<WorkspaceRoleRow> = sqlx::query_as(&sql).bind(user).fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -179,10 +167,10 @@ impl AccountStore for ThisStore {
             .bind(&user.email)
             .fetch_optional(&mut *tx)
             .await?;
-        let user_id =
-            match existing {
-                Some(id) => id,
-                None => sqlx::query_scalar(
+        let user_id = match existing {
+            Some(id) => id,
+            None => {
+                sqlx::query_scalar(
                     "INSERT INTO users (organisation_id, email, name, password_hash, created_at) \
                      VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
@@ -192,8 +180,9 @@ impl AccountStore for ThisStore {
                 .bind(&user.password_hash)
                 .bind(now)
                 .fetch_one(&mut *tx)
-                .await?,
-            };
+                .await?
+            }
+        };
         sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
             .bind(ws)
             .bind(user_id)
@@ -202,12 +191,7 @@ impl AccountStore for ThisStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| on_unique(e, "user_exists", "a user with this email is already a member"))?;
-        append_event(
-            &mut tx,
-            ws,
-            event("user.created", user_id, actor, json!({ "role": user.role })),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("user.created", user_id, actor, json!({ "role": user.role }))).await?;
         let created = load_user(&mut tx, ws, user_id).await?;
         tx.commit().await?;
         Ok(created)
@@ -229,45 +213,25 @@ impl AccountStore for ThisStore {
             .fetch_all(&self.pool)
             .await?;
         let users = rows.into_iter().map(User::from).collect();
-        Ok(Page::from_overfetch(users, super::clamp_limit(page), |u| {
-            Cursor { key: 0, id: u.id }
-        }))
+        Ok(Page::from_overfetch(users, super::clamp_limit(page), |u| Cursor { key: 0, id: u.id }))
     }
 
-    async fn update_user(
-        &self,
-        ws: Id,
-        id: Id,
-        update: &UserUpdate,
-        actor: Actor,
-    ) -> StoreResult<User> {
+    async fn update_user(&self, ws: Id, id: Id, update: &UserUpdate, actor: Actor) -> StoreResult<User> {
         let mut tx = self.begin().await?;
         let current = load_user(&mut tx, ws, id).await?;
         if let Some(name) = &update.name {
-            sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
-                .bind(name)
+            sqlx::query("UPDATE users SET name = $1 WHERE id = $2").bind(name).bind(id).execute(&mut *tx).await?;
+        }
+        if let Some(role) = update.role {
+            if current.role == Role::Owner && role != Role::Owner && owner_count(&mut tx, ws).await? <= 1 {
+                return Err(StoreError::conflict("last_owner", "a workspace must keep at least one owner"));
+            }
+            sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
+                .bind(role.as_str())
+                .bind(ws)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-        }
-        if let Some(role) = update.role {
-            if current.role == Role::Owner
-                && role != Role::Owner
-                && owner_count(&mut tx, ws).await? <= 1
-            {
-                return Err(StoreError::conflict(
-                    "last_owner",
-                    "a workspace must keep at least one owner",
-                ));
-            }
-            sqlx::query(
-                "UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3",
-            )
-            .bind(role.as_str())
-            .bind(ws)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
         }
         let data = json!({ "name": update.name, "role": update.role });
         append_event(&mut tx, ws, event("user.updated", id, actor, data)).await?;
@@ -280,10 +244,7 @@ impl AccountStore for ThisStore {
         let mut tx = self.begin().await?;
         let current = load_user(&mut tx, ws, id).await?;
         if current.role == Role::Owner && owner_count(&mut tx, ws).await? <= 1 {
-            return Err(StoreError::conflict(
-                "last_owner",
-                "a workspace must keep at least one owner",
-            ));
+            return Err(StoreError::conflict("last_owner", "a workspace must keep at least one owner"));
         }
         for sql in [
             "DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2",
@@ -305,11 +266,7 @@ impl AccountStore for ThisStore {
                 .bind(email)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map(|(id, email, password_hash)| UserCredentials {
-            id,
-            email,
-            password_hash,
-        }))
+        Ok(row.map(|(id, email, password_hash)| UserCredentials { id, email, password_hash }))
     }
 
     async fn create_api_token(
@@ -342,12 +299,7 @@ impl AccountStore for ThisStore {
         Ok(row.into())
     }
 
-    async fn list_api_tokens(
-        &self,
-        ws: Id,
-        user: Option<Id>,
-        page: &PageRequest,
-    ) -> StoreResult<Page<ApiToken>> {
+    async fn list_api_tokens(&self, ws: Id, user: Option<Id>, page: &PageRequest) -> StoreResult<Page<ApiToken>> {
         let sql = format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE workspace_id = $1 AND ($2 IS NULL OR user_id = $2) \
              AND id > $3 ORDER BY id LIMIT $4"
@@ -360,45 +312,27 @@ impl AccountStore for ThisStore {
             .fetch_all(&self.pool)
             .await?;
         let tokens = rows.into_iter().map(ApiToken::from).collect();
-        Ok(Page::from_overfetch(
-            tokens,
-            super::clamp_limit(page),
-            |t| Cursor { key: 0, id: t.id },
-        ))
+        Ok(Page::from_overfetch(tokens, super::clamp_limit(page), |t| Cursor { key: 0, id: t.id }))
     }
 
-    async fn delete_api_token(
-        &self,
-        ws: Id,
-        id: Id,
-        user: Option<Id>,
-        actor: Actor,
-    ) -> StoreResult<()> {
+    async fn delete_api_token(&self, ws: Id, id: Id, user: Option<Id>, actor: Actor) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("DELETE FROM api_tokens WHERE workspace_id = $1 AND id = $2 AND ($3 IS NULL OR user_id = $3)")
-            .bind(ws)
-            .bind(id)
-            .bind(user)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM api_tokens WHERE workspace_id = $1 AND id = $2 AND ($3 IS NULL OR user_id = $3)")
+                .bind(ws)
+                .bind(id)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("api token"));
         }
-        append_event(
-            &mut tx,
-            ws,
-            event("api_token.deleted", id, actor, json!({})),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("api_token.deleted", id, actor, json!({}))).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn principal_for_token(
-        &self,
-        token_hash: &str,
-        now: Timestamp,
-    ) -> StoreResult<Option<Principal>> {
+    async fn principal_for_token(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<Principal>> {
         let row: Option<PrincipalRow> = sqlx::query_as(
             "SELECT t.user_id, t.workspace_id, m.role, t.id AS token_id FROM api_tokens t \
              JOIN memberships m ON m.workspace_id = t.workspace_id AND m.user_id = t.user_id \
@@ -456,25 +390,20 @@ impl AccountStore for ThisStore {
         .bind(now.timestamp_millis())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(
-            |(user_id, workspace_id, role, csrf_token, expires_at)| Session {
-                principal: Principal {
-                    user_id,
-                    workspace_id,
-                    role: Role::parse(&role).unwrap_or(Role::Agent),
-                    token_id: None,
-                },
-                csrf_token,
-                expires_at: ts_from_ms(expires_at),
+        Ok(row.map(|(user_id, workspace_id, role, csrf_token, expires_at)| Session {
+            principal: Principal {
+                user_id,
+                workspace_id,
+                role: Role::parse(&role).unwrap_or(Role::Agent),
+                token_id: None,
             },
-        ))
+            csrf_token,
+            expires_at: ts_from_ms(expires_at),
+        }))
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
         Ok(())
     }
 }

@@ -8,8 +8,7 @@ use sqlx::QueryBuilder;
 
 use super::rows::*;
 use super::{
-    Conn, Db, ThisStore, append_event, clamp_limit, delete_owned, event, fetch_limit, found,
-    now_ms, on_unique, to_json,
+    Conn, Db, ThisStore, append_event, clamp_limit, delete_owned, event, fetch_limit, found, now_ms, on_unique, to_json,
 };
 use crate::model::*;
 use crate::store::{ContactStore, StoreError, StoreResult};
@@ -44,44 +43,26 @@ async fn hydrate(conn: &mut Conn, rows: Vec<ContactRow>) -> StoreResult<Vec<Cont
     let identity_rows: Vec<(Id, Id, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
     let mut identities: HashMap<Id, Vec<ChannelIdentity>> = HashMap::new();
     for (contact, channel_id, external_id) in identity_rows {
-        identities
-            .entry(contact)
-            .or_default()
-            .push(ChannelIdentity {
-                channel_id,
-                external_id,
-            });
+        identities.entry(contact).or_default().push(ChannelIdentity { channel_id, external_id });
     }
     Ok(rows
         .into_iter()
         .map(|r| {
             let id = r.id;
-            r.into_contact(
-                tags.remove(&id).unwrap_or_default(),
-                identities.remove(&id).unwrap_or_default(),
-            )
+            r.into_contact(tags.remove(&id).unwrap_or_default(), identities.remove(&id).unwrap_or_default())
         })
         .collect())
 }
 
 async fn load_contact(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<Contact> {
     let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE workspace_id = $1 AND id = $2");
-    let row: Option<ContactRow> = sqlx::query_as(&sql)
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row: Option<ContactRow> = sqlx::query_as(&sql).bind(ws).bind(id).fetch_optional(&mut *conn).await?;
     let row = found(row, "contact")?;
     Ok(hydrate(conn, vec![row]).await?.remove(0))
 }
 
 /// Links existing or new tags to a contact; returns the names newly linked.
-async fn link_tags(
-    conn: &mut Conn,
-    ws: Id,
-    contact: Id,
-    names: &[String],
-) -> StoreResult<Vec<String>> {
+async fn link_tags(conn: &mut Conn, ws: Id, contact: Id, names: &[String]) -> StoreResult<Vec<String>> {
     let now = now_ms();
     let mut added = Vec::new();
     for name in names {
@@ -91,12 +72,11 @@ async fn link_tags(
             .bind(now)
             .execute(&mut *conn)
             .await?;
-        let tag_id: Id =
-            sqlx::query_scalar("SELECT id FROM tags WHERE workspace_id = $1 AND name = $2")
-                .bind(ws)
-                .bind(name)
-                .fetch_one(&mut *conn)
-                .await?;
+        let tag_id: Id = sqlx::query_scalar("SELECT id FROM tags WHERE workspace_id = $1 AND name = $2")
+            .bind(ws)
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await?;
         let linked = sqlx::query(
             "INSERT INTO contact_tags (contact_id, tag_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
@@ -112,18 +92,12 @@ async fn link_tags(
     Ok(added)
 }
 
-async fn insert_identity(
-    conn: &mut Conn,
-    ws: Id,
-    contact: Id,
-    identity: &ChannelIdentity,
-) -> StoreResult<()> {
-    let channel: Option<Id> =
-        sqlx::query_scalar("SELECT id FROM channels WHERE workspace_id = $1 AND id = $2")
-            .bind(ws)
-            .bind(identity.channel_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+async fn insert_identity(conn: &mut Conn, ws: Id, contact: Id, identity: &ChannelIdentity) -> StoreResult<()> {
+    let channel: Option<Id> = sqlx::query_scalar("SELECT id FROM channels WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(identity.channel_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     found(channel, "channel")?;
     sqlx::query(
         "INSERT INTO channel_identities (workspace_id, channel_id, external_id, contact_id, created_at) \
@@ -176,12 +150,7 @@ impl ContactStore for ThisStore {
         for identity in identities {
             insert_identity(&mut tx, ws, id, identity).await?;
         }
-        append_event(
-            &mut tx,
-            ws,
-            event("contact.created", id, actor, json!({ "tags": tags })),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("contact.created", id, actor, json!({ "tags": tags }))).await?;
         let contact = load_contact(&mut tx, ws, id).await?;
         tx.commit().await?;
         Ok(contact)
@@ -191,52 +160,36 @@ impl ContactStore for ThisStore {
         load_contact(&mut *self.pool.acquire().await?, ws, id).await
     }
 
-    async fn list_contacts(
-        &self,
-        ws: Id,
-        filter: &ContactFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Contact>> {
+    async fn list_contacts(&self, ws: Id, filter: &ContactFilter, page: &PageRequest) -> StoreResult<Page<Contact>> {
         let mut conn = self.pool.acquire().await?;
-        let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE workspace_id = "
-        ));
+        let mut qb = QueryBuilder::<Db>::new(format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE workspace_id = "));
         qb.push_bind(ws);
         if let Some(after) = page.after {
             qb.push(" AND id < ").push_bind(after.id);
         }
-        if let Some(q) = filter
-            .query
-            .as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-        {
+        if let Some(q) = filter.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
             let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-            qb.push(
-                " AND (LOWER(COALESCE(first_name, '') || ' ' || COALESCE(last_name, '')) LIKE ",
-            )
-            .push_bind(pattern.clone())
-            .push(" OR LOWER(COALESCE(email, '')) LIKE ")
-            .push_bind(pattern);
+            qb.push(" AND (LOWER(COALESCE(first_name, '') || ' ' || COALESCE(last_name, '')) LIKE ")
+                .push_bind(pattern.clone())
+                .push(" OR LOWER(COALESCE(email, '')) LIKE ")
+                .push_bind(pattern);
             if !digits.is_empty() {
-                qb.push(" OR COALESCE(phone, '') LIKE ")
-                    .push_bind(format!("%{digits}%"));
+                qb.push(" OR COALESCE(phone, '') LIKE ").push_bind(format!("%{digits}%"));
             }
             qb.push(")");
         }
         if let Some(tag) = &filter.tag {
-            qb.push(" AND id IN (SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name = ")
-                .push_bind(tag.clone())
-                .push(")");
+            qb.push(
+                " AND id IN (SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name = ",
+            )
+            .push_bind(tag.clone())
+            .push(")");
         }
-        qb.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(fetch_limit(page));
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(fetch_limit(page));
         let rows: Vec<ContactRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
         let contacts = hydrate(&mut conn, rows).await?;
-        Ok(Page::from_overfetch(contacts, clamp_limit(page), |c| {
-            Cursor { key: 0, id: c.id }
-        }))
+        Ok(Page::from_overfetch(contacts, clamp_limit(page), |c| Cursor { key: 0, id: c.id }))
     }
 
     async fn update_contact(
@@ -272,29 +225,14 @@ impl ContactStore for ThisStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("contact"));
         }
-        append_event(
-            &mut tx,
-            ws,
-            event("contact.updated", id, actor, json!({ "changed": changed })),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("contact.updated", id, actor, json!({ "changed": changed }))).await?;
         if changed.contains(&"lifecycle_stage") {
             let data = json!({ "lifecycle_stage": fields.lifecycle_stage });
-            append_event(
-                &mut tx,
-                ws,
-                event("contact.lifecycle.updated", id, actor, data),
-            )
-            .await?;
+            append_event(&mut tx, ws, event("contact.lifecycle.updated", id, actor, data)).await?;
         }
         if changed.contains(&"assignee_id") {
             let data = json!({ "assignee_id": fields.assignee_id });
-            append_event(
-                &mut tx,
-                ws,
-                event("contact.assignee.updated", id, actor, data),
-            )
-            .await?;
+            append_event(&mut tx, ws, event("contact.assignee.updated", id, actor, data)).await?;
         }
         let contact = load_contact(&mut tx, ws, id).await?;
         tx.commit().await?;
@@ -302,25 +240,10 @@ impl ContactStore for ThisStore {
     }
 
     async fn delete_contact(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()> {
-        delete_owned(
-            self,
-            "contacts",
-            "contact",
-            "contact.deleted",
-            ws,
-            id,
-            actor,
-        )
-        .await
+        delete_owned(self, "contacts", "contact", "contact.deleted", ws, id, actor).await
     }
 
-    async fn add_contact_tags(
-        &self,
-        ws: Id,
-        id: Id,
-        tags: &[String],
-        actor: Actor,
-    ) -> StoreResult<Contact> {
+    async fn add_contact_tags(&self, ws: Id, id: Id, tags: &[String], actor: Actor) -> StoreResult<Contact> {
         let mut tx = self.begin().await?;
         load_contact(&mut tx, ws, id).await?;
         let added = link_tags(&mut tx, ws, id, tags).await?;
@@ -333,13 +256,7 @@ impl ContactStore for ThisStore {
         Ok(contact)
     }
 
-    async fn remove_contact_tag(
-        &self,
-        ws: Id,
-        id: Id,
-        tag: &str,
-        actor: Actor,
-    ) -> StoreResult<Contact> {
+    async fn remove_contact_tag(&self, ws: Id, id: Id, tag: &str, actor: Actor) -> StoreResult<Contact> {
         let mut tx = self.begin().await?;
         load_contact(&mut tx, ws, id).await?;
         let done = sqlx::query(
@@ -371,25 +288,14 @@ impl ContactStore for ThisStore {
         let mut tx = self.begin().await?;
         load_contact(&mut tx, ws, id).await?;
         insert_identity(&mut tx, ws, id, identity).await?;
-        let data =
-            json!({ "channel_id": identity.channel_id, "external_id": identity.external_id });
-        append_event(
-            &mut tx,
-            ws,
-            event("contact.identity.added", id, actor, data),
-        )
-        .await?;
+        let data = json!({ "channel_id": identity.channel_id, "external_id": identity.external_id });
+        append_event(&mut tx, ws, event("contact.identity.added", id, actor, data)).await?;
         let contact = load_contact(&mut tx, ws, id).await?;
         tx.commit().await?;
         Ok(contact)
     }
 
-    async fn find_contact_by_identity(
-        &self,
-        ws: Id,
-        channel: Id,
-        external_id: &str,
-    ) -> StoreResult<Option<Contact>> {
+    async fn find_contact_by_identity(&self, ws: Id, channel: Id, external_id: &str) -> StoreResult<Option<Contact>> {
         let mut conn = self.pool.acquire().await?;
         let id: Option<Id> = sqlx::query_scalar(
             "SELECT contact_id FROM channel_identities WHERE workspace_id = $1 AND channel_id = $2 AND external_id = $3",
@@ -426,17 +332,7 @@ impl ContactStore for ThisStore {
         .await
         .map_err(|e| on_unique(e, "already_exists", "a custom field with this key already exists"))?;
         let created = FieldDefinition::from(row);
-        append_event(
-            &mut tx,
-            ws,
-            event(
-                "contact_field.created",
-                created.id,
-                actor,
-                json!({ "key": def.key }),
-            ),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("contact_field.created", created.id, actor, json!({ "key": def.key }))).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -452,16 +348,7 @@ impl ContactStore for ThisStore {
     }
 
     async fn delete_field_definition(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()> {
-        delete_owned(
-            self,
-            "contact_field_definitions",
-            "custom field",
-            "contact_field.deleted",
-            ws,
-            id,
-            actor,
-        )
-        .await
+        delete_owned(self, "contact_field_definitions", "custom field", "contact_field.deleted", ws, id, actor).await
     }
 
     async fn create_tag(&self, ws: Id, name: &str, actor: Actor) -> StoreResult<Tag> {
@@ -475,12 +362,7 @@ impl ContactStore for ThisStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| on_unique(e, "already_exists", "a tag with this name already exists"))?;
-        append_event(
-            &mut tx,
-            ws,
-            event("tag.created", row.id, actor, json!({ "name": name })),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("tag.created", row.id, actor, json!({ "name": name }))).await?;
         tx.commit().await?;
         Ok(row.into())
     }
@@ -495,10 +377,7 @@ impl ContactStore for ThisStore {
         .fetch_all(&self.pool)
         .await?;
         let tags = rows.into_iter().map(Tag::from).collect();
-        Ok(Page::from_overfetch(tags, clamp_limit(page), |t| Cursor {
-            key: 0,
-            id: t.id,
-        }))
+        Ok(Page::from_overfetch(tags, clamp_limit(page), |t| Cursor { key: 0, id: t.id }))
     }
 
     async fn delete_tag(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()> {

@@ -7,41 +7,24 @@ use serde_json::json;
 use sqlx::QueryBuilder;
 
 use super::rows::*;
-use super::{
-    Conn, Db, ThisStore, append_event, clamp_limit, event, fetch_limit, found, now_ms, on_unique,
-    to_json,
-};
+use super::{Conn, Db, ThisStore, append_event, clamp_limit, event, fetch_limit, found, now_ms, on_unique, to_json};
 use crate::model::*;
 use crate::store::{ConversationStore, StoreError, StoreResult};
 
 async fn load_conversation(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<Conversation> {
-    let sql = format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = $1 AND id = $2"
-    );
-    let row: Option<ConversationRow> = sqlx::query_as(&sql)
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = $1 AND id = $2");
+    let row: Option<ConversationRow> = sqlx::query_as(&sql).bind(ws).bind(id).fetch_optional(&mut *conn).await?;
     Ok(found(row, "conversation")?.into())
 }
 
 async fn load_message(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<Message> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = $1 AND id = $2");
-    let row: Option<MessageRow> = sqlx::query_as(&sql)
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row: Option<MessageRow> = sqlx::query_as(&sql).bind(ws).bind(id).fetch_optional(&mut *conn).await?;
     Ok(found(row, "message")?.into())
 }
 
 fn already_open(e: sqlx::Error) -> StoreError {
-    on_unique(
-        e,
-        "conversation_already_open",
-        "the contact already has an open conversation",
-    )
+    on_unique(e, "conversation_already_open", "the contact already has an open conversation")
 }
 
 #[async_trait]
@@ -54,12 +37,11 @@ impl ConversationStore for ThisStore {
         actor: Actor,
     ) -> StoreResult<Conversation> {
         let mut tx = self.begin().await?;
-        let exists: Option<Id> =
-            sqlx::query_scalar("SELECT id FROM contacts WHERE workspace_id = $1 AND id = $2")
-                .bind(ws)
-                .bind(contact)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let exists: Option<Id> = sqlx::query_scalar("SELECT id FROM contacts WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(contact)
+            .fetch_optional(&mut *tx)
+            .await?;
         found(exists, "contact")?;
         let now = now_ms();
         let id: Id = sqlx::query_scalar(
@@ -92,9 +74,8 @@ impl ConversationStore for ThisStore {
         filter: &ConversationFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Conversation>> {
-        let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = "
-        ));
+        let mut qb =
+            QueryBuilder::<Db>::new(format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = "));
         qb.push_bind(ws);
         if let Some(status) = filter.status {
             qb.push(" AND status = ").push_bind(status.as_str());
@@ -120,8 +101,7 @@ impl ConversationStore for ThisStore {
                 .push_bind(after.id)
                 .push("))");
         }
-        qb.push(" ORDER BY last_activity_at DESC, id DESC LIMIT ")
-            .push_bind(fetch_limit(page));
+        qb.push(" ORDER BY last_activity_at DESC, id DESC LIMIT ").push_bind(fetch_limit(page));
         let rows: Vec<ConversationRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         let items = rows.into_iter().map(Conversation::from).collect();
         Ok(Page::from_overfetch(items, clamp_limit(page), |c| Cursor {
@@ -195,10 +175,7 @@ impl ConversationStore for ThisStore {
         let mut tx = self.begin().await?;
         let current = load_conversation(&mut tx, ws, id).await?;
         if current.status != ConversationStatus::Open {
-            return Err(StoreError::conflict(
-                "conversation_closed",
-                "the conversation is already closed",
-            ));
+            return Err(StoreError::conflict("conversation_closed", "the conversation is already closed"));
         }
         let now = now_ms();
         sqlx::query(
@@ -225,10 +202,7 @@ impl ConversationStore for ThisStore {
         let mut tx = self.begin().await?;
         let current = load_conversation(&mut tx, ws, id).await?;
         if current.status == ConversationStatus::Open {
-            return Err(StoreError::conflict(
-                "conversation_already_open",
-                "the conversation is already open",
-            ));
+            return Err(StoreError::conflict("conversation_already_open", "the conversation is already open"));
         }
         sqlx::query(
             "UPDATE conversations SET status = 'open', opened_at = $1, opened_by_kind = $2, opened_by_id = $3, \
@@ -243,20 +217,14 @@ impl ConversationStore for ThisStore {
         .execute(&mut *tx)
         .await
         .map_err(already_open)?;
-        let data =
-            json!({ "contact_id": current.contact_id, "reopened": true, "opened_by": actor });
+        let data = json!({ "contact_id": current.contact_id, "reopened": true, "opened_by": actor });
         append_event(&mut tx, ws, event("conversation.opened", id, actor, data)).await?;
         let reopened = load_conversation(&mut tx, ws, id).await?;
         tx.commit().await?;
         Ok(reopened)
     }
 
-    async fn add_message(
-        &self,
-        ws: Id,
-        conversation: Id,
-        message: &NewMessage,
-    ) -> StoreResult<Message> {
+    async fn add_message(&self, ws: Id, conversation: Id, message: &NewMessage) -> StoreResult<Message> {
         let mut tx = self.begin().await?;
         let conv = load_conversation(&mut tx, ws, conversation).await?;
         let now = now_ms();
@@ -280,16 +248,9 @@ impl ConversationStore for ThisStore {
             .bind(now)
             .fetch_one(&mut *tx)
             .await
-            .map_err(|e| {
-                on_unique(
-                    e,
-                    "duplicate_message",
-                    "a message with this provider id already exists",
-                )
-            })?;
+            .map_err(|e| on_unique(e, "duplicate_message", "a message with this provider id already exists"))?;
         let stored = Message::from(row);
-        let human_reply =
-            message.direction == Direction::Outgoing && message.sender.kind == ActorKind::User;
+        let human_reply = message.direction == Direction::Outgoing && message.sender.kind == ActorKind::User;
         let update = match message.direction {
             Direction::Incoming => {
                 "UPDATE conversations SET last_incoming_at = $1, last_activity_at = $1, \
@@ -305,22 +266,12 @@ impl ConversationStore for ThisStore {
                  last_channel_id = COALESCE($2, last_channel_id) WHERE id = $3"
             }
         };
-        sqlx::query(update)
-            .bind(now)
-            .bind(message.channel_id)
-            .bind(conversation)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(update).bind(now).bind(message.channel_id).bind(conversation).execute(&mut *tx).await?;
         let data = json!({
             "conversation_id": conversation, "contact_id": conv.contact_id,
             "direction": message.direction, "content_type": message.content.type_name(),
         });
-        append_event(
-            &mut tx,
-            ws,
-            event("message.created", stored.id, message.sender, data),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("message.created", stored.id, message.sender, data)).await?;
         if message.direction == Direction::Outgoing && message.status == MessageStatus::Pending {
             sqlx::query(
                 "INSERT INTO jobs (workspace_id, kind, payload, status, run_at, attempts, max_attempts, created_at, \
@@ -342,12 +293,7 @@ impl ConversationStore for ThisStore {
         load_message(&mut *self.pool.acquire().await?, ws, id).await
     }
 
-    async fn list_messages(
-        &self,
-        ws: Id,
-        conversation: Id,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Message>> {
+    async fn list_messages(&self, ws: Id, conversation: Id, page: &PageRequest) -> StoreResult<Page<Message>> {
         let mut conn = self.pool.acquire().await?;
         load_conversation(&mut conn, ws, conversation).await?;
         let sql = format!(
@@ -362,10 +308,7 @@ impl ConversationStore for ThisStore {
             .fetch_all(&mut *conn)
             .await?;
         let items = rows.into_iter().map(Message::from).collect();
-        Ok(Page::from_overfetch(items, clamp_limit(page), |m| Cursor {
-            key: 0,
-            id: m.id,
-        }))
+        Ok(Page::from_overfetch(items, clamp_limit(page), |m| Cursor { key: 0, id: m.id }))
     }
 
     async fn update_message_status(
@@ -381,25 +324,18 @@ impl ConversationStore for ThisStore {
             // A late or repeated receipt: keep the newer state.
             return Ok(current);
         }
-        sqlx::query(
-            "UPDATE messages SET status = $1, failure_reason = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(status.as_str())
-        .bind(failure_reason)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE messages SET status = $1, failure_reason = $2, updated_at = $3 WHERE id = $4")
+            .bind(status.as_str())
+            .bind(failure_reason)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let data = json!({
             "conversation_id": current.conversation_id, "from": current.status, "to": status,
             "failure_reason": failure_reason,
         });
-        append_event(
-            &mut tx,
-            ws,
-            event("message.status.updated", id, Actor::system(), data),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("message.status.updated", id, Actor::system(), data)).await?;
         let updated = load_message(&mut tx, ws, id).await?;
         tx.commit().await?;
         Ok(updated)
@@ -438,22 +374,12 @@ impl ConversationStore for ThisStore {
             .await?;
         }
         let data = json!({ "conversation_id": conversation, "mentions": mentions });
-        append_event(
-            &mut tx,
-            ws,
-            event("comment.created", row.id, Actor::user(author), data),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("comment.created", row.id, Actor::user(author), data)).await?;
         tx.commit().await?;
         Ok(row.into_comment(mentions.to_vec()))
     }
 
-    async fn list_comments(
-        &self,
-        ws: Id,
-        conversation: Id,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Comment>> {
+    async fn list_comments(&self, ws: Id, conversation: Id, page: &PageRequest) -> StoreResult<Page<Comment>> {
         let mut conn = self.pool.acquire().await?;
         load_conversation(&mut conn, ws, conversation).await?;
         let rows: Vec<CommentRow> = sqlx::query_as(
@@ -468,9 +394,8 @@ impl ConversationStore for ThisStore {
         .await?;
         let mut mentions: HashMap<Id, Vec<Id>> = HashMap::new();
         if !rows.is_empty() {
-            let mut qb = QueryBuilder::<Db>::new(
-                "SELECT comment_id, user_id FROM comment_mentions WHERE comment_id IN (",
-            );
+            let mut qb =
+                QueryBuilder::<Db>::new("SELECT comment_id, user_id FROM comment_mentions WHERE comment_id IN (");
             let mut list = qb.separated(", ");
             for r in &rows {
                 list.push_bind(r.id);
@@ -488,11 +413,7 @@ impl ConversationStore for ThisStore {
                 r.into_comment(m)
             })
             .collect();
-        Ok(Page::from_overfetch(
-            items,
-            clamp_limit(page),
-            |c: &Comment| Cursor { key: 0, id: c.id },
-        ))
+        Ok(Page::from_overfetch(items, clamp_limit(page), |c: &Comment| Cursor { key: 0, id: c.id }))
     }
 
     async fn set_pin(&self, ws: Id, user: Id, conversation: Id, pinned: bool) -> StoreResult<()> {
@@ -517,22 +438,8 @@ impl ConversationStore for ThisStore {
                 .await?
         };
         if changed.rows_affected() > 0 {
-            let kind = if pinned {
-                "conversation.pinned"
-            } else {
-                "conversation.unpinned"
-            };
-            append_event(
-                &mut tx,
-                ws,
-                event(
-                    kind,
-                    conversation,
-                    Actor::user(user),
-                    json!({ "user_id": user }),
-                ),
-            )
-            .await?;
+            let kind = if pinned { "conversation.pinned" } else { "conversation.unpinned" };
+            append_event(&mut tx, ws, event(kind, conversation, Actor::user(user), json!({ "user_id": user }))).await?;
         }
         tx.commit().await?;
         Ok(())

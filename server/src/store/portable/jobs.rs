@@ -11,10 +11,7 @@ use crate::store::{JobStore, StoreError, StoreResult};
 impl ThisStore {
     async fn load_job(&self, id: Id) -> StoreResult<Job> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
-        let row: Option<JobRow> = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<JobRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
         Ok(found(row, "job")?.into())
     }
 }
@@ -38,29 +35,19 @@ impl JobStore for ThisStore {
         Ok(row.into())
     }
 
-    async fn claim_job(
-        &self,
-        kinds: &[String],
-        now: Timestamp,
-        lease_until: Timestamp,
-    ) -> StoreResult<Option<Job>> {
+    async fn claim_job(&self, kinds: &[String], now: Timestamp, lease_until: Timestamp) -> StoreResult<Option<Job>> {
         if kinds.is_empty() {
             return Ok(None);
         }
         let now = now.timestamp_millis();
         let mut tx = self.begin().await?;
-        let mut qb =
-            QueryBuilder::<Db>::new("SELECT id FROM jobs WHERE ((status = 'queued' AND run_at <= ");
-        qb.push_bind(now)
-            .push(") OR (status = 'running' AND locked_until <= ")
-            .push_bind(now)
-            .push(")) AND kind IN (");
+        let mut qb = QueryBuilder::<Db>::new("SELECT id FROM jobs WHERE ((status = 'queued' AND run_at <= ");
+        qb.push_bind(now).push(") OR (status = 'running' AND locked_until <= ").push_bind(now).push(")) AND kind IN (");
         let mut list = qb.separated(", ");
         for kind in kinds {
             list.push_bind(kind.clone());
         }
-        qb.push(") ORDER BY run_at, id LIMIT 1")
-            .push(super::super::CLAIM_JOB_SUFFIX);
+        qb.push(") ORDER BY run_at, id LIMIT 1").push(super::super::CLAIM_JOB_SUFFIX);
         let id: Option<Id> = qb.build_query_scalar().fetch_optional(&mut *tx).await?;
         let Some(id) = id else {
             return Ok(None);
@@ -69,12 +56,8 @@ impl JobStore for ThisStore {
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $1, updated_at = $2 \
              WHERE id = $3 RETURNING {JOB_COLUMNS}"
         );
-        let row: JobRow = sqlx::query_as(&sql)
-            .bind(lease_until.timestamp_millis())
-            .bind(now)
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row: JobRow =
+            sqlx::query_as(&sql).bind(lease_until.timestamp_millis()).bind(now).bind(id).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok(Some(row.into()))
     }
@@ -93,13 +76,7 @@ impl JobStore for ThisStore {
         Ok(())
     }
 
-    async fn fail_job(
-        &self,
-        id: Id,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> StoreResult<Job> {
+    async fn fail_job(&self, id: Id, error: &str, retry_at: Option<Timestamp>, now: Timestamp) -> StoreResult<Job> {
         let now = now.timestamp_millis();
         let done = match retry_at {
             Some(at) => sqlx::query(
@@ -131,11 +108,7 @@ impl JobStore for ThisStore {
         self.load_job(id).await
     }
 
-    async fn list_jobs(
-        &self,
-        status: Option<JobStatus>,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Job>> {
+    async fn list_jobs(&self, status: Option<JobStatus>, page: &PageRequest) -> StoreResult<Page<Job>> {
         let mut qb = QueryBuilder::<Db>::new(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id > "));
         qb.push_bind(page.after.map_or(0, |c| c.id));
         if let Some(status) = status {
@@ -144,10 +117,7 @@ impl JobStore for ThisStore {
         qb.push(" ORDER BY id LIMIT ").push_bind(fetch_limit(page));
         let rows: Vec<JobRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         let items = rows.into_iter().map(Job::from).collect();
-        Ok(Page::from_overfetch(items, clamp_limit(page), |j| Cursor {
-            key: 0,
-            id: j.id,
-        }))
+        Ok(Page::from_overfetch(items, clamp_limit(page), |j| Cursor { key: 0, id: j.id }))
     }
 
     async fn retry_job(&self, id: Id, now: Timestamp) -> StoreResult<Job> {
@@ -161,10 +131,7 @@ impl JobStore for ThisStore {
         .await?;
         if done.rows_affected() == 0 {
             self.load_job(id).await?;
-            return Err(StoreError::conflict(
-                "job_not_failed",
-                "only a failed job can be retried",
-            ));
+            return Err(StoreError::conflict("job_not_failed", "only a failed job can be retried"));
         }
         self.load_job(id).await
     }

@@ -53,9 +53,7 @@ fn found<T>(row: Option<T>, what: &'static str) -> StoreResult<T> {
 /// Maps a unique-constraint violation to a conflict with a specific code.
 fn on_unique(e: sqlx::Error, code: &'static str, message: &str) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::conflict(code, message)
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::conflict(code, message),
         _ => e.into(),
     }
 }
@@ -65,12 +63,11 @@ fn on_unique(e: sqlx::Error, code: &'static str, message: &str) -> StoreError {
 /// Bumping `workspaces.event_seq` row-locks the workspace until commit, so sequence numbers are gap-free
 /// and become visible in order: a reader that saw `seq = n` will never later see a new `seq < n`.
 async fn append_event(conn: &mut Conn, ws: Id, event: NewEvent) -> StoreResult<i64> {
-    let seq: Option<i64> = sqlx::query_scalar(
-        "UPDATE workspaces SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
-    )
-    .bind(ws)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let seq: Option<i64> =
+        sqlx::query_scalar("UPDATE workspaces SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq")
+            .bind(ws)
+            .fetch_optional(&mut *conn)
+            .await?;
     let seq = found(seq, "workspace")?;
     sqlx::query(
         "INSERT INTO events (workspace_id, seq, kind, subject_id, actor_kind, actor_id, data, created_at) \
@@ -91,12 +88,7 @@ async fn append_event(conn: &mut Conn, ws: Id, event: NewEvent) -> StoreResult<i
 
 /// Shorthand for an event about one subject.
 fn event(kind: &'static str, subject_id: Id, actor: Actor, data: serde_json::Value) -> NewEvent {
-    NewEvent {
-        kind,
-        subject_id: Some(subject_id),
-        actor,
-        data,
-    }
+    NewEvent { kind, subject_id: Some(subject_id), actor, data }
 }
 
 /// Deletes one workspace-owned row by id and logs `kind`; `what` names it in a not-found error.
@@ -116,12 +108,7 @@ async fn delete_owned(
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound(what));
     }
-    append_event(
-        &mut tx,
-        ws,
-        event(kind, id, actor, serde_json::json!({ "id": id })),
-    )
-    .await?;
+    append_event(&mut tx, ws, event(kind, id, actor, serde_json::json!({ "id": id }))).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -7,10 +7,7 @@ use crate::model::*;
 use super::from_json;
 
 fn actor(kind: &str, id: Option<Id>) -> Actor {
-    Actor {
-        kind: ActorKind::parse(kind).unwrap_or(ActorKind::System),
-        id,
-    }
+    Actor { kind: ActorKind::parse(kind).unwrap_or(ActorKind::System), id }
 }
 
 #[derive(FromRow)]
@@ -50,11 +47,7 @@ pub(super) struct OrganisationRow {
 
 impl From<OrganisationRow> for Organisation {
     fn from(r: OrganisationRow) -> Self {
-        Organisation {
-            id: r.id,
-            name: r.name,
-            created_at: ts_from_ms(r.created_at),
-        }
+        Organisation { id: r.id, name: r.name, created_at: ts_from_ms(r.created_at) }
     }
 }
 
@@ -93,10 +86,7 @@ pub(super) struct WorkspaceRoleRow {
 
 impl From<WorkspaceRoleRow> for (Workspace, Role) {
     fn from(r: WorkspaceRoleRow) -> Self {
-        (
-            r.workspace.into(),
-            Role::parse(&r.role).unwrap_or(Role::Agent),
-        )
+        (r.workspace.into(), Role::parse(&r.role).unwrap_or(Role::Agent))
     }
 }
 
@@ -123,8 +113,7 @@ impl From<UserRow> for User {
     }
 }
 
-pub(super) const TOKEN_COLUMNS: &str =
-    "id, workspace_id, user_id, name, prefix, created_at, last_used_at";
+pub(super) const TOKEN_COLUMNS: &str = "id, workspace_id, user_id, name, prefix, created_at, last_used_at";
 
 #[derive(FromRow)]
 pub(super) struct TokenRow {
@@ -246,21 +235,13 @@ pub(super) struct NamedRow {
 
 impl From<NamedRow> for Tag {
     fn from(r: NamedRow) -> Self {
-        Tag {
-            id: r.id,
-            name: r.name,
-            created_at: ts_from_ms(r.created_at),
-        }
+        Tag { id: r.id, name: r.name, created_at: ts_from_ms(r.created_at) }
     }
 }
 
 impl From<NamedRow> for ClosingCategory {
     fn from(r: NamedRow) -> Self {
-        ClosingCategory {
-            id: r.id,
-            name: r.name,
-            created_at: ts_from_ms(r.created_at),
-        }
+        ClosingCategory { id: r.id, name: r.name, created_at: ts_from_ms(r.created_at) }
     }
 }
 
@@ -366,9 +347,8 @@ pub(super) struct MessageRow {
 
 impl From<MessageRow> for Message {
     fn from(r: MessageRow) -> Self {
-        let content = serde_json::from_str(&r.content).unwrap_or_else(|_| MessageContent::Text {
-            text: "[unreadable content]".into(),
-        });
+        let content = serde_json::from_str(&r.content)
+            .unwrap_or_else(|_| MessageContent::Text { text: "[unreadable content]".into() });
         Message {
             id: r.id,
             workspace_id: r.workspace_id,
@@ -464,8 +444,7 @@ impl From<TemplateRow> for Template {
     }
 }
 
-pub(super) const CHANNEL_COLUMNS: &str =
-    "id, name, plugin_id, config, secret_names, enabled, created_at";
+pub(super) const CHANNEL_COLUMNS: &str = "id, name, plugin_id, config, secret_names, enabled, created_at";
 
 #[derive(FromRow)]
 pub(super) struct ChannelRow {

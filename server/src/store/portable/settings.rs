@@ -5,40 +5,29 @@ use serde_json::json;
 
 use super::rows::*;
 use super::{
-    Conn, ThisStore, append_event, clamp_limit, delete_owned, event, fetch_limit, found, now_ms,
-    on_unique, to_json,
+    Conn, ThisStore, append_event, clamp_limit, delete_owned, event, fetch_limit, found, now_ms, on_unique, to_json,
 };
 use crate::model::*;
 use crate::store::{SettingsStore, StoreError, StoreResult};
 
 fn duplicate_name(e: sqlx::Error) -> StoreError {
-    on_unique(
-        e,
-        "already_exists",
-        "an item with this name already exists in the workspace",
-    )
+    on_unique(e, "already_exists", "an item with this name already exists in the workspace")
 }
 
 async fn load_team(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<Team> {
-    let row: Option<NamedRow> = sqlx::query_as(
-        "SELECT id, name, created_at FROM teams WHERE workspace_id = $1 AND id = $2",
-    )
-    .bind(ws)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row: Option<NamedRow> =
+        sqlx::query_as("SELECT id, name, created_at FROM teams WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
     let row = found(row, "team")?;
     let member_ids: Vec<Id> =
         sqlx::query_scalar("SELECT user_id FROM team_members WHERE team_id = $1 ORDER BY user_id")
             .bind(id)
             .fetch_all(&mut *conn)
             .await?;
-    Ok(Team {
-        id: row.id,
-        name: row.name,
-        member_ids,
-        created_at: ts_from_ms(row.created_at),
-    })
+    Ok(Team { id: row.id, name: row.name, member_ids, created_at: ts_from_ms(row.created_at) })
 }
 
 async fn load_snippet(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<Snippet> {
@@ -53,24 +42,18 @@ async fn load_snippet(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<Snippet> {
 }
 
 async fn load_template(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<Template> {
-    let sql =
-        format!("SELECT {TEMPLATE_COLUMNS} FROM templates WHERE workspace_id = $1 AND id = $2");
-    let row: Option<TemplateRow> = sqlx::query_as(&sql)
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let sql = format!("SELECT {TEMPLATE_COLUMNS} FROM templates WHERE workspace_id = $1 AND id = $2");
+    let row: Option<TemplateRow> = sqlx::query_as(&sql).bind(ws).bind(id).fetch_optional(&mut *conn).await?;
     Ok(found(row, "template")?.into())
 }
 
 async fn check_channel(conn: &mut Conn, ws: Id, channel: Option<Id>) -> StoreResult<()> {
     if let Some(channel) = channel {
-        let row: Option<Id> =
-            sqlx::query_scalar("SELECT id FROM channels WHERE workspace_id = $1 AND id = $2")
-                .bind(ws)
-                .bind(channel)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let row: Option<Id> = sqlx::query_scalar("SELECT id FROM channels WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(channel)
+            .fetch_optional(&mut *conn)
+            .await?;
         found(row, "channel")?;
     }
     Ok(())
@@ -80,21 +63,15 @@ async fn check_channel(conn: &mut Conn, ws: Id, channel: Option<Id>) -> StoreRes
 impl SettingsStore for ThisStore {
     async fn create_team(&self, ws: Id, name: &str, actor: Actor) -> StoreResult<Team> {
         let mut tx = self.begin().await?;
-        let id: Id = sqlx::query_scalar(
-            "INSERT INTO teams (workspace_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(ws)
-        .bind(name)
-        .bind(now_ms())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(duplicate_name)?;
-        append_event(
-            &mut tx,
-            ws,
-            event("team.created", id, actor, json!({ "name": name })),
-        )
-        .await?;
+        let id: Id =
+            sqlx::query_scalar("INSERT INTO teams (workspace_id, name, created_at) VALUES ($1, $2, $3) RETURNING id")
+                .bind(ws)
+                .bind(name)
+                .bind(now_ms())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(duplicate_name)?;
+        append_event(&mut tx, ws, event("team.created", id, actor, json!({ "name": name }))).await?;
         let team = load_team(&mut tx, ws, id).await?;
         tx.commit().await?;
         Ok(team)
@@ -106,22 +83,18 @@ impl SettingsStore for ThisStore {
 
     async fn list_teams(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Team>> {
         let mut conn = self.pool.acquire().await?;
-        let ids: Vec<Id> = sqlx::query_scalar(
-            "SELECT id FROM teams WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-        )
-        .bind(ws)
-        .bind(page.after.map_or(0, |c| c.id))
-        .bind(fetch_limit(page))
-        .fetch_all(&mut *conn)
-        .await?;
+        let ids: Vec<Id> =
+            sqlx::query_scalar("SELECT id FROM teams WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+                .bind(ws)
+                .bind(page.after.map_or(0, |c| c.id))
+                .bind(fetch_limit(page))
+                .fetch_all(&mut *conn)
+                .await?;
         let mut teams = Vec::with_capacity(ids.len());
         for id in ids {
             teams.push(load_team(&mut conn, ws, id).await?);
         }
-        Ok(Page::from_overfetch(teams, clamp_limit(page), |t| Cursor {
-            key: 0,
-            id: t.id,
-        }))
+        Ok(Page::from_overfetch(teams, clamp_limit(page), |t| Cursor { key: 0, id: t.id }))
     }
 
     async fn rename_team(&self, ws: Id, id: Id, name: &str, actor: Actor) -> StoreResult<Team> {
@@ -134,12 +107,7 @@ impl SettingsStore for ThisStore {
             .execute(&mut *tx)
             .await
             .map_err(duplicate_name)?;
-        append_event(
-            &mut tx,
-            ws,
-            event("team.updated", id, actor, json!({ "name": name })),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("team.updated", id, actor, json!({ "name": name }))).await?;
         let team = load_team(&mut tx, ws, id).await?;
         tx.commit().await?;
         Ok(team)
@@ -149,23 +117,15 @@ impl SettingsStore for ThisStore {
         delete_owned(self, "teams", "team", "team.deleted", ws, id, actor).await
     }
 
-    async fn set_team_member(
-        &self,
-        ws: Id,
-        team: Id,
-        user: Id,
-        member: bool,
-        actor: Actor,
-    ) -> StoreResult<Team> {
+    async fn set_team_member(&self, ws: Id, team: Id, user: Id, member: bool, actor: Actor) -> StoreResult<Team> {
         let mut tx = self.begin().await?;
         load_team(&mut tx, ws, team).await?;
-        let is_member: Option<Id> = sqlx::query_scalar(
-            "SELECT user_id FROM memberships WHERE workspace_id = $1 AND user_id = $2",
-        )
-        .bind(ws)
-        .bind(user)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let is_member: Option<Id> =
+            sqlx::query_scalar("SELECT user_id FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                .bind(ws)
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await?;
         found(is_member, "user")?;
         let changed = if member {
             sqlx::query(
@@ -184,29 +144,15 @@ impl SettingsStore for ThisStore {
                 .await?
         };
         if changed.rows_affected() > 0 {
-            let kind = if member {
-                "team.member_added"
-            } else {
-                "team.member_removed"
-            };
-            append_event(
-                &mut tx,
-                ws,
-                event(kind, team, actor, json!({ "user_id": user })),
-            )
-            .await?;
+            let kind = if member { "team.member_added" } else { "team.member_removed" };
+            append_event(&mut tx, ws, event(kind, team, actor, json!({ "user_id": user }))).await?;
         }
         let updated = load_team(&mut tx, ws, team).await?;
         tx.commit().await?;
         Ok(updated)
     }
 
-    async fn create_closing_category(
-        &self,
-        ws: Id,
-        name: &str,
-        actor: Actor,
-    ) -> StoreResult<ClosingCategory> {
+    async fn create_closing_category(&self, ws: Id, name: &str, actor: Actor) -> StoreResult<ClosingCategory> {
         let mut tx = self.begin().await?;
         let row: NamedRow = sqlx::query_as(
             "INSERT INTO closing_categories (workspace_id, name, created_at) VALUES ($1, $2, $3) \
@@ -218,26 +164,12 @@ impl SettingsStore for ThisStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(duplicate_name)?;
-        append_event(
-            &mut tx,
-            ws,
-            event(
-                "closing_category.created",
-                row.id,
-                actor,
-                json!({ "name": name }),
-            ),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("closing_category.created", row.id, actor, json!({ "name": name }))).await?;
         tx.commit().await?;
         Ok(row.into())
     }
 
-    async fn list_closing_categories(
-        &self,
-        ws: Id,
-        page: &PageRequest,
-    ) -> StoreResult<Page<ClosingCategory>> {
+    async fn list_closing_categories(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<ClosingCategory>> {
         let rows: Vec<NamedRow> = sqlx::query_as(
             "SELECT id, name, created_at FROM closing_categories WHERE workspace_id = $1 AND id > $2 \
              ORDER BY id LIMIT $3",
@@ -248,10 +180,7 @@ impl SettingsStore for ThisStore {
         .fetch_all(&self.pool)
         .await?;
         let items = rows.into_iter().map(ClosingCategory::from).collect();
-        Ok(Page::from_overfetch(items, clamp_limit(page), |c| Cursor {
-            key: 0,
-            id: c.id,
-        }))
+        Ok(Page::from_overfetch(items, clamp_limit(page), |c| Cursor { key: 0, id: c.id }))
     }
 
     async fn get_closing_category(&self, ws: Id, id: Id) -> StoreResult<ClosingCategory> {
@@ -265,25 +194,10 @@ impl SettingsStore for ThisStore {
     }
 
     async fn delete_closing_category(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()> {
-        delete_owned(
-            self,
-            "closing_categories",
-            "closing category",
-            "closing_category.deleted",
-            ws,
-            id,
-            actor,
-        )
-        .await
+        delete_owned(self, "closing_categories", "closing category", "closing_category.deleted", ws, id, actor).await
     }
 
-    async fn create_snippet(
-        &self,
-        ws: Id,
-        shortcut: &str,
-        body: &str,
-        actor: Actor,
-    ) -> StoreResult<Snippet> {
+    async fn create_snippet(&self, ws: Id, shortcut: &str, body: &str, actor: Actor) -> StoreResult<Snippet> {
         let mut tx = self.begin().await?;
         let id: Id = sqlx::query_scalar(
             "INSERT INTO snippets (workspace_id, shortcut, body, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
@@ -296,17 +210,7 @@ impl SettingsStore for ThisStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| on_unique(e, "already_exists", "a snippet with this shortcut already exists"))?;
-        append_event(
-            &mut tx,
-            ws,
-            event(
-                "snippet.created",
-                id,
-                actor,
-                json!({ "shortcut": shortcut }),
-            ),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("snippet.created", id, actor, json!({ "shortcut": shortcut }))).await?;
         let snippet = load_snippet(&mut tx, ws, id).await?;
         tx.commit().await?;
         Ok(snippet)
@@ -327,66 +231,34 @@ impl SettingsStore for ThisStore {
         .fetch_all(&self.pool)
         .await?;
         let items = rows.into_iter().map(Snippet::from).collect();
-        Ok(Page::from_overfetch(items, clamp_limit(page), |s| Cursor {
-            key: 0,
-            id: s.id,
-        }))
+        Ok(Page::from_overfetch(items, clamp_limit(page), |s| Cursor { key: 0, id: s.id }))
     }
 
-    async fn update_snippet(
-        &self,
-        ws: Id,
-        id: Id,
-        shortcut: &str,
-        body: &str,
-        actor: Actor,
-    ) -> StoreResult<Snippet> {
+    async fn update_snippet(&self, ws: Id, id: Id, shortcut: &str, body: &str, actor: Actor) -> StoreResult<Snippet> {
         let mut tx = self.begin().await?;
         load_snippet(&mut tx, ws, id).await?;
-        sqlx::query("UPDATE snippets SET shortcut = $1, body = $2, updated_at = $3 WHERE workspace_id = $4 AND id = $5")
-            .bind(shortcut)
-            .bind(body)
-            .bind(now_ms())
-            .bind(ws)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| on_unique(e, "already_exists", "a snippet with this shortcut already exists"))?;
-        append_event(
-            &mut tx,
-            ws,
-            event(
-                "snippet.updated",
-                id,
-                actor,
-                json!({ "shortcut": shortcut }),
-            ),
+        sqlx::query(
+            "UPDATE snippets SET shortcut = $1, body = $2, updated_at = $3 WHERE workspace_id = $4 AND id = $5",
         )
-        .await?;
+        .bind(shortcut)
+        .bind(body)
+        .bind(now_ms())
+        .bind(ws)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| on_unique(e, "already_exists", "a snippet with this shortcut already exists"))?;
+        append_event(&mut tx, ws, event("snippet.updated", id, actor, json!({ "shortcut": shortcut }))).await?;
         let snippet = load_snippet(&mut tx, ws, id).await?;
         tx.commit().await?;
         Ok(snippet)
     }
 
     async fn delete_snippet(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()> {
-        delete_owned(
-            self,
-            "snippets",
-            "snippet",
-            "snippet.deleted",
-            ws,
-            id,
-            actor,
-        )
-        .await
+        delete_owned(self, "snippets", "snippet", "snippet.deleted", ws, id, actor).await
     }
 
-    async fn create_template(
-        &self,
-        ws: Id,
-        fields: &TemplateFields,
-        actor: Actor,
-    ) -> StoreResult<Template> {
+    async fn create_template(&self, ws: Id, fields: &TemplateFields, actor: Actor) -> StoreResult<Template> {
         let mut tx = self.begin().await?;
         check_channel(&mut tx, ws, fields.channel_id).await?;
         let now = now_ms();
@@ -427,19 +299,10 @@ impl SettingsStore for ThisStore {
             .fetch_all(&self.pool)
             .await?;
         let items = rows.into_iter().map(Template::from).collect();
-        Ok(Page::from_overfetch(items, clamp_limit(page), |t| Cursor {
-            key: 0,
-            id: t.id,
-        }))
+        Ok(Page::from_overfetch(items, clamp_limit(page), |t| Cursor { key: 0, id: t.id }))
     }
 
-    async fn update_template(
-        &self,
-        ws: Id,
-        id: Id,
-        fields: &TemplateFields,
-        actor: Actor,
-    ) -> StoreResult<Template> {
+    async fn update_template(&self, ws: Id, id: Id, fields: &TemplateFields, actor: Actor) -> StoreResult<Template> {
         let mut tx = self.begin().await?;
         load_template(&mut tx, ws, id).await?;
         check_channel(&mut tx, ws, fields.channel_id).await?;
@@ -467,24 +330,10 @@ impl SettingsStore for ThisStore {
     }
 
     async fn delete_template(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()> {
-        delete_owned(
-            self,
-            "templates",
-            "template",
-            "template.deleted",
-            ws,
-            id,
-            actor,
-        )
-        .await
+        delete_owned(self, "templates", "template", "template.deleted", ws, id, actor).await
     }
 
-    async fn create_channel(
-        &self,
-        ws: Id,
-        fields: &ChannelFields,
-        actor: Actor,
-    ) -> StoreResult<Channel> {
+    async fn create_channel(&self, ws: Id, fields: &ChannelFields, actor: Actor) -> StoreResult<Channel> {
         let mut tx = self.begin().await?;
         let sql = format!(
             "INSERT INTO channels (workspace_id, name, plugin_id, config, secret_names, secrets_sealed, enabled, \
@@ -504,31 +353,20 @@ impl SettingsStore for ThisStore {
             .map_err(duplicate_name)?;
         let channel = Channel::from(row);
         let data = json!({ "name": fields.name, "plugin_id": fields.plugin_id });
-        append_event(
-            &mut tx,
-            ws,
-            event("channel.created", channel.id, actor, data),
-        )
-        .await?;
+        append_event(&mut tx, ws, event("channel.created", channel.id, actor, data)).await?;
         tx.commit().await?;
         Ok(channel)
     }
 
     async fn get_channel(&self, ws: Id, id: Id) -> StoreResult<Channel> {
-        let sql =
-            format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2");
-        let row: Option<ChannelRow> = sqlx::query_as(&sql)
-            .bind(ws)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let sql = format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2");
+        let row: Option<ChannelRow> = sqlx::query_as(&sql).bind(ws).bind(id).fetch_optional(&self.pool).await?;
         Ok(found(row, "channel")?.into())
     }
 
     async fn list_channels(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Channel>> {
-        let sql = format!(
-            "SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        );
+        let sql =
+            format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3");
         let rows: Vec<ChannelRow> = sqlx::query_as(&sql)
             .bind(ws)
             .bind(page.after.map_or(0, |c| c.id))
@@ -536,33 +374,20 @@ impl SettingsStore for ThisStore {
             .fetch_all(&self.pool)
             .await?;
         let items = rows.into_iter().map(Channel::from).collect();
-        Ok(Page::from_overfetch(items, clamp_limit(page), |c| Cursor {
-            key: 0,
-            id: c.id,
-        }))
+        Ok(Page::from_overfetch(items, clamp_limit(page), |c| Cursor { key: 0, id: c.id }))
     }
 
     async fn channel_secrets(&self, ws: Id, id: Id) -> StoreResult<String> {
-        let row: Option<String> = sqlx::query_scalar(
-            "SELECT secrets_sealed FROM channels WHERE workspace_id = $1 AND id = $2",
-        )
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<String> =
+            sqlx::query_scalar("SELECT secrets_sealed FROM channels WHERE workspace_id = $1 AND id = $2")
+                .bind(ws)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         found(row, "channel")
     }
 
     async fn delete_channel(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()> {
-        delete_owned(
-            self,
-            "channels",
-            "channel",
-            "channel.deleted",
-            ws,
-            id,
-            actor,
-        )
-        .await
+        delete_owned(self, "channels", "channel", "channel.deleted", ws, id, actor).await
     }
 }
