@@ -94,6 +94,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole HTTP application.
 pub fn router(app: Arc<App>) -> Router {
+    crate::telemetry::init_metrics();
     let (api_routes, _) = api();
     let max_body = app.config.server.max_body_bytes;
     Router::new()
