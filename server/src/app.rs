@@ -51,7 +51,8 @@ impl App {
     }
 }
 
-/// Serves the API on `listener` and runs the job worker until `shutdown` resolves, then drains.
+/// Serves the API on `listener` and runs the job worker until `shutdown` resolves, then lets in-flight
+/// requests and the job being run finish. The caller owns `app` and closes its store.
 pub async fn run(
     app: Arc<App>,
     listener: TcpListener,
@@ -78,6 +79,5 @@ pub async fn run(
     if let Some(worker) = worker {
         let _ = worker.await;
     }
-    app.store.close().await;
     Ok(())
 }

@@ -257,7 +257,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.server.listen;
     let app = App::open(config).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    crate::app::run(app, listener, shutdown_signal()).await
+    let result = crate::app::run(app.clone(), listener, shutdown_signal()).await;
+    app.store.close().await;
+    result
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -295,6 +295,7 @@ fn describe(err: figment::Error) -> String {
 mod tests {
     use super::*;
 
+    #[allow(clippy::result_large_err)]
     fn load_with(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().map_err(|e| ConfigError(e.to_string()))?;
         let path = dir.path().join("switchboard.toml");

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use crate::app::App;
-use crate::model::Job;
+use crate::model::{Job, Timestamp};
 
 /// How a job attempt ended badly.
 #[derive(Debug, Clone)]
@@ -82,8 +82,12 @@ impl Worker {
 
     /// Claims and runs one due job; returns whether there was one.
     pub async fn run_once(&self) -> anyhow::Result<bool> {
+        self.run_once_at(Utc::now()).await
+    }
+
+    /// [`Worker::run_once`] with the clock given, so tests can step time instead of sleeping.
+    pub async fn run_once_at(&self, now: Timestamp) -> anyhow::Result<bool> {
         let cfg = &self.app.config.jobs;
-        let now = Utc::now();
         let lease = now + chrono::Duration::seconds(i64::try_from(cfg.lease_seconds).unwrap_or(i64::MAX / 1000));
         let Some(job) = self.app.store.claim_job(&self.app.jobs.kinds(), now, lease).await? else {
             return Ok(false);
@@ -92,7 +96,6 @@ impl Worker {
             Some(handler) => handler.run(&self.app, &job).await,
             None => Err(JobError::Permanent(format!("no handler for job kind {}", job.kind))),
         };
-        let now = Utc::now();
         match result {
             Ok(()) => {
                 self.app.store.complete_job(job.id, now).await?;

@@ -61,8 +61,7 @@ pub struct TestDb {
 impl TestDb {
     pub async fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::default();
-        config.data_dir = dir.path().to_path_buf();
+        let mut config = Config { data_dir: dir.path().to_path_buf(), ..Default::default() };
         config.jobs.enabled = false;
         let mut pg_admin = None;
         if backend == Backend::Postgres {

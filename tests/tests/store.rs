@@ -203,7 +203,7 @@ async fn contacts(backend: Backend) {
     let t = s.create_tag(ws.id, "new", actor).await.expect("tag");
     s.delete_tag(ws.id, t.id, actor).await.expect("delete tag");
 
-    let other = NewIdentity::new(channel.id, "tg-1");
+    let other = make_identity(channel.id, "tg-1");
     let with_identity = s.add_channel_identity(ws.id, b.id, &other, actor).await.expect("identity");
     assert_eq!(with_identity.identities.len(), 1);
 
@@ -254,12 +254,8 @@ async fn contacts(backend: Backend) {
 }
 both_backends!(contact_store, contacts);
 
-/// Small constructor to keep the tests readable.
-struct NewIdentity;
-impl NewIdentity {
-    fn new(channel_id: Id, external: &str) -> ChannelIdentity {
-        ChannelIdentity { channel_id, external_id: external.into() }
-    }
+fn make_identity(channel_id: Id, external: &str) -> ChannelIdentity {
+    ChannelIdentity { channel_id, external_id: external.into() }
 }
 
 async fn conversations(backend: Backend) {

@@ -13,6 +13,8 @@ use sqlx::{Pool, Transaction};
 
 use super::{Store, StoreError, StoreResult};
 
+// The portable SQL is compiled once per backend on purpose (see store/portable/mod.rs).
+#[allow(clippy::duplicate_mod)]
 #[path = "portable/mod.rs"]
 mod portable;
 

@@ -1,0 +1,178 @@
+//! The `switchboard` binary as an operator uses it: config, migrate, init, user and token commands,
+//! then `serve` answering a request made with the printed token, exactly as the README shows.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).env_clear().args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run switchboard")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn help_on_every_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["config", "--help"],
+        vec!["init", "--help"],
+        vec!["token", "--help"],
+        vec!["token", "create", "--help"],
+        vec!["user", "--help"],
+        vec!["user", "create", "--help"],
+        vec!["user", "list", "--help"],
+        vec!["workspace", "create", "--help"],
+    ] {
+        let o = run(dir.path(), &args, &[]);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).contains("Usage:"), "{args:?}");
+    }
+}
+
+#[test]
+fn configuration_errors_name_the_key_and_create_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = run(dir.path(), &["config"], &[]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("listen = \"127.0.0.1:8080\""), "{}", stdout(&o));
+
+    let o = run(
+        dir.path(),
+        &["config"],
+        &[
+            ("SWITCHBOARD_SERVER__LISTEN", "127.0.0.1:9000"),
+            ("SWITCHBOARD_DATABASE__URL", "postgres://u:hunter2@db/sb"),
+        ],
+    );
+    let shown = stdout(&o);
+    assert!(shown.contains("127.0.0.1:9000"), "{shown}");
+    assert!(shown.contains("postgres://u:<redacted>@db/sb") && !shown.contains("hunter2"), "{shown}");
+
+    let o = run(dir.path(), &["config"], &[("SWITCHBOARD_SERVER__LISTEN", "not-an-address")]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("server.listen"), "{}", stderr(&o));
+
+    std::fs::write(dir.path().join("switchboard.toml"), "[server]\nlisen = \"127.0.0.1:1\"\n").expect("write");
+    let o = run(dir.path(), &["config"], &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("lisen"), "{}", stderr(&o));
+    std::fs::remove_file(dir.path().join("switchboard.toml")).expect("rm");
+
+    let o = run(dir.path(), &["config", "--config", "missing.toml"], &[]);
+    assert!(!o.status.success() && stderr(&o).contains("missing.toml"), "{}", stderr(&o));
+
+    let o = run(dir.path(), &["migrate"], &[("SWITCHBOARD_DATABASE__URL", "mysql://localhost/sb")]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("database.url"), "{}", stderr(&o));
+    // An unreachable PostgreSQL server is an error, never a fallback to a new SQLite file.
+    let o = run(dir.path(), &["migrate"], &[("SWITCHBOARD_DATABASE__URL", "postgres://nobody@127.0.0.1:1/none")]);
+    assert!(!o.status.success());
+    assert!(!dir.path().join("data/switchboard.db").exists());
+}
+
+#[tokio::test]
+async fn init_token_serve_and_create_a_contact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let o = run(d, &["migrate"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(
+        d,
+        &["init", "--workspace", "Acme Support", "--email", "owner@acme.test", "--password", "correct-horse"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("created workspace Acme Support"));
+    let again = run(d, &["init", "--workspace", "Again", "--email", "x@acme.test", "--password", "correct-horse"], &[]);
+    assert!(!again.status.success(), "init refuses to run twice");
+    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+
+    let o = run(
+        d,
+        &[
+            "user",
+            "create",
+            "--email",
+            "agent@acme.test",
+            "--name",
+            "Agent",
+            "--password",
+            "agent-pass",
+            "--role",
+            "agent",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(d, &["user", "create", "--email", "bad", "--name", "B", "--password", "agent-pass"], &[]);
+    assert!(!o.status.success() && stderr(&o).contains("--email"), "{}", stderr(&o));
+    let o = run(d, &["user", "list"], &[]);
+    assert!(stdout(&o).contains("agent@acme.test") && stdout(&o).contains("owner@acme.test"), "{}", stdout(&o));
+
+    let o = run(d, &["token", "create", "--email", "owner@acme.test", "--name", "readme"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = stdout(&o).lines().last().expect("token line").trim().to_owned();
+    assert!(token.starts_with("sb_"), "{token}");
+    let key = std::fs::metadata(d.join("data/secret.key")).expect("secret key generated");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    }
+
+    let mut server = Command::new(BIN)
+        .current_dir(d)
+        .env_clear()
+        .args(["serve"])
+        .env("SWITCHBOARD_SERVER__LISTEN", "127.0.0.1:0")
+        .env("SWITCHBOARD_LOG__FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start server");
+    // The server logs its address once it is listening; read it instead of guessing or sleeping.
+    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited before listening").expect("read log");
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        if entry["message"] == "switchboard listening" {
+            break entry["addr"].as_str().expect("addr").to_owned();
+        }
+    };
+    let client = reqwest::Client::new();
+    let resp = client
+        .post(format!("http://{addr}/api/v1/contacts"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"first_name": "Ana", "phone": "+971501234567"}))
+        .send()
+        .await
+        .expect("create contact");
+    assert_eq!(resp.status(), 201);
+    let contact: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(contact["country"], "AE");
+    let health = client.get(format!("http://{addr}/readyz")).send().await.expect("readyz");
+    assert_eq!(health.status(), 200);
+
+    // SIGTERM stops it cleanly.
+    let pid = server.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    assert!(killed.success());
+    let status = server.wait().expect("wait");
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+}
