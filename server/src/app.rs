@@ -66,15 +66,7 @@ pub async fn run(
     } else {
         None
     };
-    let router = crate::http::router(app.clone());
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, "switchboard listening");
-    axum::serve(listener, router.into_make_service())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-        })
-        .await?;
+    crate::http::serve(app.clone(), listener, shutdown).await?;
     let _ = stop_tx.send(true);
     if let Some(worker) = worker {
         let _ = worker.await;

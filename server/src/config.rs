@@ -168,7 +168,7 @@ impl Config {
         }
         // SWITCHBOARD_CONFIG names the file and SWITCHBOARD_TEST_* steer the test suite; neither is a key.
         let env = env.split("__").filter(|k| {
-            let k = k.as_str();
+            let k = k.as_str().to_ascii_lowercase();
             k != "config" && !k.starts_with("test_")
         });
         let config: Config = figment.merge(env).extract().map_err(|e| ConfigError(describe(e)))?;

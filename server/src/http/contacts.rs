@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::error::{AppResult, ErrorBody};
 use crate::model::*;
 use crate::service::contacts::{self, CreateContact, UpdateContact};
-use crate::service::{actor, page, require};
+use crate::service::page;
 
 pub(super) fn router() -> ApiRouter {
     ApiRouter::new()
@@ -125,9 +125,7 @@ async fn add_identity(
     Path(id): Path<Id>,
     Json(req): Json<ChannelIdentity>,
 ) -> AppResult<Json<Contact>> {
-    let external_id = crate::service::validate::required("external_id", &req.external_id, 256)?;
-    let identity = ChannelIdentity { channel_id: req.channel_id, external_id };
-    Ok(Json(app.store.add_channel_identity(who.workspace_id, id, &identity, actor(&who)).await?))
+    Ok(Json(contacts::add_identity(&app, &who, id, req).await?))
 }
 
 /// The workspace's custom contact fields.
@@ -151,7 +149,6 @@ async fn create_field(
 #[utoipa::path(delete, path = "/api/v1/contact-fields/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn delete_field(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
-    require(&who, Role::Manager)?;
-    app.store.delete_field_definition(who.workspace_id, id, actor(&who)).await?;
+    contacts::delete_field(&app, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

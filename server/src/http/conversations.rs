@@ -190,13 +190,13 @@ async fn add_comment(
 #[utoipa::path(put, path = "/api/v1/conversations/{id}/pin", tag = "conversations", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn pin(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
-    app.store.set_pin(who.workspace_id, who.user_id, id, true).await?;
+    conversations::set_pin(&app, &who, id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(delete, path = "/api/v1/conversations/{id}/pin", tag = "conversations", params(("id" = i64, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn unpin(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
-    app.store.set_pin(who.workspace_id, who.user_id, id, false).await?;
+    conversations::set_pin(&app, &who, id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -111,6 +111,22 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// Serves the application on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "switchboard listening");
+    axum::serve(listener, router(app).into_make_service())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+        })
+        .await
+}
+
 /// Counts requests and their durations per route template and status.
 async fn record_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();

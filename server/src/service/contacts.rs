@@ -242,3 +242,19 @@ pub async fn create_field(app: &App, who: &Principal, def: FieldDefinition) -> A
     }
     Ok(app.store.create_field_definition(who.workspace_id, &def, actor(who)).await?)
 }
+
+pub async fn delete_field(app: &App, who: &Principal, id: Id) -> AppResult<()> {
+    require(who, Role::Manager)?;
+    Ok(app.store.delete_field_definition(who.workspace_id, id, actor(who)).await?)
+}
+
+/// Links a contact to its id on a channel (`identity_taken` if another contact has it).
+pub async fn add_identity(app: &App, who: &Principal, id: Id, identity: ChannelIdentity) -> AppResult<Contact> {
+    let external_id = validate::required("external_id", &identity.external_id, 256)?;
+    let identity = ChannelIdentity { channel_id: identity.channel_id, external_id };
+    app.store
+        .get_channel(who.workspace_id, identity.channel_id)
+        .await
+        .map_err(|_| AppError::validation("channel_id", "no such channel"))?;
+    Ok(app.store.add_channel_identity(who.workspace_id, id, &identity, actor(who)).await?)
+}

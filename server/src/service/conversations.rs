@@ -226,3 +226,8 @@ pub async fn comment(app: &App, who: &Principal, id: Id, req: AddComment) -> App
     }
     Ok(app.store.add_comment(ws, id, who.user_id, &body, &mentions).await?)
 }
+
+/// Pins or unpins a conversation for the caller only.
+pub async fn set_pin(app: &App, who: &Principal, id: Id, pinned: bool) -> AppResult<()> {
+    Ok(app.store.set_pin(who.workspace_id, who.user_id, id, pinned).await?)
+}

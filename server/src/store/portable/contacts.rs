@@ -368,16 +368,7 @@ impl ContactStore for ThisStore {
     }
 
     async fn list_tags(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Tag>> {
-        let rows: Vec<NamedRow> = sqlx::query_as(
-            "SELECT id, name, created_at FROM tags WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-        )
-        .bind(ws)
-        .bind(page.after.map_or(0, |c| c.id))
-        .bind(fetch_limit(page))
-        .fetch_all(&self.pool)
-        .await?;
-        let tags = rows.into_iter().map(Tag::from).collect();
-        Ok(Page::from_overfetch(tags, clamp_limit(page), |t| Cursor { key: 0, id: t.id }))
+        self.list_by_id::<NamedRow, Tag>("tags", "id, name, created_at", ws, page, |t| t.id).await
     }
 
     async fn delete_tag(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()> {

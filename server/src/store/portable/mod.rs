@@ -113,6 +113,32 @@ async fn delete_owned(
     Ok(())
 }
 
+impl ThisStore {
+    /// One page of a workspace-owned table in id order: the common shape of the settings lists.
+    async fn list_by_id<R, T>(
+        &self,
+        table: &'static str,
+        columns: &'static str,
+        ws: Id,
+        page: &PageRequest,
+        id_of: impl Fn(&T) -> Id,
+    ) -> StoreResult<Page<T>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <Db as Database>::Row> + Send + Unpin,
+        T: From<R>,
+    {
+        let sql = format!("SELECT {columns} FROM {table} WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+        let rows: Vec<R> = sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(page.after.map_or(0, |c| c.id))
+            .bind(fetch_limit(page))
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows.into_iter().map(T::from).collect();
+        Ok(Page::from_overfetch(items, clamp_limit(page), |t| Cursor { key: 0, id: id_of(t) }))
+    }
+}
+
 #[async_trait]
 impl EventStore for ThisStore {
     async fn list_events(&self, ws: Id, after: i64, limit: u32) -> StoreResult<Vec<Event>> {

@@ -170,17 +170,8 @@ impl SettingsStore for ThisStore {
     }
 
     async fn list_closing_categories(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<ClosingCategory>> {
-        let rows: Vec<NamedRow> = sqlx::query_as(
-            "SELECT id, name, created_at FROM closing_categories WHERE workspace_id = $1 AND id > $2 \
-             ORDER BY id LIMIT $3",
-        )
-        .bind(ws)
-        .bind(page.after.map_or(0, |c| c.id))
-        .bind(fetch_limit(page))
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows.into_iter().map(ClosingCategory::from).collect();
-        Ok(Page::from_overfetch(items, clamp_limit(page), |c| Cursor { key: 0, id: c.id }))
+        self.list_by_id::<NamedRow, ClosingCategory>("closing_categories", "id, name, created_at", ws, page, |c| c.id)
+            .await
     }
 
     async fn get_closing_category(&self, ws: Id, id: Id) -> StoreResult<ClosingCategory> {
@@ -221,17 +212,14 @@ impl SettingsStore for ThisStore {
     }
 
     async fn list_snippets(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Snippet>> {
-        let rows: Vec<SnippetRow> = sqlx::query_as(
-            "SELECT id, shortcut, body, created_at, updated_at FROM snippets WHERE workspace_id = $1 AND id > $2 \
-             ORDER BY id LIMIT $3",
+        self.list_by_id::<SnippetRow, Snippet>(
+            "snippets",
+            "id, shortcut, body, created_at, updated_at",
+            ws,
+            page,
+            |s| s.id,
         )
-        .bind(ws)
-        .bind(page.after.map_or(0, |c| c.id))
-        .bind(fetch_limit(page))
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows.into_iter().map(Snippet::from).collect();
-        Ok(Page::from_overfetch(items, clamp_limit(page), |s| Cursor { key: 0, id: s.id }))
+        .await
     }
 
     async fn update_snippet(&self, ws: Id, id: Id, shortcut: &str, body: &str, actor: Actor) -> StoreResult<Snippet> {
@@ -289,17 +277,7 @@ impl SettingsStore for ThisStore {
     }
 
     async fn list_templates(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Template>> {
-        let sql = format!(
-            "SELECT {TEMPLATE_COLUMNS} FROM templates WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        );
-        let rows: Vec<TemplateRow> = sqlx::query_as(&sql)
-            .bind(ws)
-            .bind(page.after.map_or(0, |c| c.id))
-            .bind(fetch_limit(page))
-            .fetch_all(&self.pool)
-            .await?;
-        let items = rows.into_iter().map(Template::from).collect();
-        Ok(Page::from_overfetch(items, clamp_limit(page), |t| Cursor { key: 0, id: t.id }))
+        self.list_by_id::<TemplateRow, Template>("templates", TEMPLATE_COLUMNS, ws, page, |t| t.id).await
     }
 
     async fn update_template(&self, ws: Id, id: Id, fields: &TemplateFields, actor: Actor) -> StoreResult<Template> {
@@ -365,16 +343,7 @@ impl SettingsStore for ThisStore {
     }
 
     async fn list_channels(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Channel>> {
-        let sql =
-            format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3");
-        let rows: Vec<ChannelRow> = sqlx::query_as(&sql)
-            .bind(ws)
-            .bind(page.after.map_or(0, |c| c.id))
-            .bind(fetch_limit(page))
-            .fetch_all(&self.pool)
-            .await?;
-        let items = rows.into_iter().map(Channel::from).collect();
-        Ok(Page::from_overfetch(items, clamp_limit(page), |c| Cursor { key: 0, id: c.id }))
+        self.list_by_id::<ChannelRow, Channel>("channels", CHANNEL_COLUMNS, ws, page, |c| c.id).await
     }
 
     async fn channel_secrets(&self, ws: Id, id: Id) -> StoreResult<String> {

@@ -1,0 +1,54 @@
+//! Repository hygiene checks that keep the architecture's invariants true (docs/ARCHITECTURE.md):
+//! every Rust file says what it is for, only `http` knows axum, only `store` knows SQL.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            if name != "target" && name != ".git" && name != "node_modules" {
+                rust_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+fn code_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim_start).filter(|l| !l.starts_with("//"))
+}
+
+#[test]
+fn every_rust_file_starts_with_a_purpose_line() {
+    let mut files = Vec::new();
+    rust_files(&repo_root(), &mut files);
+    assert!(files.len() > 20, "found only {} files", files.len());
+    let missing: Vec<_> =
+        files.iter().filter(|f| !std::fs::read_to_string(f).expect("read").starts_with("//!")).collect();
+    assert!(missing.is_empty(), "these files do not start with a //! line: {missing:?}");
+}
+
+#[test]
+fn only_http_knows_axum_and_only_store_knows_sql() {
+    let src = repo_root().join("server/src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    for file in files {
+        let rel = file.strip_prefix(&src).expect("relative").to_string_lossy().replace('\\', "/");
+        let text = std::fs::read_to_string(&file).expect("read");
+        let uses = |krate: &str| code_lines(&text).any(|l| l.contains(&format!("{krate}::")));
+        if !rel.starts_with("http/") {
+            assert!(!uses("axum") && !uses("axum_extra") && !uses("tower_http"), "{rel} uses axum; only http/ may");
+        }
+        if !rel.starts_with("store/") {
+            assert!(!uses("sqlx"), "{rel} uses sqlx; only store/ may");
+        }
+    }
+}
