@@ -95,7 +95,7 @@ async fn contacts_api(backend: Backend) {
     assert_error(&s.get("/api/v1/contacts?cursor=garbage").await, 422, "validation_failed");
 
     let (_, fields) = s.get("/api/v1/contact-fields").await;
-    let field_id = id(&fields[0]);
+    let field_id = id(&fields["items"][0]);
     assert_eq!(s.delete(&format!("/api/v1/contact-fields/{field_id}")).await.0, StatusCode::NO_CONTENT);
     assert_eq!(s.delete(&format!("/api/v1/contacts/{cid}")).await.0, StatusCode::NO_CONTENT);
     assert_error(&s.get(&format!("/api/v1/contacts/{cid}")).await, 404, "not_found");

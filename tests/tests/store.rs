@@ -216,7 +216,9 @@ async fn contacts(backend: Backend) {
     };
     let d = s.create_field_definition(ws.id, &def, actor).await.expect("field");
     assert!(is_conflict(&s.create_field_definition(ws.id, &def, actor).await, "already_exists"));
-    assert_eq!(s.list_field_definitions(ws.id).await.expect("defs"), vec![FieldDefinition { id: d.id, ..def }]);
+    assert_eq!(s.list_field_definitions(ws.id).await.expect("defs"), vec![FieldDefinition { id: d.id, ..def.clone() }]);
+    let page = s.page_field_definitions(ws.id, &PageRequest::default()).await.expect("page");
+    assert_eq!(page.items, vec![FieldDefinition { id: d.id, ..def }]);
     s.delete_field_definition(ws.id, d.id, actor).await.expect("delete def");
 
     // Another workspace sees nothing of this one.

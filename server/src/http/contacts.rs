@@ -8,8 +8,8 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
-use super::ApiRouter;
 use super::extract::{Auth, Json, Path, Query};
+use super::{ApiRouter, PageQuery};
 use crate::app::App;
 use crate::error::{AppResult, ErrorBody};
 use crate::model::*;
@@ -129,10 +129,14 @@ async fn add_identity(
 }
 
 /// The workspace's custom contact fields.
-#[utoipa::path(get, path = "/api/v1/contact-fields", tag = "contacts",
-    responses((status = 200, body = Vec<FieldDefinition>), (status = "4XX", body = ErrorBody)))]
-async fn list_fields(State(app): State<Arc<App>>, Auth(who): Auth) -> AppResult<Json<Vec<FieldDefinition>>> {
-    Ok(Json(app.store.list_field_definitions(who.workspace_id).await?))
+#[utoipa::path(get, path = "/api/v1/contact-fields", tag = "contacts", params(PageQuery),
+    responses((status = 200, body = Page<FieldDefinition>), (status = "4XX", body = ErrorBody)))]
+async fn list_fields(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Query(q): Query<PageQuery>,
+) -> AppResult<Json<Page<FieldDefinition>>> {
+    Ok(Json(app.store.page_field_definitions(who.workspace_id, &q.page()?).await?))
 }
 
 /// Defines a custom contact field (managers and owners).

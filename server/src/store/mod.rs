@@ -151,7 +151,10 @@ pub trait ContactStore {
         def: &FieldDefinition,
         actor: Actor,
     ) -> StoreResult<FieldDefinition>;
+    /// Every definition of the workspace (for validating values).
     async fn list_field_definitions(&self, ws: Id) -> StoreResult<Vec<FieldDefinition>>;
+    /// One page of the definitions, for the API.
+    async fn page_field_definitions(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<FieldDefinition>>;
     async fn delete_field_definition(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
     async fn create_tag(&self, ws: Id, name: &str, actor: Actor) -> StoreResult<Tag>;
     async fn list_tags(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Tag>>;

@@ -347,6 +347,12 @@ impl ContactStore for ThisStore {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    async fn page_field_definitions(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<FieldDefinition>> {
+        let columns = "id, key, label, field_type, options";
+        self.list_by_id::<FieldDefinitionRow, FieldDefinition>("contact_field_definitions", columns, ws, page, |d| d.id)
+            .await
+    }
+
     async fn delete_field_definition(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()> {
         delete_owned(self, "contact_field_definitions", "custom field", "contact_field.deleted", ws, id, actor).await
     }
