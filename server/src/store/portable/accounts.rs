@@ -365,6 +365,8 @@ impl AccountStore for ThisStore {
         csrf_token: &str,
         expires_at: Timestamp,
     ) -> StoreResult<()> {
+        // Expired sessions are useless; sweeping them at each login keeps the table small.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now_ms()).execute(&self.pool).await?;
         sqlx::query(
             "INSERT INTO sessions (token_hash, workspace_id, user_id, csrf_token, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
