@@ -661,3 +661,20 @@ async fn jobs(backend: Backend) {
     db.cleanup().await;
 }
 both_backends!(job_store, jobs);
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_durable_commits() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let app = db.app().await;
+    app.store.init_organisation("Org", "Main", &owner()).await.expect("init");
+    // The journal mode is a property of the database file: check it from a separate connection.
+    let path = db.dir.path().join("switchboard.db");
+    let url = format!("sqlite://{}", path.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("open the file directly");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&pool).await.expect("pragma");
+    assert_eq!(mode, "wal");
+    pool.close().await;
+    assert!(db.dir.path().join("switchboard.db-wal").exists(), "write-ahead log in use");
+    assert_eq!(app.config.database_url().expect("url"), switchboard::config::DatabaseUrl::Sqlite(path));
+    app.store.close().await;
+}
