@@ -1,8 +1,48 @@
-//! Guest-side SDK for Switchboard plugins (channels, workflow steps, integrations).
+//! SDK for Switchboard plugins: the versioned WIT interface (`wit/`), a trait per world with sensible
+//! defaults and a register macro, typed helpers for the host calls, and the JSON types plugins exchange
+//! with the server.
 //!
-//! The versioned WIT host interface (`plugin-sdk/wit/`), the traits per world, the register macro and
-//! the offline test harness arrive with the plugin runtime (issue 3). This crate exists now so the
-//! workspace layout is final and plugins have one obvious home for shared guest code.
+//! A plugin is one small `cdylib` crate built with `cargo build --target wasm32-wasip2 --release`; see
+//! `docs/plugins.md`.
 
-/// The version of the plugin interface this SDK targets; frozen once released.
+pub mod event;
+
+#[cfg(feature = "guest")]
+pub mod channel;
+#[cfg(feature = "guest")]
+pub mod host;
+
+/// The version of the plugin interface this SDK targets (the WIT package `switchboard:plugin`).
 pub const INTERFACE_VERSION: &str = "1.0.0";
+
+/// Bindings generated from the WIT interface. Each world's module reuses the host interfaces generated
+/// once here, so a plugin sees one set of host types.
+#[cfg(feature = "guest")]
+#[allow(missing_docs, clippy::all)]
+pub mod bindings {
+    pub mod host {
+        wit_bindgen::generate!({
+            path: "wit/switchboard-plugin@1.0.0",
+            world: "host",
+            generate_all,
+        });
+    }
+
+    pub mod channel {
+        wit_bindgen::generate!({
+            path: "wit/switchboard-plugin@1.0.0",
+            world: "channel-plugin",
+            with: {
+                "switchboard:plugin/types@1.0.0": crate::bindings::host::switchboard::plugin::types,
+                "switchboard:plugin/log@1.0.0": crate::bindings::host::switchboard::plugin::log,
+                "switchboard:plugin/kv@1.0.0": crate::bindings::host::switchboard::plugin::kv,
+                "switchboard:plugin/config@1.0.0": crate::bindings::host::switchboard::plugin::config,
+                "switchboard:plugin/http@1.0.0": crate::bindings::host::switchboard::plugin::http,
+                "switchboard:plugin/clock@1.0.0": crate::bindings::host::switchboard::plugin::clock,
+            },
+            pub_export_macro: true,
+            export_macro_name: "export_channel_plugin",
+            default_bindings_module: "switchboard_plugin_sdk::bindings::channel",
+        });
+    }
+}

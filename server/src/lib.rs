@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod model;
+pub mod plugins;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -246,3 +246,36 @@ pub fn assert_error(got: &(StatusCode, Value), status: u16, code: &str) {
     assert_eq!(got.1["error"]["code"], code, "unexpected error code; body: {}", got.1);
     assert!(got.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "error without message: {}", got.1);
 }
+
+/// Builds a plugin crate for `wasm32-wasip2` (once per process and crate) and returns the component.
+/// `workspace` is relative to the repository root: `plugins` (first-party) or `tests/plugins` (test-only).
+pub fn build_wasm(workspace: &str, krate: &str) -> Vec<u8> {
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = BUILD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
+    let manifest = root.join(workspace).join("Cargo.toml");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    ensure_wasm_target();
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", krate, "--manifest-path"])
+        .arg(&manifest)
+        .env_remove("RUSTFLAGS")
+        .status()
+        .expect("run cargo for the plugin");
+    assert!(status.success(), "building {krate} for wasm32-wasip2 failed (is the target installed?)");
+    let file =
+        root.join(workspace).join("target/wasm32-wasip2/release").join(format!("{}.wasm", krate.replace('-', "_")));
+    std::fs::read(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()))
+}
+
+/// Adds the `wasm32-wasip2` target when it is missing (machines here set `RUSTUP_AUTO_INSTALL=0`).
+fn ensure_wasm_target() {
+    let installed = std::process::Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "wasm32-wasip2"))
+        .unwrap_or(true);
+    if !installed {
+        let _ = std::process::Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status();
+    }
+}

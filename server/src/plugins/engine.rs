@@ -1,0 +1,252 @@
+//! The engine: compiles components once, keeps an `InstancePre` per plugin, and runs every call in a
+//! fresh `Store` with a wall-clock deadline (epoch interruption), a memory cap, a host-call budget and
+//! input/output size caps. A trap or a limit hit fails that call only.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+use super::bindings::ChannelPluginPre;
+use super::bindings::exports::switchboard::plugin::channel::{Info, SendError, WebhookError, WebhookResult};
+use super::bindings::switchboard::plugin::types::{HttpRequest, HttpResponse};
+use super::host::{CallContext, KvSpace, PluginState};
+use super::limits::Limits;
+
+/// How often the epoch advances; deadlines are counted in these ticks.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Why a plugin call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PluginError {
+    /// The component is not a valid plugin of a supported interface version.
+    #[error("invalid plugin: {0}")]
+    Invalid(String),
+    /// The call ran past its deadline.
+    #[error("plugin call timed out after {0} ms")]
+    Timeout(u64),
+    /// The call hit a resource limit (memory, host calls, input or output size).
+    #[error("plugin limit exceeded: {0}")]
+    Limit(String),
+    /// The plugin trapped (a panic, an unreachable, a bad memory access).
+    #[error("plugin trapped: {0}")]
+    Trap(String),
+}
+
+/// The process's one wasmtime engine and its epoch ticker.
+#[derive(Clone)]
+pub struct PluginEngine {
+    engine: Engine,
+    linker: Arc<Linker<PluginState>>,
+    kv: KvSpace,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for PluginEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PluginEngine")
+    }
+}
+
+impl Drop for PluginEngine {
+    fn drop(&mut self) {
+        // The last clone stops the ticker thread.
+        if Arc::strong_count(&self.ticker_stop) == 1 {
+            self.ticker_stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl PluginEngine {
+    /// Builds the engine: component model, epoch interruption, pooling allocator sized by `max_memory`.
+    pub fn new(max_memory: usize) -> Result<Self, PluginError> {
+        let mut pooling = PoolingAllocationConfig::new();
+        pooling.total_component_instances(256);
+        pooling.total_memories(256);
+        pooling.total_tables(256);
+        pooling.max_memory_size(max_memory);
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.max_wasm_stack(512 * 1024);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+        let engine = match Engine::new(&config) {
+            Ok(engine) => engine,
+            Err(_) => {
+                // Some machines cannot reserve the pool's virtual memory; allocate on demand instead.
+                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+                Engine::new(&config).map_err(|e| PluginError::Invalid(e.to_string()))?
+            }
+        };
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| PluginError::Invalid(e.to_string()))?;
+        super::bindings::ChannelPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| PluginError::Invalid(e.to_string()))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let (ticking, stop) = (engine.clone(), ticker_stop.clone());
+        std::thread::Builder::new()
+            .name("plugin-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    ticking.increment_epoch();
+                }
+            })
+            .map_err(|e| PluginError::Invalid(format!("cannot start the epoch ticker: {e}")))?;
+        Ok(Self { engine, linker: Arc::new(linker), kv: KvSpace::default(), ticker_stop })
+    }
+
+    /// Compiles a channel plugin and checks it against the interface (imports and exports).
+    pub fn load_channel(&self, id: &str, wasm: &[u8], limits: Limits) -> Result<ChannelPlugin, PluginError> {
+        let component = Component::new(&self.engine, wasm).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
+        let pre = ChannelPluginPre::new(pre).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
+        Ok(ChannelPlugin { id: id.to_owned(), engine: self.clone(), pre, limits })
+    }
+
+    fn store(&self, call: CallContext, limits: Limits) -> Store<PluginState> {
+        let mut store = Store::new(&self.engine, PluginState::new(call, self.kv.clone(), limits));
+        store.limiter(|s| &mut s.limits);
+        let ticks = limits.timeout_ms.div_ceil(TICK.as_millis() as u64).max(1);
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        store.set_hostcall_fuel(limits.hostcall_bytes);
+        store
+    }
+}
+
+/// A loaded channel plugin: compiled once, instantiated per call.
+#[derive(Clone)]
+pub struct ChannelPlugin {
+    id: String,
+    engine: PluginEngine,
+    pre: ChannelPluginPre<PluginState>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for ChannelPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelPlugin").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// Maps a failed wasmtime call to why it failed.
+fn classify(err: wasmtime::Error, store: &Store<PluginState>, limits: &Limits, started: Instant) -> PluginError {
+    if let Some(why) = &store.data().host_limit_hit {
+        return PluginError::Limit(why.clone());
+    }
+    if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
+        match trap {
+            wasmtime::Trap::Interrupt => return PluginError::Timeout(limits.timeout_ms),
+            wasmtime::Trap::MemoryOutOfBounds | wasmtime::Trap::TableOutOfBounds
+                if started.elapsed() < Duration::from_millis(limits.timeout_ms) =>
+            {
+                return PluginError::Trap(format!("{trap}"));
+            }
+            _ => {}
+        }
+    }
+    let text = format!("{err:?}");
+    if text.contains("memory") && (text.contains("grow") || text.contains("limit")) {
+        return PluginError::Limit(format!("memory above {} bytes", limits.memory_bytes));
+    }
+    PluginError::Trap(err.to_string())
+}
+
+impl ChannelPlugin {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs `f` against a fresh instance in a fresh store, under the plugin's limits.
+    async fn call<R, F>(&self, ctx: CallContext, f: F) -> Result<R, PluginError>
+    where
+        F: for<'a> FnOnce(
+            &'a super::bindings::ChannelPlugin,
+            &'a mut Store<PluginState>,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<R>> + Send + 'a>>,
+    {
+        let started = Instant::now();
+        let mut store = self.engine.store(ctx, self.limits);
+        let result = match self.pre.instantiate_async(&mut store).await {
+            Ok(instance) => f(&instance, &mut store).await,
+            Err(e) => Err(e),
+        };
+        let outcome = result.map_err(|e| classify(e, &store, &self.limits, started));
+        let kind = match &outcome {
+            Ok(_) => "ok",
+            Err(PluginError::Timeout(_)) => "timeout",
+            Err(PluginError::Limit(_)) => "limit",
+            Err(PluginError::Trap(_)) => "trap",
+            Err(PluginError::Invalid(_)) => "invalid",
+        };
+        metrics::counter!("switchboard_plugin_calls_total", "plugin" => self.id.clone(), "outcome" => kind)
+            .increment(1);
+        metrics::histogram!("switchboard_plugin_call_duration_seconds", "plugin" => self.id.clone())
+            .record(started.elapsed().as_secs_f64());
+        if let Err(e) = &outcome {
+            tracing::warn!(plugin = %self.id, error = %e, "plugin call failed");
+        }
+        outcome
+    }
+
+    fn check_input(&self, bytes: usize) -> Result<(), PluginError> {
+        if bytes > self.limits.input_bytes {
+            return Err(PluginError::Limit(format!("input of {bytes} bytes above {}", self.limits.input_bytes)));
+        }
+        Ok(())
+    }
+
+    fn check_output(&self, bytes: usize) -> Result<(), PluginError> {
+        if bytes > self.limits.output_bytes {
+            return Err(PluginError::Limit(format!("output of {bytes} bytes above {}", self.limits.output_bytes)));
+        }
+        Ok(())
+    }
+
+    /// The plugin's description of itself.
+    pub async fn describe(&self, ctx: CallContext) -> Result<Info, PluginError> {
+        self.call(ctx, |p, s| Box::pin(async move { p.switchboard_plugin_channel().call_describe(s).await })).await
+    }
+
+    /// A verification handshake.
+    pub async fn verify(
+        &self,
+        ctx: CallContext,
+        request: HttpRequest,
+    ) -> Result<Result<Option<HttpResponse>, WebhookError>, PluginError> {
+        self.check_input(request.body.len())?;
+        self.call(ctx, move |p, s| {
+            Box::pin(async move { p.switchboard_plugin_channel().call_verify(s, &request).await })
+        })
+        .await
+    }
+
+    /// Verifies and parses a webhook delivery.
+    pub async fn handle_webhook(
+        &self,
+        ctx: CallContext,
+        request: HttpRequest,
+    ) -> Result<Result<WebhookResult, WebhookError>, PluginError> {
+        self.check_input(request.body.len())?;
+        let out = self
+            .call(ctx, move |p, s| {
+                Box::pin(async move { p.switchboard_plugin_channel().call_handle_webhook(s, &request).await })
+            })
+            .await?;
+        if let Ok(result) = &out {
+            self.check_output(result.events.len() + result.response.body.len())?;
+        }
+        Ok(out)
+    }
+
+    /// Sends one message (JSON of `OutboundMessage`); returns the provider's id.
+    pub async fn send(&self, ctx: CallContext, message: String) -> Result<Result<String, SendError>, PluginError> {
+        self.check_input(message.len())?;
+        self.call(ctx, move |p, s| Box::pin(async move { p.switchboard_plugin_channel().call_send(s, &message).await }))
+            .await
+    }
+}

@@ -1,0 +1,179 @@
+//! The host imports every plugin sees, and the per-call state behind them. Each import counts against
+//! the call's host-call budget; configuration and secrets are those of the calling plugin only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::switchboard::plugin::{clock, config, http, kv, log, types};
+use super::limits::Limits;
+
+/// What the host knows about the call: whose it is and what that plugin may see.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// The plugin's id (for logs and metrics).
+    pub plugin_id: String,
+    /// Key-value scope: the plugin and, for channels, the channel instance.
+    pub kv_scope: String,
+    /// Non-secret configuration, a JSON object.
+    pub config: serde_json::Value,
+    /// Secrets the plugin may read.
+    pub secrets: BTreeMap<String, String>,
+    /// A fixed clock (tests and the SDK harness); `None` is the real clock.
+    pub fixed_now_ms: Option<i64>,
+}
+
+/// Values by (scope, key).
+type KvMap = HashMap<(String, String), Vec<u8>>;
+
+/// Key-value storage shared by every call, partitioned by scope. It lives in the process for now; the
+/// database-backed store that survives restarts replaces it behind the same host interface.
+#[derive(Debug, Clone, Default)]
+pub struct KvSpace {
+    inner: Arc<Mutex<KvMap>>,
+}
+
+/// The `T` of every plugin `Store`.
+pub struct PluginState {
+    pub(super) wasi: WasiCtx,
+    pub(super) table: ResourceTable,
+    pub(super) limits: StoreLimits,
+    pub(super) call: CallContext,
+    pub(super) kv: KvSpace,
+    pub(super) budget: Limits,
+    pub(super) host_calls: u32,
+    /// Why the call was stopped by a host-side limit, if it was.
+    pub(super) host_limit_hit: Option<String>,
+}
+
+impl PluginState {
+    pub(super) fn new(call: CallContext, kv: KvSpace, budget: Limits) -> Self {
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(budget.table_entries);
+        // No environment, arguments, preopened directories, sockets or name lookups.
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .max_random_size(64 * 1024)
+            .build();
+        let limits = wasmtime::StoreLimitsBuilder::new()
+            .memory_size(budget.memory_bytes)
+            .table_elements(100_000)
+            .instances(16)
+            .tables(16)
+            .memories(4)
+            .trap_on_grow_failure(true)
+            .build();
+        Self { wasi, table, limits, call, kv, budget, host_calls: 0, host_limit_hit: None }
+    }
+
+    /// Counts one host call; past the budget the call traps.
+    fn charge(&mut self) -> wasmtime::Result<()> {
+        self.host_calls += 1;
+        if self.host_calls > self.budget.host_calls {
+            let why = format!("more than {} host calls", self.budget.host_calls);
+            self.host_limit_hit = Some(why.clone());
+            return Err(wasmtime::format_err!("host call limit: {why}"));
+        }
+        Ok(())
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl types::Host for PluginState {}
+
+impl log::Host for PluginState {
+    async fn log(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) -> wasmtime::Result<()> {
+        self.charge()?;
+        let mut message = message;
+        if message.len() > self.budget.log_bytes {
+            let mut cut = self.budget.log_bytes;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        let fields = fields.iter().take(16).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+        let plugin = self.call.plugin_id.as_str();
+        match level {
+            log::Level::Trace => tracing::trace!(plugin, fields, "{message}"),
+            log::Level::Debug => tracing::debug!(plugin, fields, "{message}"),
+            log::Level::Info => tracing::info!(plugin, fields, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, fields, "{message}"),
+            log::Level::Error => tracing::error!(plugin, fields, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl kv::Host for PluginState {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
+        self.charge()?;
+        let map = self.kv.inner.lock().map_err(|_| wasmtime::format_err!("kv lock poisoned"))?;
+        Ok(Ok(map.get(&(self.call.kv_scope.clone(), key)).cloned()))
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
+        self.charge()?;
+        if key.len() > 512 || value.len() > 1 << 20 {
+            return Ok(Err("keys are at most 512 bytes and values at most 1 MiB".into()));
+        }
+        let mut map = self.kv.inner.lock().map_err(|_| wasmtime::format_err!("kv lock poisoned"))?;
+        map.insert((self.call.kv_scope.clone(), key), value);
+        Ok(Ok(()))
+    }
+
+    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), String>> {
+        self.charge()?;
+        let mut map = self.kv.inner.lock().map_err(|_| wasmtime::format_err!("kv lock poisoned"))?;
+        map.remove(&(self.call.kv_scope.clone(), key));
+        Ok(Ok(()))
+    }
+}
+
+impl config::Host for PluginState {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        self.charge()?;
+        Ok(self.call.config.get(&key).map(ToString::to_string))
+    }
+
+    async fn all(&mut self) -> wasmtime::Result<String> {
+        self.charge()?;
+        Ok(self.call.config.to_string())
+    }
+
+    async fn secret(&mut self, name: String) -> wasmtime::Result<Option<String>> {
+        self.charge()?;
+        Ok(self.call.secrets.get(&name).cloned())
+    }
+}
+
+impl http::Host for PluginState {
+    async fn fetch(
+        &mut self,
+        request: http::OutgoingRequest,
+    ) -> wasmtime::Result<Result<types::HttpResponse, http::HttpError>> {
+        self.charge()?;
+        // Fail closed: outbound hosts are granted through plugin manifests and the admin's config, which
+        // the manifest loader provides; until a grant exists nothing may leave.
+        let host = request.url.split("://").nth(1).and_then(|r| r.split(['/', ':', '?']).next()).unwrap_or_default();
+        Ok(Err(http::HttpError::Denied(format!("outbound HTTP to `{host}` is not granted to this plugin"))))
+    }
+}
+
+impl clock::Host for PluginState {
+    async fn now_ms(&mut self) -> wasmtime::Result<i64> {
+        self.charge()?;
+        Ok(self.call.fixed_now_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis()))
+    }
+}

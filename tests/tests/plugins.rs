@@ -1,0 +1,140 @@
+//! The plugin sandbox: a real channel plugin built from `plugins/` runs in the host, and a hostile one
+//! built from `tests/plugins/` is stopped by each limit while healthy calls keep succeeding.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use switchboard::plugins::{CallContext, ChannelPlugin, Limits, PluginEngine, PluginError};
+use switchboard_plugin_sdk::event::InboundEvent;
+use switchboard_tests::build_wasm;
+
+type Request = switchboard::plugins::HttpRequest;
+
+fn request(method: &str, query: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
+    Request {
+        method: method.into(),
+        path: "/webhooks/1".into(),
+        query: query.into(),
+        headers: headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+        body: body.to_vec(),
+    }
+}
+
+fn example_context() -> CallContext {
+    CallContext {
+        plugin_id: "example-channel".into(),
+        kv_scope: "example-channel/1".into(),
+        config: serde_json::json!({"base_url": "https://provider.example.com"}),
+        secrets: BTreeMap::from([("shared_secret".to_owned(), "s3cret".to_owned())]),
+        fixed_now_ms: Some(1_700_000_000_000),
+    }
+}
+
+fn engine() -> PluginEngine {
+    PluginEngine::new(Limits::default().memory_bytes).expect("engine")
+}
+
+fn example(engine: &PluginEngine) -> ChannelPlugin {
+    engine.load_channel("example-channel", &build_wasm("plugins", "example-channel"), Limits::default()).expect("load")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_channel_plugin_runs_in_the_host() {
+    let engine = engine();
+    let plugin = example(&engine);
+    let info = plugin.describe(example_context()).await.expect("describe");
+    assert_eq!((info.id.as_str(), info.capabilities.text, info.capabilities.media), ("example-channel", true, false));
+
+    let handshake = plugin.verify(example_context(), request("GET", "challenge=abc123", &[], b"")).await.expect("call");
+    let answer = handshake.expect("accepted").expect("a handshake");
+    assert_eq!((answer.status, answer.body.as_slice()), (200, b"abc123".as_slice()));
+
+    let body = br#"{"from": "user-7", "id": "m-1", "text": "hello"}"#;
+    let unsigned = plugin.handle_webhook(example_context(), request("POST", "", &[], body)).await.expect("call");
+    assert!(matches!(unsigned, Err(switchboard::plugins::WebhookError::Unauthorized(_))), "{unsigned:?}");
+
+    let signed = request("POST", "", &[("x-example-secret", "s3cret")], body);
+    let result = plugin.handle_webhook(example_context(), signed).await.expect("call").expect("accepted");
+    let events: Vec<InboundEvent> = serde_json::from_str(&result.events).expect("events JSON");
+    match &events[..] {
+        [InboundEvent::Message { contact, provider_message_id, timestamp_ms, content }] => {
+            assert_eq!(contact.external_id, "user-7");
+            assert_eq!(provider_message_id, "m-1");
+            assert_eq!(*timestamp_ms, Some(1_700_000_000_000), "the host's clock, fixed for the test");
+            assert_eq!(content, &serde_json::json!({"type": "text", "text": "hello"}));
+        }
+        other => panic!("unexpected events {other:?}"),
+    }
+    assert_eq!(result.response.status, 200);
+
+    // Outbound HTTP fails closed: nothing is granted to the plugin, so sending reports the denial.
+    let message = serde_json::json!({"to": "user-7", "content": {"type": "text", "text": "hi"}}).to_string();
+    let sent = plugin.send(example_context(), message).await.expect("call");
+    match sent {
+        Err(switchboard::plugins::SendError::Transient(reason)) => assert!(reason.contains("not granted"), "{reason}"),
+        other => panic!("expected a denied request, got {other:?}"),
+    }
+}
+
+fn hostile_context() -> CallContext {
+    CallContext { plugin_id: "hostile".into(), kv_scope: "hostile".into(), ..Default::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_plugin_is_stopped_by_each_limit() {
+    let engine = engine();
+    let limits = Limits { timeout_ms: 1000, memory_bytes: 16 << 20, output_bytes: 1 << 20, ..Limits::default() };
+    let hostile = engine.load_channel("hostile", &build_wasm("tests/plugins", "hostile"), limits).expect("load");
+    let healthy = example(&engine);
+    let webhook = |what: &str| request("POST", "", &[], what.as_bytes());
+
+    // An endless loop is interrupted at its deadline; a healthy plugin answers while it spins.
+    let spinning = hostile.clone();
+    let started = Instant::now();
+    let looping = tokio::spawn(async move {
+        let result = spinning.handle_webhook(hostile_context(), request("POST", "", &[], b"loop")).await;
+        (result, Instant::now())
+    });
+    let info = healthy.describe(example_context()).await;
+    let healthy_done = Instant::now();
+    let (looped, loop_done) = looping.await.expect("join");
+    assert_eq!(looped.expect_err("interrupted"), PluginError::Timeout(1000));
+    assert!(started.elapsed() < Duration::from_secs(10), "stopped near its deadline: {:?}", started.elapsed());
+    assert!(info.is_ok(), "the healthy plugin answered: {info:?}");
+    assert!(healthy_done < loop_done, "the healthy call finished while the hostile one was still spinning");
+
+    let memory = hostile.handle_webhook(hostile_context(), webhook("memory")).await.expect_err("memory bomb");
+    assert!(matches!(memory, PluginError::Limit(_) | PluginError::Trap(_)), "{memory:?}");
+
+    let flood = hostile.handle_webhook(hostile_context(), webhook("hostcalls")).await.expect_err("host-call flood");
+    assert!(matches!(flood, PluginError::Limit(ref why) if why.contains("host calls")), "{flood:?}");
+
+    let huge = hostile.handle_webhook(hostile_context(), webhook("huge")).await.expect_err("huge output");
+    assert!(matches!(huge, PluginError::Limit(_)), "{huge:?}");
+
+    let panic = hostile.handle_webhook(hostile_context(), webhook("panic")).await.expect_err("panic");
+    assert!(matches!(panic, PluginError::Trap(_)), "{panic:?}");
+
+    let http = hostile.handle_webhook(hostile_context(), webhook("http")).await.expect("no trap");
+    match http {
+        Err(switchboard::plugins::WebhookError::BadRequest(why)) => assert!(why.contains("Denied"), "{why}"),
+        other => panic!("the request should have been denied: {other:?}"),
+    }
+
+    // After all that, both plugins still work.
+    let fine = hostile.handle_webhook(hostile_context(), webhook("hello")).await.expect("call").expect("ok");
+    assert_eq!(fine.response.body, b"fine: hello");
+    assert!(healthy.describe(example_context()).await.is_ok());
+
+    // Oversized input is refused before the plugin runs.
+    let big = vec![b'x'; Limits::default().input_bytes + 1];
+    let refused = hostile.handle_webhook(hostile_context(), request("POST", "", &[], &big)).await;
+    assert!(matches!(refused, Err(PluginError::Limit(_))), "{refused:?}");
+}
+
+#[test]
+fn a_module_that_is_not_a_plugin_is_refused_with_a_clear_message() {
+    let engine = engine();
+    let err = engine.load_channel("junk", b"\0asm\x01\0\0\0", Limits::default()).expect_err("not a component");
+    assert!(matches!(err, PluginError::Invalid(ref m) if m.starts_with("junk:")), "{err:?}");
+}
