@@ -11,6 +11,10 @@ pub mod event;
 pub mod channel;
 #[cfg(feature = "guest")]
 pub mod host;
+#[cfg(feature = "guest")]
+pub mod integration;
+#[cfg(feature = "guest")]
+pub mod step;
 
 /// The version of the plugin interface this SDK targets (the WIT package `switchboard:plugin`).
 pub const INTERFACE_VERSION: &str = "1.0.0";
@@ -43,6 +47,42 @@ pub mod bindings {
             pub_export_macro: true,
             export_macro_name: "export_channel_plugin",
             default_bindings_module: "switchboard_plugin_sdk::bindings::channel",
+        });
+    }
+
+    pub mod step {
+        wit_bindgen::generate!({
+            path: "wit/switchboard-plugin@1.0.0",
+            world: "step-plugin",
+            with: {
+                "switchboard:plugin/types@1.0.0": crate::bindings::host::switchboard::plugin::types,
+                "switchboard:plugin/log@1.0.0": crate::bindings::host::switchboard::plugin::log,
+                "switchboard:plugin/kv@1.0.0": crate::bindings::host::switchboard::plugin::kv,
+                "switchboard:plugin/config@1.0.0": crate::bindings::host::switchboard::plugin::config,
+                "switchboard:plugin/http@1.0.0": crate::bindings::host::switchboard::plugin::http,
+                "switchboard:plugin/clock@1.0.0": crate::bindings::host::switchboard::plugin::clock,
+            },
+            pub_export_macro: true,
+            export_macro_name: "export_step_plugin",
+            default_bindings_module: "switchboard_plugin_sdk::bindings::step",
+        });
+    }
+
+    pub mod integration {
+        wit_bindgen::generate!({
+            path: "wit/switchboard-plugin@1.0.0",
+            world: "integration-plugin",
+            with: {
+                "switchboard:plugin/types@1.0.0": crate::bindings::host::switchboard::plugin::types,
+                "switchboard:plugin/log@1.0.0": crate::bindings::host::switchboard::plugin::log,
+                "switchboard:plugin/kv@1.0.0": crate::bindings::host::switchboard::plugin::kv,
+                "switchboard:plugin/config@1.0.0": crate::bindings::host::switchboard::plugin::config,
+                "switchboard:plugin/http@1.0.0": crate::bindings::host::switchboard::plugin::http,
+                "switchboard:plugin/clock@1.0.0": crate::bindings::host::switchboard::plugin::clock,
+            },
+            pub_export_macro: true,
+            export_macro_name: "export_integration_plugin",
+            default_bindings_module: "switchboard_plugin_sdk::bindings::integration",
         });
     }
 }

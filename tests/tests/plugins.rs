@@ -138,3 +138,46 @@ fn a_module_that_is_not_a_plugin_is_refused_with_a_clear_message() {
     let err = engine.load_channel("junk", b"\0asm\x01\0\0\0", Limits::default()).expect_err("not a component");
     assert!(matches!(err, PluginError::Invalid(ref m) if m.starts_with("junk:")), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_and_integration_plugins_run_through_their_sdk_traits() {
+    let engine = engine();
+    let step =
+        engine.load_step("echo-step", &build_wasm("tests/plugins", "echo-step"), Limits::default()).expect("load");
+    let info = step.describe(CallContext::default()).await.expect("describe");
+    assert_eq!((info.id.as_str(), info.branches.clone()), ("echo-step", vec!["empty".to_owned()]));
+    let ran =
+        step.run(CallContext::default(), "{}".into(), r#"{"text":"hi"}"#.into()).await.expect("call").expect("ok");
+    assert_eq!((ran.branch.as_str(), ran.outputs.as_str()), ("default", r#"{"echo":"hi"}"#));
+    let empty = step.run(CallContext::default(), "{}".into(), "{}".into()).await.expect("call").expect("ok");
+    assert_eq!(empty.branch, "empty");
+    let bad = step.run(CallContext::default(), "{}".into(), "not json".into()).await.expect("call");
+    assert!(bad.is_err_and(|e| e.starts_with("bad inputs")));
+
+    let integration = engine
+        .load_integration("echo-integration", &build_wasm("tests/plugins", "echo-integration"), Limits::default())
+        .expect("load");
+    let info = integration.describe(CallContext::default()).await.expect("describe");
+    assert_eq!(info.subscriptions, vec!["message.created".to_owned()]);
+    assert_eq!(info.actions[0].name, "echo");
+    let out = integration.run_action(CallContext::default(), "echo".into(), r#"{"a":1}"#.into()).await.expect("call");
+    assert_eq!(out, Ok(r#"{"a":1}"#.to_owned()));
+    let unknown = integration.run_action(CallContext::default(), "nope".into(), "{}".into()).await.expect("call");
+    assert!(unknown.is_err());
+    assert_eq!(integration.on_event(CallContext::default(), "{}".into()).await.expect("call"), Ok(()));
+
+    // A plugin of one world is refused as another, with a message naming it.
+    let wrong = engine.load_step("hostile", &build_wasm("tests/plugins", "hostile"), Limits::default());
+    assert!(matches!(wrong, Err(PluginError::Invalid(ref m)) if m.contains("not a step plugin")), "{wrong:?}");
+}
+
+#[test]
+fn a_plugin_built_against_an_unsupported_major_is_refused_by_name() {
+    let engine = engine();
+    let err = engine
+        .load_channel("future-major", &build_wasm("tests/plugins", "future-major"), Limits::default())
+        .expect_err("refused");
+    let PluginError::Invalid(message) = err else { panic!("{err:?}") };
+    assert!(message.contains("built against switchboard:plugin 2.0.0"), "{message}");
+    assert!(message.contains("supports 1.x"), "{message}");
+}

@@ -9,9 +9,13 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
-use super::bindings::ChannelPluginPre;
-use super::bindings::exports::switchboard::plugin::channel::{Info, SendError, WebhookError, WebhookResult};
-use super::bindings::switchboard::plugin::types::{HttpRequest, HttpResponse};
+use super::bindings::channel::exports::switchboard::plugin::channel::{Info, SendError, WebhookError, WebhookResult};
+use super::bindings::channel::switchboard::plugin::types::{HttpRequest, HttpResponse};
+use super::bindings::channel::{ChannelPlugin as ChannelWorld, ChannelPluginPre};
+use super::bindings::integration::exports::switchboard::plugin::integration::IntegrationInfo;
+use super::bindings::integration::{IntegrationPlugin as IntegrationWorld, IntegrationPluginPre};
+use super::bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
+use super::bindings::step::{StepPlugin as StepWorld, StepPluginPre};
 use super::host::{CallContext, KvSpace, PluginState};
 use super::limits::Limits;
 
@@ -82,7 +86,8 @@ impl PluginEngine {
         };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| PluginError::Invalid(e.to_string()))?;
-        super::bindings::ChannelPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+        // The channel world's imports are the host interfaces every world shares.
+        ChannelWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Invalid(e.to_string()))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (ticking, stop) = (engine.clone(), ticker_stop.clone());
@@ -98,12 +103,41 @@ impl PluginEngine {
         Ok(Self { engine, linker: Arc::new(linker), kv: KvSpace::default(), ticker_stop })
     }
 
+    fn instance_pre(
+        &self,
+        id: &str,
+        wasm: &[u8],
+    ) -> Result<wasmtime::component::InstancePre<PluginState>, PluginError> {
+        let component = Component::new(&self.engine, wasm).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
+        // Name the interface version before anything else can fail with a less helpful linking error.
+        let ty = component.component_type();
+        let imports = ty.imports(&self.engine).map(|(name, _)| name.to_owned());
+        let exports = ty.exports(&self.engine).map(|(name, _)| name.to_owned());
+        for name in imports.chain(exports) {
+            check_interface_version(id, &name)?;
+        }
+        self.linker.instantiate_pre(&component).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))
+    }
+
     /// Compiles a channel plugin and checks it against the interface (imports and exports).
     pub fn load_channel(&self, id: &str, wasm: &[u8], limits: Limits) -> Result<ChannelPlugin, PluginError> {
-        let component = Component::new(&self.engine, wasm).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
-        let pre = ChannelPluginPre::new(pre).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
-        Ok(ChannelPlugin { id: id.to_owned(), engine: self.clone(), pre, limits })
+        let pre = ChannelPluginPre::new(self.instance_pre(id, wasm)?)
+            .map_err(|e| PluginError::Invalid(format!("{id}: not a channel plugin: {e}")))?;
+        Ok(Plugin { id: id.to_owned(), engine: self.clone(), pre, limits })
+    }
+
+    /// Compiles a workflow-step plugin.
+    pub fn load_step(&self, id: &str, wasm: &[u8], limits: Limits) -> Result<StepPlugin, PluginError> {
+        let pre = StepPluginPre::new(self.instance_pre(id, wasm)?)
+            .map_err(|e| PluginError::Invalid(format!("{id}: not a step plugin: {e}")))?;
+        Ok(Plugin { id: id.to_owned(), engine: self.clone(), pre, limits })
+    }
+
+    /// Compiles an integration plugin.
+    pub fn load_integration(&self, id: &str, wasm: &[u8], limits: Limits) -> Result<IntegrationPlugin, PluginError> {
+        let pre = IntegrationPluginPre::new(self.instance_pre(id, wasm)?)
+            .map_err(|e| PluginError::Invalid(format!("{id}: not an integration plugin: {e}")))?;
+        Ok(Plugin { id: id.to_owned(), engine: self.clone(), pre, limits })
     }
 
     fn store(&self, call: CallContext, limits: Limits) -> Store<PluginState> {
@@ -117,18 +151,67 @@ impl PluginEngine {
     }
 }
 
-/// A loaded channel plugin: compiled once, instantiated per call.
+/// The interface majors this host links.
+pub const SUPPORTED_MAJORS: &[u64] = &[1];
+const PACKAGE: &str = "switchboard:plugin/";
+
+/// Refuses an import or export of `switchboard:plugin` from an unsupported major, naming both versions.
+fn check_interface_version(id: &str, name: &str) -> Result<(), PluginError> {
+    let Some(rest) = name.strip_prefix(PACKAGE) else { return Ok(()) };
+    let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("");
+    let major = version.split('.').next().and_then(|m| m.parse::<u64>().ok());
+    match major {
+        Some(m) if SUPPORTED_MAJORS.contains(&m) && !version.contains('-') => Ok(()),
+        _ => Err(PluginError::Invalid(format!(
+            "{id}: built against switchboard:plugin {} ({name}); this server supports {}",
+            if version.is_empty() { "without a version" } else { version },
+            SUPPORTED_MAJORS.iter().map(|m| format!("{m}.x")).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// A pre-instantiated world: what a [`Plugin`] instantiates for every call.
+pub trait WorldPre: Clone + Send + Sync + 'static {
+    type Instance: Send + Sync;
+    fn instantiate<'a>(
+        &'a self,
+        store: &'a mut Store<PluginState>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<Self::Instance>> + Send + 'a>>;
+}
+
+macro_rules! world_pre {
+    ($pre:ident, $world:ident) => {
+        impl WorldPre for $pre<PluginState> {
+            type Instance = $world;
+            fn instantiate<'a>(
+                &'a self,
+                store: &'a mut Store<PluginState>,
+            ) -> std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<$world>> + Send + 'a>> {
+                Box::pin(self.instantiate_async(store))
+            }
+        }
+    };
+}
+world_pre!(ChannelPluginPre, ChannelWorld);
+world_pre!(StepPluginPre, StepWorld);
+world_pre!(IntegrationPluginPre, IntegrationWorld);
+
+/// A loaded plugin of one world: compiled once, instantiated in a fresh store per call.
 #[derive(Clone)]
-pub struct ChannelPlugin {
+pub struct Plugin<P: WorldPre> {
     id: String,
     engine: PluginEngine,
-    pre: ChannelPluginPre<PluginState>,
+    pre: P,
     limits: Limits,
 }
 
-impl std::fmt::Debug for ChannelPlugin {
+pub type ChannelPlugin = Plugin<ChannelPluginPre<PluginState>>;
+pub type StepPlugin = Plugin<StepPluginPre<PluginState>>;
+pub type IntegrationPlugin = Plugin<IntegrationPluginPre<PluginState>>;
+
+impl<P: WorldPre> std::fmt::Debug for Plugin<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChannelPlugin").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Plugin").field("id", &self.id).finish_non_exhaustive()
     }
 }
 
@@ -155,7 +238,7 @@ fn classify(err: wasmtime::Error, store: &Store<PluginState>, limits: &Limits, s
     PluginError::Trap(err.to_string())
 }
 
-impl ChannelPlugin {
+impl<P: WorldPre> Plugin<P> {
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -164,14 +247,14 @@ impl ChannelPlugin {
     async fn call<R, F>(&self, ctx: CallContext, f: F) -> Result<R, PluginError>
     where
         F: for<'a> FnOnce(
-            &'a super::bindings::ChannelPlugin,
+            &'a P::Instance,
             &'a mut Store<PluginState>,
         )
             -> std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<R>> + Send + 'a>>,
     {
         let started = Instant::now();
         let mut store = self.engine.store(ctx, self.limits);
-        let result = match self.pre.instantiate_async(&mut store).await {
+        let result = match self.pre.instantiate(&mut store).await {
             Ok(instance) => f(&instance, &mut store).await,
             Err(e) => Err(e),
         };
@@ -206,7 +289,9 @@ impl ChannelPlugin {
         }
         Ok(())
     }
+}
 
+impl ChannelPlugin {
     /// The plugin's description of itself.
     pub async fn describe(&self, ctx: CallContext) -> Result<Info, PluginError> {
         self.call(ctx, |p, s| Box::pin(async move { p.switchboard_plugin_channel().call_describe(s).await })).await
@@ -248,5 +333,66 @@ impl ChannelPlugin {
         self.check_input(message.len())?;
         self.call(ctx, move |p, s| Box::pin(async move { p.switchboard_plugin_channel().call_send(s, &message).await }))
             .await
+    }
+}
+
+impl StepPlugin {
+    /// Inputs, outputs and branches of the step.
+    pub async fn describe(&self, ctx: CallContext) -> Result<StepInfo, PluginError> {
+        self.call(ctx, |p, s| Box::pin(async move { p.switchboard_plugin_step().call_describe(s).await })).await
+    }
+
+    /// Runs the step with JSON context and inputs.
+    pub async fn run(
+        &self,
+        ctx: CallContext,
+        context: String,
+        inputs: String,
+    ) -> Result<Result<StepResult, String>, PluginError> {
+        self.check_input(context.len() + inputs.len())?;
+        let out = self
+            .call(ctx, move |p, s| {
+                Box::pin(async move { p.switchboard_plugin_step().call_run(s, &context, &inputs).await })
+            })
+            .await?;
+        if let Ok(result) = &out {
+            self.check_output(result.outputs.len())?;
+        }
+        Ok(out)
+    }
+}
+
+impl IntegrationPlugin {
+    /// Subscriptions and actions.
+    pub async fn describe(&self, ctx: CallContext) -> Result<IntegrationInfo, PluginError> {
+        self.call(ctx, |p, s| Box::pin(async move { p.switchboard_plugin_integration().call_describe(s).await })).await
+    }
+
+    /// Delivers one event (JSON).
+    pub async fn on_event(&self, ctx: CallContext, event: String) -> Result<Result<(), String>, PluginError> {
+        self.check_input(event.len())?;
+        self.call(ctx, move |p, s| {
+            Box::pin(async move { p.switchboard_plugin_integration().call_on_event(s, &event).await })
+        })
+        .await
+    }
+
+    /// Runs an action with JSON input; returns JSON output.
+    pub async fn run_action(
+        &self,
+        ctx: CallContext,
+        name: String,
+        input: String,
+    ) -> Result<Result<String, String>, PluginError> {
+        self.check_input(input.len())?;
+        let out = self
+            .call(ctx, move |p, s| {
+                Box::pin(async move { p.switchboard_plugin_integration().call_run_action(s, &name, &input).await })
+            })
+            .await?;
+        if let Ok(output) = &out {
+            self.check_output(output.len())?;
+        }
+        Ok(out)
     }
 }

@@ -8,7 +8,7 @@ use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::switchboard::plugin::{clock, config, http, kv, log, types};
+use super::bindings::channel::switchboard::plugin::{clock, config, http, kv, log, types};
 use super::limits::Limits;
 
 /// What the host knows about the call: whose it is and what that plugin may see.

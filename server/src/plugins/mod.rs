@@ -7,8 +7,10 @@ mod engine;
 mod host;
 mod limits;
 
-pub use bindings::exports::switchboard::plugin::channel::{Info, SendError, WebhookError, WebhookResult};
-pub use bindings::switchboard::plugin::types::{HttpRequest, HttpResponse};
-pub use engine::{ChannelPlugin, PluginEngine, PluginError};
+pub use bindings::channel::exports::switchboard::plugin::channel::{Info, SendError, WebhookError, WebhookResult};
+pub use bindings::channel::switchboard::plugin::types::{HttpRequest, HttpResponse};
+pub use bindings::integration::exports::switchboard::plugin::integration::{ActionInfo, IntegrationInfo};
+pub use bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
+pub use engine::{ChannelPlugin, IntegrationPlugin, Plugin, PluginEngine, PluginError, StepPlugin};
 pub use host::CallContext;
 pub use limits::Limits;
