@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use switchboard::plugins::{CallContext, ChannelPlugin, Limits, PluginEngine, PluginError};
+use switchboard::plugins::{CallContext, ChannelPlugin, EgressPolicy, Grants, Limits, PluginEngine, PluginError};
 use switchboard_plugin_sdk::event::InboundEvent;
 use switchboard_tests::build_wasm;
 
@@ -180,4 +180,80 @@ fn a_plugin_built_against_an_unsupported_major_is_refused_by_name() {
     let PluginError::Invalid(message) = err else { panic!("{err:?}") };
     assert!(message.contains("built against switchboard:plugin 2.0.0"), "{message}");
     assert!(message.contains("supports 1.x"), "{message}");
+}
+
+/// A provider on loopback that records what it receives and answers with a message id.
+async fn fake_provider() -> (String, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    use axum::{Json, Router, routing::post};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let app = Router::new().route(
+        "/messages",
+        post(move |Json(body): Json<serde_json::Value>| {
+            let record = record.clone();
+            async move {
+                record.lock().expect("lock").push(body);
+                Json(serde_json::json!({"id": "prov-1"}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    (format!("127.0.0.1:{port}"), seen)
+}
+
+fn sending_context(base_url: &str) -> CallContext {
+    let mut ctx = example_context();
+    ctx.config = serde_json::json!({ "base_url": base_url });
+    ctx
+}
+
+fn message() -> String {
+    serde_json::json!({"to": "user-7", "content": {"type": "text", "text": "hi"}}).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_http_reaches_only_granted_public_hosts() {
+    let (addr, seen) = fake_provider().await;
+    let port = addr.rsplit(':').next().expect("port").to_owned();
+    let wasm = build_wasm("plugins", "example-channel");
+
+    // The admin allows 127.0.0.1 explicitly (as tests do) and grants the plugin that host: the request goes out.
+    let policy =
+        EgressPolicy { allow_private_addresses: vec!["127.0.0.1".parse().expect("ip")], ..EgressPolicy::standard() };
+    let engine = PluginEngine::with_egress(Limits::default().memory_bytes, policy).expect("engine");
+    let granted = Grants { outbound_hosts: vec![format!("http://{addr}")] };
+    let plugin = engine.load_channel("example-channel", &wasm, Limits::default()).expect("load").with_grants(granted);
+    let sent = plugin.send(sending_context(&format!("http://{addr}")), message()).await.expect("call");
+    assert!(matches!(sent, Ok(ref id) if id == "prov-1"), "{sent:?}");
+    let bodies = seen.lock().expect("lock").clone();
+    assert_eq!(bodies, vec![serde_json::json!({"to": "user-7", "content": {"type": "text", "text": "hi"}})]);
+
+    // Without the admin's allowance the same grant cannot reach loopback, by address or by a name.
+    let strict = PluginEngine::new(Limits::default().memory_bytes).expect("engine");
+    let grants = Grants {
+        outbound_hosts: vec![
+            format!("http://{addr}"),
+            format!("http://localhost:{port}"),
+            "http://169.254.169.254".into(),
+        ],
+    };
+    let plugin = strict.load_channel("example-channel", &wasm, Limits::default()).expect("load").with_grants(grants);
+    for base in [format!("http://{addr}"), format!("http://localhost:{port}"), "http://169.254.169.254".to_owned()] {
+        let refused = plugin.send(sending_context(&base), message()).await.expect("call");
+        match refused {
+            Err(switchboard::plugins::SendError::Transient(why)) => {
+                assert!(why.contains("Denied") && why.contains("non-public"), "{base}: {why}")
+            }
+            other => panic!("{base}: expected a denial, got {other:?}"),
+        }
+    }
+    // A host that is not granted at all is denied before any lookup.
+    let other = plugin.send(sending_context("https://api.telegram.org"), message()).await.expect("call");
+    assert!(
+        matches!(other, Err(switchboard::plugins::SendError::Transient(ref why)) if why.contains("not granted")),
+        "{other:?}"
+    );
+    assert_eq!(seen.lock().expect("lock").len(), 1, "nothing else reached the provider");
 }

@@ -16,7 +16,8 @@ use super::bindings::integration::exports::switchboard::plugin::integration::Int
 use super::bindings::integration::{IntegrationPlugin as IntegrationWorld, IntegrationPluginPre};
 use super::bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
 use super::bindings::step::{StepPlugin as StepWorld, StepPluginPre};
-use super::host::{CallContext, KvSpace, PluginState};
+use super::egress::{Egress, EgressPolicy, Grants};
+use super::host::{CallContext, KvSpace, Net, PluginState};
 use super::limits::Limits;
 
 /// How often the epoch advances; deadlines are counted in these ticks.
@@ -45,6 +46,7 @@ pub struct PluginEngine {
     engine: Engine,
     linker: Arc<Linker<PluginState>>,
     kv: KvSpace,
+    egress: Egress,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -66,6 +68,12 @@ impl Drop for PluginEngine {
 impl PluginEngine {
     /// Builds the engine: component model, epoch interruption, pooling allocator sized by `max_memory`.
     pub fn new(max_memory: usize) -> Result<Self, PluginError> {
+        Self::with_egress(max_memory, EgressPolicy::standard())
+    }
+
+    /// Like [`PluginEngine::new`], with the admin's outbound HTTP policy.
+    pub fn with_egress(max_memory: usize, policy: EgressPolicy) -> Result<Self, PluginError> {
+        let egress = Egress::new(policy).map_err(|e| PluginError::Invalid(format!("HTTP client: {e}")))?;
         let mut pooling = PoolingAllocationConfig::new();
         pooling.total_component_instances(256);
         pooling.total_memories(256);
@@ -100,7 +108,7 @@ impl PluginEngine {
                 }
             })
             .map_err(|e| PluginError::Invalid(format!("cannot start the epoch ticker: {e}")))?;
-        Ok(Self { engine, linker: Arc::new(linker), kv: KvSpace::default(), ticker_stop })
+        Ok(Self { engine, linker: Arc::new(linker), kv: KvSpace::default(), egress, ticker_stop })
     }
 
     fn instance_pre(
@@ -123,25 +131,34 @@ impl PluginEngine {
     pub fn load_channel(&self, id: &str, wasm: &[u8], limits: Limits) -> Result<ChannelPlugin, PluginError> {
         let pre = ChannelPluginPre::new(self.instance_pre(id, wasm)?)
             .map_err(|e| PluginError::Invalid(format!("{id}: not a channel plugin: {e}")))?;
-        Ok(Plugin { id: id.to_owned(), engine: self.clone(), pre, limits })
+        Ok(Plugin { id: id.to_owned(), engine: self.clone(), pre, limits, net: self.net(Grants::default()) })
     }
 
     /// Compiles a workflow-step plugin.
     pub fn load_step(&self, id: &str, wasm: &[u8], limits: Limits) -> Result<StepPlugin, PluginError> {
         let pre = StepPluginPre::new(self.instance_pre(id, wasm)?)
             .map_err(|e| PluginError::Invalid(format!("{id}: not a step plugin: {e}")))?;
-        Ok(Plugin { id: id.to_owned(), engine: self.clone(), pre, limits })
+        Ok(Plugin { id: id.to_owned(), engine: self.clone(), pre, limits, net: self.net(Grants::default()) })
     }
 
     /// Compiles an integration plugin.
     pub fn load_integration(&self, id: &str, wasm: &[u8], limits: Limits) -> Result<IntegrationPlugin, PluginError> {
         let pre = IntegrationPluginPre::new(self.instance_pre(id, wasm)?)
             .map_err(|e| PluginError::Invalid(format!("{id}: not an integration plugin: {e}")))?;
-        Ok(Plugin { id: id.to_owned(), engine: self.clone(), pre, limits })
+        Ok(Plugin { id: id.to_owned(), engine: self.clone(), pre, limits, net: self.net(Grants::default()) })
     }
 
-    fn store(&self, call: CallContext, limits: Limits) -> Store<PluginState> {
-        let mut store = Store::new(&self.engine, PluginState::new(call, self.kv.clone(), limits));
+    fn net(&self, grants: Grants) -> Net {
+        let permits = self.egress.policy().max_concurrent_per_plugin.max(1);
+        Net {
+            egress: self.egress.clone(),
+            grants: Arc::new(grants),
+            inflight: Arc::new(tokio::sync::Semaphore::new(permits)),
+        }
+    }
+
+    fn store(&self, call: CallContext, limits: Limits, net: Net) -> Store<PluginState> {
+        let mut store = Store::new(&self.engine, PluginState::new(call, self.kv.clone(), limits, net));
         store.limiter(|s| &mut s.limits);
         let ticks = limits.timeout_ms.div_ceil(TICK.as_millis() as u64).max(1);
         store.set_epoch_deadline(ticks);
@@ -203,6 +220,7 @@ pub struct Plugin<P: WorldPre> {
     engine: PluginEngine,
     pre: P,
     limits: Limits,
+    net: Net,
 }
 
 pub type ChannelPlugin = Plugin<ChannelPluginPre<PluginState>>;
@@ -243,6 +261,12 @@ impl<P: WorldPre> Plugin<P> {
         &self.id
     }
 
+    /// Grants outbound hosts (the manifest's declaration intersected with the admin's grant).
+    pub fn with_grants(mut self, grants: Grants) -> Self {
+        self.net = self.engine.net(grants);
+        self
+    }
+
     /// Runs `f` against a fresh instance in a fresh store, under the plugin's limits.
     async fn call<R, F>(&self, ctx: CallContext, f: F) -> Result<R, PluginError>
     where
@@ -253,7 +277,7 @@ impl<P: WorldPre> Plugin<P> {
             -> std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<R>> + Send + 'a>>,
     {
         let started = Instant::now();
-        let mut store = self.engine.store(ctx, self.limits);
+        let mut store = self.engine.store(ctx, self.limits, self.net.clone());
         let result = match self.pre.instantiate(&mut store).await {
             Ok(instance) => f(&instance, &mut store).await,
             Err(e) => Err(e),

@@ -9,6 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::channel::switchboard::plugin::{clock, config, http, kv, log, types};
+use super::egress::{Egress, EgressError, Grants, OutboundRequest};
 use super::limits::Limits;
 
 /// What the host knows about the call: whose it is and what that plugin may see.
@@ -47,10 +48,20 @@ pub struct PluginState {
     pub(super) host_calls: u32,
     /// Why the call was stopped by a host-side limit, if it was.
     pub(super) host_limit_hit: Option<String>,
+    pub(super) net: Net,
+}
+
+/// Outbound HTTP as one plugin may use it.
+#[derive(Clone)]
+pub(super) struct Net {
+    pub egress: Egress,
+    pub grants: Arc<Grants>,
+    /// Caps the plugin's requests in flight across all its concurrent calls.
+    pub inflight: Arc<tokio::sync::Semaphore>,
 }
 
 impl PluginState {
-    pub(super) fn new(call: CallContext, kv: KvSpace, budget: Limits) -> Self {
+    pub(super) fn new(call: CallContext, kv: KvSpace, budget: Limits, net: Net) -> Self {
         let mut table = ResourceTable::new();
         table.set_max_capacity(budget.table_entries);
         // No environment, arguments, preopened directories, sockets or name lookups.
@@ -68,7 +79,7 @@ impl PluginState {
             .memories(4)
             .trap_on_grow_failure(true)
             .build();
-        Self { wasi, table, limits, call, kv, budget, host_calls: 0, host_limit_hit: None }
+        Self { wasi, table, limits, call, kv, budget, host_calls: 0, host_limit_hit: None, net }
     }
 
     /// Counts one host call; past the budget the call traps.
@@ -164,10 +175,32 @@ impl http::Host for PluginState {
         request: http::OutgoingRequest,
     ) -> wasmtime::Result<Result<types::HttpResponse, http::HttpError>> {
         self.charge()?;
-        // Fail closed: outbound hosts are granted through plugin manifests and the admin's config, which
-        // the manifest loader provides; until a grant exists nothing may leave.
-        let host = request.url.split("://").nth(1).and_then(|r| r.split(['/', ':', '?']).next()).unwrap_or_default();
-        Ok(Err(http::HttpError::Denied(format!("outbound HTTP to `{host}` is not granted to this plugin"))))
+        let Ok(_permit) = self.net.inflight.clone().try_acquire_owned() else {
+            return Ok(Err(http::HttpError::Limited("too many requests in flight for this plugin".into())));
+        };
+        let outbound = OutboundRequest {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+            body: request.body,
+            timeout_ms: request.timeout_ms,
+        };
+        let result = self.net.egress.send(&self.net.grants, outbound).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(EgressError::Denied(_)) => "denied",
+            Err(_) => "error",
+        };
+        metrics::counter!("switchboard_plugin_http_requests_total", "plugin" => self.call.plugin_id.clone(), "outcome" => outcome)
+            .increment(1);
+        Ok(match result {
+            Ok(r) => Ok(types::HttpResponse { status: r.status, headers: r.headers, body: r.body }),
+            Err(EgressError::Denied(why)) => Err(http::HttpError::Denied(why)),
+            Err(EgressError::Invalid(why)) => Err(http::HttpError::InvalidRequest(why)),
+            Err(EgressError::Timeout) => Err(http::HttpError::Timeout),
+            Err(EgressError::Connection(why)) => Err(http::HttpError::Connection(why)),
+            Err(EgressError::TooLarge) => Err(http::HttpError::TooLarge),
+        })
     }
 }
 

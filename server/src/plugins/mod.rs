@@ -3,6 +3,7 @@
 //! through the host imports in `host.rs`, each scoped to the calling plugin.
 
 mod bindings;
+mod egress;
 mod engine;
 mod host;
 mod limits;
@@ -11,6 +12,7 @@ pub use bindings::channel::exports::switchboard::plugin::channel::{Info, SendErr
 pub use bindings::channel::switchboard::plugin::types::{HttpRequest, HttpResponse};
 pub use bindings::integration::exports::switchboard::plugin::integration::{ActionInfo, IntegrationInfo};
 pub use bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
+pub use egress::{EgressPolicy, Grants, is_granted, is_public};
 pub use engine::{ChannelPlugin, IntegrationPlugin, Plugin, PluginEngine, PluginError, StepPlugin};
 pub use host::CallContext;
 pub use limits::Limits;
