@@ -35,6 +35,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// The URL providers and browsers reach this server at, used to build webhook URLs. Empty: `http://` +
+    /// the listen address.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -108,7 +111,11 @@ impl Default for Config {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), max_body_bytes: 2 * 1024 * 1024 }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 2 * 1024 * 1024,
+            public_url: String::new(),
+        }
     }
 }
 
@@ -193,6 +200,10 @@ impl Config {
         if self.jobs.backoff_base_ms > self.jobs.backoff_max_ms {
             return Err(ConfigError("jobs.backoff_base_ms: must not exceed jobs.backoff_max_ms".into()));
         }
+        let public = self.server.public_url.trim();
+        if !(public.is_empty() || public.starts_with("http://") || public.starts_with("https://")) {
+            return Err(ConfigError("server.public_url: must start with http:// or https://".into()));
+        }
         if self.security.session_ttl_hours == 0 {
             return Err(ConfigError("security.session_ttl_hours: must be at least 1".into()));
         }
@@ -209,6 +220,12 @@ impl Config {
             return Ok(DatabaseUrl::Sqlite(path));
         }
         DatabaseUrl::parse(&self.database.url)
+    }
+
+    /// The base URL for links handed to providers and browsers, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        let configured = self.server.public_url.trim().trim_end_matches('/');
+        if configured.is_empty() { format!("http://{}", self.server.listen) } else { configured.to_owned() }
     }
 
     /// The effective configuration as TOML with secrets replaced by `<redacted>`.

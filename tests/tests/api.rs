@@ -342,6 +342,20 @@ async fn settings_api(backend: Backend) {
     let sealed = s.app.store.channel_secrets(s.workspace_id, chid).await.expect("sealed");
     assert!(!sealed.contains("k-123"), "encrypted at rest");
     assert_eq!(s.get(&format!("/api/v1/channels/{chid}")).await.1["config"]["color"], "#0a0");
+    assert!(ch["webhook_url"].as_str().is_some_and(|u| u.ends_with(&format!("/webhooks/{chid}"))), "{ch}");
+    let (status, patched) = s
+        .patch(
+            &format!("/api/v1/channels/{chid}"),
+            json!({"name": "Site chat", "enabled": false, "secrets": {"signing_key": null, "api_key": "a-1"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!((patched["name"].clone(), patched["enabled"].clone()), (json!("Site chat"), json!(false)));
+    assert_eq!(patched["secret_names"], json!(["api_key"]));
+    assert_eq!(patched["config"]["color"], "#0a0", "absent fields are kept");
+    let opened = switchboard::service::settings::channel_secrets(&s.app, s.workspace_id, chid).await.expect("secrets");
+    assert_eq!(opened.into_iter().collect::<Vec<_>>(), vec![("api_key".to_owned(), "a-1".to_owned())]);
+    assert_error(&s.patch(&format!("/api/v1/channels/{chid}"), json!({"config": [1]})).await, 422, "validation_failed");
     assert_eq!(s.get("/api/v1/channels").await.1["items"].as_array().map(Vec::len), Some(1));
     assert_error(
         &s.post("/api/v1/channels", json!({"name": "x", "plugin_id": "Bad Plugin"})).await,

@@ -42,6 +42,10 @@ fn example(engine: &PluginEngine) -> ChannelPlugin {
 async fn example_channel_plugin_runs_in_the_host() {
     let engine = engine();
     let plugin = example(&engine);
+    // Loading the same bytes again reuses the compiled component.
+    let again = example(&engine);
+    assert_eq!(engine.compiled_count(), 1);
+    assert_eq!(again.id(), "example-channel");
     let info = plugin.describe(example_context()).await.expect("describe");
     assert_eq!((info.id.as_str(), info.capabilities.text, info.capabilities.media), ("example-channel", true, false));
 

@@ -536,6 +536,18 @@ async fn settings(backend: Backend) {
     assert_eq!(s.channel_secrets(ws.id, ch.id).await.expect("secrets"), "sealed-bytes");
     assert_eq!(s.list_channels(ws.id, &PageRequest::default()).await.expect("list").items.len(), 1);
     assert_eq!(s.get_channel(ws.id, ch.id).await.expect("get").plugin_id, "webchat");
+    let changed = ChannelFields {
+        name: "Web 2".into(),
+        plugin_id: "webchat".into(),
+        config: json!({}),
+        secret_names: vec![],
+        secrets_sealed: "new".into(),
+        enabled: false,
+    };
+    let updated = s.update_channel(ws.id, ch.id, &changed, actor).await.expect("update");
+    assert_eq!((updated.name.as_str(), updated.enabled), ("Web 2", false));
+    assert_eq!(s.channel_secrets(ws.id, ch.id).await.expect("secrets"), "new");
+    assert!(matches!(s.update_channel(ws.id, 9999, &changed, actor).await, Err(StoreError::NotFound(_))));
     s.delete_channel(ws.id, ch.id, actor).await.expect("delete");
     drop(app);
     db.cleanup().await;

@@ -11,7 +11,9 @@ use super::{ApiRouter, PageQuery};
 use crate::app::App;
 use crate::error::{AppResult, ErrorBody};
 use crate::model::*;
-use crate::service::settings::{self, ChannelInput, NameInput, SnippetInput, TemplateInput};
+use crate::service::settings::{
+    self, ChannelInput, ChannelUpdate, ChannelView, NameInput, SnippetInput, TemplateInput,
+};
 
 pub(super) fn router() -> ApiRouter {
     ApiRouter::new()
@@ -27,7 +29,7 @@ pub(super) fn router() -> ApiRouter {
         .routes(routes!(list_templates, create_template))
         .routes(routes!(get_template, update_template, delete_template))
         .routes(routes!(list_channels, create_channel))
-        .routes(routes!(get_channel, delete_channel))
+        .routes(routes!(get_channel, update_channel, delete_channel))
 }
 
 type Created<T> = AppResult<(StatusCode, Json<T>)>;
@@ -240,30 +242,43 @@ async fn delete_template(State(app): State<Arc<App>>, Auth(who): Auth, Path(id):
 }
 
 #[utoipa::path(get, path = "/api/v1/channels", tag = "channels", params(PageQuery),
-    responses((status = 200, body = Page<Channel>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Page<ChannelView>), (status = "4XX", body = ErrorBody)))]
 async fn list_channels(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
     Query(q): Query<PageQuery>,
-) -> AppResult<Json<Page<Channel>>> {
-    Ok(Json(app.store.list_channels(who.workspace_id, &q.page()?).await?))
+) -> AppResult<Json<Page<ChannelView>>> {
+    Ok(Json(settings::list_channels(&app, &who, &q.page()?).await?))
 }
 
-/// Connects a channel; its secrets are encrypted at rest and never returned.
+/// Connects a channel; its secrets are encrypted at rest and never returned. The answer carries the
+/// webhook URL to paste at the provider.
 #[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = ChannelInput,
-    responses((status = 201, body = Channel), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = ChannelView), (status = "4XX", body = ErrorBody)))]
 async fn create_channel(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
     Json(req): Json<ChannelInput>,
-) -> Created<Channel> {
+) -> Created<ChannelView> {
     created(settings::create_channel(&app, &who, req).await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = i64, Path)),
-    responses((status = 200, body = Channel), (status = "4XX", body = ErrorBody)))]
-async fn get_channel(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<Json<Channel>> {
-    Ok(Json(app.store.get_channel(who.workspace_id, id).await?))
+    responses((status = 200, body = ChannelView), (status = "4XX", body = ErrorBody)))]
+async fn get_channel(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<Json<ChannelView>> {
+    Ok(Json(settings::get_channel(&app, &who, id).await?))
+}
+
+/// Renames, reconfigures, enables or disables a channel; `secrets` merge by name (`null` removes one).
+#[utoipa::path(patch, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = i64, Path)), request_body = ChannelUpdate,
+    responses((status = 200, body = ChannelView), (status = "4XX", body = ErrorBody)))]
+async fn update_channel(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+    Json(req): Json<ChannelUpdate>,
+) -> AppResult<Json<ChannelView>> {
+    Ok(Json(settings::update_channel(&app, &who, id, req).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = i64, Path)),

@@ -47,6 +47,9 @@ pub struct PluginEngine {
     linker: Arc<Linker<PluginState>>,
     kv: KvSpace,
     egress: Egress,
+    /// Compiled components by SHA-256 of their bytes: a plugin is compiled once per content, however
+    /// often it is loaded or reloaded.
+    compiled: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Component>>>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -108,7 +111,37 @@ impl PluginEngine {
                 }
             })
             .map_err(|e| PluginError::Invalid(format!("cannot start the epoch ticker: {e}")))?;
-        Ok(Self { engine, linker: Arc::new(linker), kv: KvSpace::default(), egress, ticker_stop })
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+            kv: KvSpace::default(),
+            egress,
+            compiled: Arc::default(),
+            ticker_stop,
+        })
+    }
+
+    /// Compiles `wasm`, or returns the component compiled earlier from the same bytes.
+    fn compile(&self, id: &str, wasm: &[u8]) -> Result<Component, PluginError> {
+        use sha2::Digest;
+        let hash: [u8; 32] = sha2::Sha256::digest(wasm).into();
+        let cached = self.compiled.lock().ok().and_then(|map| map.get(&hash).cloned());
+        if let Some(component) = cached {
+            return Ok(component);
+        }
+        let started = Instant::now();
+        let component = Component::new(&self.engine, wasm).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
+        tracing::info!(plugin = id, bytes = wasm.len(), ms = started.elapsed().as_millis() as u64, "compiled plugin");
+        metrics::counter!("switchboard_plugin_compilations_total", "plugin" => id.to_owned()).increment(1);
+        if let Ok(mut map) = self.compiled.lock() {
+            map.insert(hash, component.clone());
+        }
+        Ok(component)
+    }
+
+    /// How many distinct components have been compiled.
+    pub fn compiled_count(&self) -> usize {
+        self.compiled.lock().map(|m| m.len()).unwrap_or(0)
     }
 
     fn instance_pre(
@@ -116,7 +149,7 @@ impl PluginEngine {
         id: &str,
         wasm: &[u8],
     ) -> Result<wasmtime::component::InstancePre<PluginState>, PluginError> {
-        let component = Component::new(&self.engine, wasm).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
+        let component = self.compile(id, wasm)?;
         // Name the interface version before anything else can fail with a less helpful linking error.
         let ty = component.component_type();
         let imports = ty.imports(&self.engine).map(|(name, _)| name.to_owned());

@@ -191,7 +191,73 @@ fn yes() -> bool {
     true
 }
 
-pub async fn create_channel(app: &App, who: &Principal, req: ChannelInput) -> AppResult<Channel> {
+/// A channel as the API shows it: with the URL to paste at the provider.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct ChannelView {
+    #[serde(flatten)]
+    pub channel: Channel,
+    /// Where the provider must send this channel's webhooks.
+    pub webhook_url: String,
+}
+
+fn view(app: &App, channel: Channel) -> ChannelView {
+    let webhook_url = format!("{}/webhooks/{}", app.config.public_url(), channel.id);
+    ChannelView { channel, webhook_url }
+}
+
+pub async fn get_channel(app: &App, who: &Principal, id: Id) -> AppResult<ChannelView> {
+    Ok(view(app, app.store.get_channel(who.workspace_id, id).await?))
+}
+
+pub async fn list_channels(app: &App, who: &Principal, page: &PageRequest) -> AppResult<Page<ChannelView>> {
+    let page = app.store.list_channels(who.workspace_id, page).await?;
+    Ok(Page { items: page.items.into_iter().map(|c| view(app, c)).collect(), next_cursor: page.next_cursor })
+}
+
+/// Changes to a channel: absent fields are kept. `secrets` merges by name; `null` removes a secret.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelUpdate {
+    pub name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub secrets: Option<BTreeMap<String, Option<String>>>,
+    pub enabled: Option<bool>,
+}
+
+pub async fn update_channel(app: &App, who: &Principal, id: Id, req: ChannelUpdate) -> AppResult<ChannelView> {
+    require(who, Role::Manager)?;
+    let ws = who.workspace_id;
+    let current = app.store.get_channel(ws, id).await?;
+    let name = match req.name {
+        Some(n) => validate::required("name", &n, 100)?,
+        None => current.name.clone(),
+    };
+    let config = req.config.unwrap_or(current.config.clone());
+    if !config.is_object() {
+        return Err(AppError::validation("config", "must be a JSON object"));
+    }
+    let mut secrets = channel_secrets(app, ws, id).await?;
+    for (key, value) in req.secrets.unwrap_or_default() {
+        match value {
+            Some(v) => secrets.insert(key, v),
+            None => secrets.remove(&key),
+        };
+    }
+    let plain = serde_json::to_vec(&secrets).map_err(AppError::internal)?;
+    let fields = ChannelFields {
+        name,
+        plugin_id: current.plugin_id.clone(),
+        config,
+        secret_names: secrets.keys().cloned().collect(),
+        secrets_sealed: app.secrets.seal(&plain).map_err(AppError::internal)?,
+        enabled: req.enabled.unwrap_or(current.enabled),
+    };
+    Ok(view(app, app.store.update_channel(ws, id, &fields, actor(who)).await?))
+}
+
+pub async fn create_channel(app: &App, who: &Principal, req: ChannelInput) -> AppResult<ChannelView> {
     require(who, Role::Manager)?;
     let name = validate::required("name", &req.name, 100)?;
     let plugin_id = validate::required("plugin_id", &req.plugin_id, 64)?;
@@ -210,7 +276,7 @@ pub async fn create_channel(app: &App, who: &Principal, req: ChannelInput) -> Ap
         secrets_sealed: app.secrets.seal(&plain).map_err(AppError::internal)?,
         enabled: req.enabled,
     };
-    Ok(app.store.create_channel(who.workspace_id, &fields, actor(who)).await?)
+    Ok(view(app, app.store.create_channel(who.workspace_id, &fields, actor(who)).await?))
 }
 
 /// The decrypted secrets of a channel, for its plugin.

@@ -247,6 +247,8 @@ pub trait SettingsStore {
     async fn list_channels(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Channel>>;
     /// The encrypted secrets of a channel, to be opened by the secrets box.
     async fn channel_secrets(&self, ws: Id, id: Id) -> StoreResult<String>;
+    /// Replaces a channel's name, configuration, sealed secrets and enabled flag.
+    async fn update_channel(&self, ws: Id, id: Id, fields: &ChannelFields, actor: Actor) -> StoreResult<Channel>;
     async fn delete_channel(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
 }
 

@@ -356,6 +356,33 @@ impl SettingsStore for ThisStore {
         found(row, "channel")
     }
 
+    async fn update_channel(&self, ws: Id, id: Id, fields: &ChannelFields, actor: Actor) -> StoreResult<Channel> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE channels SET name = $1, config = $2, secret_names = $3, secrets_sealed = $4, enabled = $5 \
+             WHERE workspace_id = $6 AND id = $7",
+        )
+        .bind(&fields.name)
+        .bind(to_json(&fields.config)?)
+        .bind(to_json(&fields.secret_names)?)
+        .bind(&fields.secrets_sealed)
+        .bind(fields.enabled)
+        .bind(ws)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(duplicate_name)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("channel"));
+        }
+        let data = json!({ "name": fields.name, "enabled": fields.enabled, "secret_names": fields.secret_names });
+        append_event(&mut tx, ws, event("channel.updated", id, actor, data)).await?;
+        let sql = format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = $1");
+        let row: ChannelRow = sqlx::query_as(&sql).bind(id).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
     async fn delete_channel(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()> {
         delete_owned(self, "channels", "channel", "channel.deleted", ws, id, actor).await
     }
