@@ -35,6 +35,9 @@ pub enum Command {
     /// Manage workspaces.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// Inspect plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -75,6 +78,15 @@ pub enum WorkspaceCommand {
     },
     /// List every workspace.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Load a plugin component and report its world, interface version, imports, size and compile time.
+    Check {
+        /// The `.wasm` component.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +165,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created organisation {} (id {})", org.name, org.id);
             println!("created workspace {} (id {})", ws.name, ws.id);
             println!("created owner {} (id {})", owner.email, owner.id);
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Check { file }) => {
+            let wasm = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let limits = crate::plugins::Limits::default();
+            let engine = crate::plugins::PluginEngine::new(limits.memory_bytes)?;
+            let report = engine
+                .inspect(&wasm, limits)
+                .await
+                .with_context(|| format!("{} is not a usable plugin", file.display()))?;
+            println!("file:       {}", file.display());
+            println!("world:      {}", report.world);
+            println!("interface:  switchboard:plugin {}", report.interface_versions.join(", "));
+            println!("plugin:     {}", report.describe);
+            println!("size:       {} bytes", report.size_bytes);
+            println!("compile:    {} ms", report.compile_ms);
+            println!("imports:");
+            for import in &report.imports {
+                println!("  {import}");
+            }
             Ok(())
         }
         Command::Workspace(WorkspaceCommand::Create { name, owner_email }) => {

@@ -39,6 +39,7 @@ fn help_on_every_command() {
         vec!["user", "create", "--help"],
         vec!["user", "list", "--help"],
         vec!["workspace", "create", "--help"],
+        vec!["plugin", "check", "--help"],
     ] {
         let o = run(dir.path(), &args, &[]);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));

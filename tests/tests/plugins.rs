@@ -261,3 +261,17 @@ async fn outbound_http_reaches_only_granted_public_hosts() {
     );
     assert_eq!(seen.lock().expect("lock").len(), 1, "nothing else reached the provider");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_check_reports_world_version_and_description() {
+    let engine = engine();
+    let report = engine.inspect(&build_wasm("plugins", "example-channel"), Limits::default()).await.expect("inspect");
+    assert_eq!(report.world, "channel");
+    assert_eq!(report.interface_versions, vec!["1.0.0".to_owned()]);
+    assert_eq!(report.describe["id"], "example-channel");
+    assert!(report.imports.iter().any(|i| i == "switchboard:plugin/http@1.0.0"), "{:?}", report.imports);
+    let step = engine.inspect(&build_wasm("tests/plugins", "echo-step"), Limits::default()).await.expect("inspect");
+    assert_eq!(step.world, "step");
+    let future = engine.inspect(&build_wasm("tests/plugins", "future-major"), Limits::default()).await;
+    assert!(matches!(future, Err(PluginError::Invalid(ref m)) if m.contains("2.0.0")), "{future:?}");
+}

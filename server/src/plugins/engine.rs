@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 
 use super::bindings::channel::exports::switchboard::plugin::channel::{Info, SendError, WebhookError, WebhookResult};
 use super::bindings::channel::switchboard::plugin::types::{HttpRequest, HttpResponse};
@@ -193,11 +193,68 @@ impl PluginEngine {
     fn store(&self, call: CallContext, limits: Limits, net: Net) -> Store<PluginState> {
         let mut store = Store::new(&self.engine, PluginState::new(call, self.kv.clone(), limits, net));
         store.limiter(|s| &mut s.limits);
-        let ticks = limits.timeout_ms.div_ceil(TICK.as_millis() as u64).max(1);
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        // Every tick the guest yields to the executor (so a spinning plugin never holds a worker thread), and
+        // once the wall-clock deadline has passed the call is interrupted.
+        let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
+        });
         store.set_hostcall_fuel(limits.hostcall_bytes);
         store
+    }
+}
+
+/// What `switchboard plugin check` reports about a component.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Inspection {
+    /// `channel`, `step` or `integration`.
+    pub world: &'static str,
+    /// The `switchboard:plugin` versions it imports or exports.
+    pub interface_versions: Vec<String>,
+    /// Every import, e.g. `switchboard:plugin/http@1.0.0`, `wasi:cli/environment@0.2.x`.
+    pub imports: Vec<String>,
+    pub size_bytes: usize,
+    pub compile_ms: u64,
+    /// The plugin's own description (`describe()`), as JSON.
+    pub describe: serde_json::Value,
+}
+
+impl PluginEngine {
+    /// Loads a component as whichever world it implements and reports on it, calling `describe()` under
+    /// the given limits.
+    pub async fn inspect(&self, wasm: &[u8], limits: Limits) -> Result<Inspection, PluginError> {
+        let started = Instant::now();
+        let component = self.compile("inspected", wasm)?;
+        let compile_ms = started.elapsed().as_millis() as u64;
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_owned()).collect();
+        let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_owned()).collect();
+        let mut interface_versions: Vec<String> = imports
+            .iter()
+            .chain(&exports)
+            .filter_map(|n| n.strip_prefix(PACKAGE).and_then(|r| r.split_once('@')).map(|(_, v)| v.to_owned()))
+            .collect();
+        interface_versions.sort();
+        interface_versions.dedup();
+        let exported = |iface: &str| exports.iter().any(|e| e.starts_with(&format!("{PACKAGE}{iface}@")));
+        let ctx = CallContext { plugin_id: "inspected".into(), kv_scope: "inspected".into(), ..Default::default() };
+        let (world, describe) = if exported("channel") {
+            let info = self.load_channel("inspected", wasm, limits)?.describe(ctx).await?;
+            ("channel", serde_json::json!({ "id": info.id, "name": info.name, "version": info.version }))
+        } else if exported("step") {
+            let info = self.load_step("inspected", wasm, limits)?.describe(ctx).await?;
+            ("step", serde_json::json!({ "id": info.id, "name": info.name, "version": info.version }))
+        } else if exported("integration") {
+            let info = self.load_integration("inspected", wasm, limits)?.describe(ctx).await?;
+            ("integration", serde_json::json!({ "id": info.id, "name": info.name, "version": info.version }))
+        } else {
+            for name in imports.iter().chain(&exports) {
+                check_interface_version("inspected", name)?;
+            }
+            return Err(PluginError::Invalid("exports none of the channel, step or integration interfaces".into()));
+        };
+        Ok(Inspection { world, interface_versions, imports, size_bytes: wasm.len(), compile_ms, describe })
     }
 }
 

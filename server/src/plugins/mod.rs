@@ -13,6 +13,6 @@ pub use bindings::channel::switchboard::plugin::types::{HttpRequest, HttpRespons
 pub use bindings::integration::exports::switchboard::plugin::integration::{ActionInfo, IntegrationInfo};
 pub use bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
 pub use egress::{EgressPolicy, Grants, is_granted, is_public};
-pub use engine::{ChannelPlugin, IntegrationPlugin, Plugin, PluginEngine, PluginError, StepPlugin};
+pub use engine::{ChannelPlugin, Inspection, IntegrationPlugin, Plugin, PluginEngine, PluginError, StepPlugin};
 pub use host::CallContext;
 pub use limits::Limits;
