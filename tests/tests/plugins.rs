@@ -275,3 +275,34 @@ async fn plugin_check_reports_world_version_and_description() {
     let future = engine.inspect(&build_wasm("tests/plugins", "future-major"), Limits::default()).await;
     assert!(matches!(future, Err(PluginError::Invalid(ref m)) if m.contains("2.0.0")), "{future:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_value_storage_lives_in_the_database_per_scope() {
+    let db = switchboard_tests::TestDb::new(switchboard_tests::Backend::Sqlite).await;
+    let app = db.app().await;
+    let kv = std::sync::Arc::new(switchboard::plugins::StoreKv(app.store.clone()));
+    let engine = engine().with_kv(kv);
+    let plugin =
+        engine.load_channel("hostile", &build_wasm("tests/plugins", "hostile"), Limits::default()).expect("load");
+    let scoped =
+        |scope: &str| CallContext { plugin_id: "hostile".into(), kv_scope: scope.into(), ..Default::default() };
+    for expected in ["1", "2"] {
+        let out = plugin
+            .handle_webhook(scoped("hostile/1"), request("POST", "", &[], b"kv"))
+            .await
+            .expect("call")
+            .expect("ok");
+        assert_eq!(out.response.body, expected.as_bytes());
+    }
+    // Another scope (another channel instance) starts from nothing.
+    let other =
+        plugin.handle_webhook(scoped("hostile/2"), request("POST", "", &[], b"kv")).await.expect("call").expect("ok");
+    assert_eq!(other.response.body, b"1");
+    assert_eq!(
+        app.store.kv_get("hostile/1", "count").await.expect("read"),
+        Some(b"2".to_vec()),
+        "stored in the database"
+    );
+    app.store.close().await;
+    db.cleanup().await;
+}

@@ -690,3 +690,21 @@ async fn sqlite_runs_in_wal_mode_with_durable_commits() {
     assert_eq!(app.config.database_url().expect("url"), switchboard::config::DatabaseUrl::Sqlite(path));
     app.store.close().await;
 }
+
+async fn plugin_kv(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let app = db.app().await;
+    let s = app.store.as_ref();
+    assert_eq!(s.kv_get("p/1", "k").await.expect("get"), None);
+    s.kv_set("p/1", "k", b"one").await.expect("set");
+    s.kv_set("p/1", "k", &[0, 159, 146, 150]).await.expect("overwrite with bytes that are not UTF-8");
+    s.kv_set("p/2", "k", b"other scope").await.expect("set");
+    assert_eq!(s.kv_get("p/1", "k").await.expect("get"), Some(vec![0, 159, 146, 150]));
+    assert_eq!(s.kv_get("p/2", "k").await.expect("get"), Some(b"other scope".to_vec()));
+    s.kv_delete("p/1", "k").await.expect("delete");
+    assert_eq!(s.kv_get("p/1", "k").await.expect("get"), None);
+    s.kv_delete("p/1", "k").await.expect("deleting twice is fine");
+    drop(app);
+    db.cleanup().await;
+}
+both_backends!(plugin_kv_store, plugin_kv);

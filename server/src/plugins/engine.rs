@@ -17,7 +17,7 @@ use super::bindings::integration::{IntegrationPlugin as IntegrationWorld, Integr
 use super::bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
 use super::bindings::step::{StepPlugin as StepWorld, StepPluginPre};
 use super::egress::{Egress, EgressPolicy, Grants};
-use super::host::{CallContext, KvSpace, Net, PluginState};
+use super::host::{CallContext, KvBackend, KvSpace, MemoryKv, Net, PluginState};
 use super::limits::Limits;
 
 /// How often the epoch advances; deadlines are counted in these ticks.
@@ -114,11 +114,17 @@ impl PluginEngine {
         Ok(Self {
             engine,
             linker: Arc::new(linker),
-            kv: KvSpace::default(),
+            kv: Arc::new(MemoryKv::default()),
             egress,
             compiled: Arc::default(),
             ticker_stop,
         })
+    }
+
+    /// Keeps plugins' key-value data in `kv` (the database, in the server) instead of the process.
+    pub fn with_kv(mut self, kv: Arc<dyn KvBackend>) -> Self {
+        self.kv = kv;
+        self
     }
 
     /// Compiles `wasm`, or returns the component compiled earlier from the same bytes.

@@ -27,15 +27,56 @@ pub struct CallContext {
     pub fixed_now_ms: Option<i64>,
 }
 
-/// Values by (scope, key).
-type KvMap = HashMap<(String, String), Vec<u8>>;
-
-/// Key-value storage shared by every call, partitioned by scope. It lives in the process for now; the
-/// database-backed store that survives restarts replaces it behind the same host interface.
-#[derive(Debug, Clone, Default)]
-pub struct KvSpace {
-    inner: Arc<Mutex<KvMap>>,
+/// Where the `kv` host interface keeps values, partitioned by scope.
+#[async_trait::async_trait]
+pub trait KvBackend: Send + Sync {
+    async fn get(&self, scope: &str, key: &str) -> Result<Option<Vec<u8>>, String>;
+    async fn set(&self, scope: &str, key: &str, value: &[u8]) -> Result<(), String>;
+    async fn delete(&self, scope: &str, key: &str) -> Result<(), String>;
 }
+
+/// Values kept in the process: for `plugin check` and tests. The server uses [`StoreKv`].
+#[derive(Debug, Default)]
+pub struct MemoryKv {
+    inner: Mutex<HashMap<(String, String), Vec<u8>>>,
+}
+
+#[async_trait::async_trait]
+impl KvBackend for MemoryKv {
+    async fn get(&self, scope: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        let map = self.inner.lock().map_err(|_| "kv lock poisoned".to_owned())?;
+        Ok(map.get(&(scope.to_owned(), key.to_owned())).cloned())
+    }
+    async fn set(&self, scope: &str, key: &str, value: &[u8]) -> Result<(), String> {
+        let mut map = self.inner.lock().map_err(|_| "kv lock poisoned".to_owned())?;
+        map.insert((scope.to_owned(), key.to_owned()), value.to_vec());
+        Ok(())
+    }
+    async fn delete(&self, scope: &str, key: &str) -> Result<(), String> {
+        let mut map = self.inner.lock().map_err(|_| "kv lock poisoned".to_owned())?;
+        map.remove(&(scope.to_owned(), key.to_owned()));
+        Ok(())
+    }
+}
+
+/// Values in the database (table `plugin_kv`), surviving restarts and shared by every node.
+pub struct StoreKv(pub Arc<dyn crate::store::Store>);
+
+#[async_trait::async_trait]
+impl KvBackend for StoreKv {
+    async fn get(&self, scope: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.0.kv_get(scope, key).await.map_err(|e| e.to_string())
+    }
+    async fn set(&self, scope: &str, key: &str, value: &[u8]) -> Result<(), String> {
+        self.0.kv_set(scope, key, value).await.map_err(|e| e.to_string())
+    }
+    async fn delete(&self, scope: &str, key: &str) -> Result<(), String> {
+        self.0.kv_delete(scope, key).await.map_err(|e| e.to_string())
+    }
+}
+
+/// The KV backend shared by every call.
+pub type KvSpace = Arc<dyn KvBackend>;
 
 /// The `T` of every plugin `Store`.
 pub struct PluginState {
@@ -130,8 +171,7 @@ impl log::Host for PluginState {
 impl kv::Host for PluginState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
         self.charge()?;
-        let map = self.kv.inner.lock().map_err(|_| wasmtime::format_err!("kv lock poisoned"))?;
-        Ok(Ok(map.get(&(self.call.kv_scope.clone(), key)).cloned()))
+        Ok(self.kv.get(&self.call.kv_scope, &key).await)
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
@@ -139,16 +179,12 @@ impl kv::Host for PluginState {
         if key.len() > 512 || value.len() > 1 << 20 {
             return Ok(Err("keys are at most 512 bytes and values at most 1 MiB".into()));
         }
-        let mut map = self.kv.inner.lock().map_err(|_| wasmtime::format_err!("kv lock poisoned"))?;
-        map.insert((self.call.kv_scope.clone(), key), value);
-        Ok(Ok(()))
+        Ok(self.kv.set(&self.call.kv_scope, &key, &value).await)
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), String>> {
         self.charge()?;
-        let mut map = self.kv.inner.lock().map_err(|_| wasmtime::format_err!("kv lock poisoned"))?;
-        map.remove(&(self.call.kv_scope.clone(), key));
-        Ok(Ok(()))
+        Ok(self.kv.delete(&self.call.kv_scope, &key).await)
     }
 }
 

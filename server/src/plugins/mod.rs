@@ -14,5 +14,5 @@ pub use bindings::integration::exports::switchboard::plugin::integration::{Actio
 pub use bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
 pub use egress::{EgressPolicy, Grants, is_granted, is_public};
 pub use engine::{ChannelPlugin, Inspection, IntegrationPlugin, Plugin, PluginEngine, PluginError, StepPlugin};
-pub use host::CallContext;
+pub use host::{CallContext, KvBackend, MemoryKv, StoreKv};
 pub use limits::Limits;

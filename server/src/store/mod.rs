@@ -275,10 +275,18 @@ pub trait JobStore {
     async fn retry_job(&self, id: Id, now: Timestamp) -> StoreResult<Job>;
 }
 
+/// Plugin-scoped key-value storage (plugin state, not domain state: no events).
+#[async_trait]
+pub trait PluginKvStore {
+    async fn kv_get(&self, scope: &str, key: &str) -> StoreResult<Option<Vec<u8>>>;
+    async fn kv_set(&self, scope: &str, key: &str, value: &[u8]) -> StoreResult<()>;
+    async fn kv_delete(&self, scope: &str, key: &str) -> StoreResult<()>;
+}
+
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
-    AccountStore + ContactStore + ConversationStore + SettingsStore + EventStore + JobStore + Send + Sync
+    AccountStore + ContactStore + ConversationStore + SettingsStore + EventStore + JobStore + PluginKvStore + Send + Sync
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -8,6 +8,7 @@ mod accounts;
 mod contacts;
 mod conversations;
 mod jobs;
+mod kv;
 mod rows;
 mod settings;
 

@@ -1,5 +1,6 @@
 //! A channel plugin that misbehaves in the way the webhook body names: `loop`, `memory`, `hostcalls`,
-//! `huge`, `panic`, `http`; anything else is answered normally. The sandbox tests use it.
+//! `huge`, `panic`, `http`; `kv` counts calls in its key-value storage; anything else is answered normally.
+//! The sandbox tests use it.
 
 use switchboard_plugin_sdk::channel::*;
 use switchboard_plugin_sdk::host;
@@ -59,6 +60,16 @@ impl Channel for Hostile {
                     Err(e) => Err(WebhookError::BadRequest(format!("{e:?}"))),
                     Ok(_) => Ok((vec![], HttpResponse::text(200, "reached"))),
                 }
+            }
+            "kv" => {
+                let count = host::store::get("count")
+                    .map_err(WebhookError::BadRequest)?
+                    .and_then(|v| String::from_utf8(v).ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+                    + 1;
+                host::store::set("count", count.to_string().as_bytes()).map_err(WebhookError::BadRequest)?;
+                Ok((vec![], HttpResponse::text(200, &count.to_string())))
             }
             other => Ok((vec![], HttpResponse::text(200, &format!("fine: {other}")))),
         }
