@@ -3,7 +3,6 @@
 //! input/output size caps. A trap or a limit hit fails that call only.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -50,21 +49,13 @@ pub struct PluginEngine {
     /// Compiled components by SHA-256 of their bytes: a plugin is compiled once per content, however
     /// often it is loaded or reloaded.
     compiled: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Component>>>,
-    ticker_stop: Arc<AtomicBool>,
+    /// Keeps the epoch ticker thread running; it stops when the last clone is dropped.
+    _alive: Arc<()>,
 }
 
 impl std::fmt::Debug for PluginEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PluginEngine")
-    }
-}
-
-impl Drop for PluginEngine {
-    fn drop(&mut self) {
-        // The last clone stops the ticker thread.
-        if Arc::strong_count(&self.ticker_stop) == 1 {
-            self.ticker_stop.store(true, Ordering::Relaxed);
-        }
     }
 }
 
@@ -100,12 +91,13 @@ impl PluginEngine {
         // The channel world's imports are the host interfaces every world shares.
         ChannelWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Invalid(e.to_string()))?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        let (ticking, stop) = (engine.clone(), ticker_stop.clone());
+        // The ticker runs while any clone of this engine lives: it holds only a weak reference.
+        let alive = Arc::new(());
+        let (ticking, watch) = (engine.clone(), Arc::downgrade(&alive));
         std::thread::Builder::new()
             .name("plugin-epoch".into())
             .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
+                while watch.strong_count() > 0 {
                     std::thread::sleep(TICK);
                     ticking.increment_epoch();
                 }
@@ -117,7 +109,7 @@ impl PluginEngine {
             kv: Arc::new(MemoryKv::default()),
             egress,
             compiled: Arc::default(),
-            ticker_stop,
+            _alive: alive,
         })
     }
 
@@ -330,21 +322,14 @@ impl<P: WorldPre> std::fmt::Debug for Plugin<P> {
 }
 
 /// Maps a failed wasmtime call to why it failed.
-fn classify(err: wasmtime::Error, store: &Store<PluginState>, limits: &Limits, started: Instant) -> PluginError {
+fn classify(err: wasmtime::Error, store: &Store<PluginState>, limits: &Limits) -> PluginError {
     if let Some(why) = &store.data().host_limit_hit {
         return PluginError::Limit(why.clone());
     }
-    if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
-        match trap {
-            wasmtime::Trap::Interrupt => return PluginError::Timeout(limits.timeout_ms),
-            wasmtime::Trap::MemoryOutOfBounds | wasmtime::Trap::TableOutOfBounds
-                if started.elapsed() < Duration::from_millis(limits.timeout_ms) =>
-            {
-                return PluginError::Trap(format!("{trap}"));
-            }
-            _ => {}
-        }
+    if err.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+        return PluginError::Timeout(limits.timeout_ms);
     }
+    // StoreLimits turns a refused memory.grow into a trap that says so.
     let text = format!("{err:?}");
     if text.contains("memory") && (text.contains("grow") || text.contains("limit")) {
         return PluginError::Limit(format!("memory above {} bytes", limits.memory_bytes));
@@ -378,7 +363,7 @@ impl<P: WorldPre> Plugin<P> {
             Ok(instance) => f(&instance, &mut store).await,
             Err(e) => Err(e),
         };
-        let outcome = result.map_err(|e| classify(e, &store, &self.limits, started));
+        let outcome = result.map_err(|e| classify(e, &store, &self.limits));
         let kind = match &outcome {
             Ok(_) => "ok",
             Err(PluginError::Timeout(_)) => "timeout",
