@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::config::{Config, DatabaseUrl};
 use crate::crypto::SecretBox;
 use crate::jobs::{JobRegistry, Worker};
+use crate::plugins::{PluginEngine, PluginRegistry, StoreKv};
 use crate::store::{self, Store};
 
 /// Everything a request or a job needs; shared as `Arc<App>`.
@@ -17,6 +18,7 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub secrets: SecretBox,
     pub jobs: JobRegistry,
+    pub plugins: Arc<PluginRegistry>,
 }
 
 impl std::fmt::Debug for App {
@@ -47,8 +49,24 @@ impl App {
         } else {
             tracing::info!("using PostgreSQL");
         }
-        Ok(Arc::new(Self { config: Arc::new(config), store, secrets, jobs }))
+        let plugins = Arc::new(open_plugins(&config, store.clone())?);
+        let loaded = plugins.load_all().await;
+        let ready = loaded.iter().filter(|e| e.status == crate::plugins::PluginStatus::Ready).count();
+        tracing::info!(ready, known = loaded.len(), dir = %plugins.dir().display(), "plugins loaded");
+        Ok(Arc::new(Self { config: Arc::new(config), store, secrets, jobs, plugins }))
     }
+}
+
+/// The plugin engine and registry for `config`: plugin data in the database, compiled plugins cached in
+/// the data directory.
+pub fn open_plugins(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<PluginRegistry> {
+    let settings = &config.plugins;
+    let mut engine = PluginEngine::with_egress(settings.max_memory_bytes(), settings.egress_policy())?
+        .with_kv(Arc::new(StoreKv(store)));
+    if settings.cache {
+        engine = engine.with_cache_dir(&config.plugin_cache_dir())?;
+    }
+    Ok(PluginRegistry::new(config, engine))
 }
 
 /// Serves the API on `listener` and runs the job worker until `shutdown` resolves, then lets in-flight

@@ -82,6 +82,12 @@ pub enum WorkspaceCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// List bundled and installed plugins with their status, version, grants and where they come from.
+    List {
+        /// Print JSON (as `GET /api/v1/plugins` does) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Load a plugin component and report its world, interface version, imports, size and compile time.
     Check {
         /// The `.wasm` component.
@@ -184,6 +190,80 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("imports:");
             for import in &report.imports {
                 println!("  {import}");
+            }
+            let manifest_path = file.with_file_name("plugin.toml");
+            if let Ok(text) = std::fs::read_to_string(&manifest_path) {
+                let manifest = crate::plugins::Manifest::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", manifest_path.display()))?;
+                let declared = &manifest.capabilities;
+                println!("manifest:   {}", manifest_path.display());
+                println!("  id:             {} ({})", manifest.plugin.id, manifest.plugin.world.as_str());
+                println!("  outbound hosts: {}", declared.outbound_hosts.join(", "));
+                println!("  kv:             {}", declared.kv);
+                let names = |l: &[crate::plugins::manifest::Setting]| {
+                    l.iter()
+                        .map(|s| if s.required { format!("{}*", s.name) } else { s.name.clone() })
+                        .collect::<Vec<_>>()
+                };
+                println!("  config:         {}", names(&manifest.config).join(", "));
+                println!("  secrets:        {}", names(&manifest.secrets).join(", "));
+                if manifest.plugin.world.as_str() != report.world {
+                    bail!(
+                        "the manifest says world `{}` but the component is a {} plugin",
+                        manifest.plugin.world.as_str(),
+                        report.world
+                    );
+                }
+                if report.describe["id"] != manifest.plugin.id.as_str() {
+                    bail!(
+                        "the manifest says id `{}` but the component describes itself as {}",
+                        manifest.plugin.id,
+                        report.describe["id"]
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::List { json }) => {
+            // No database: plugins' key-value data is not touched, and the cache is used only if the data
+            // directory already exists.
+            let limits = config.plugins.limits;
+            let mut engine = crate::plugins::PluginEngine::with_egress(
+                config.plugins.max_memory_bytes().max(limits.memory_bytes),
+                config.plugins.egress_policy(),
+            )?;
+            if config.plugins.cache && config.data_dir.is_dir() {
+                engine = engine.with_cache_dir(&config.plugin_cache_dir())?;
+            }
+            let registry = crate::plugins::PluginRegistry::new(&config, engine);
+            let entries = registry.load_all().await;
+            let views: Vec<_> = entries.iter().map(|e| crate::service::plugins::PluginView::from(e.as_ref())).collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&views)?);
+                return Ok(());
+            }
+            println!("plugins directory: {}", registry.dir().display());
+            println!(
+                "{:<24} {:<12} {:<10} {:<10} {:<9} {:<12} OUTBOUND HOSTS",
+                "ID", "WORLD", "VERSION", "SOURCE", "STATUS", "SHA256"
+            );
+            for v in &views {
+                let hosts = v.granted["outbound_hosts"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|h| h.as_str()).collect::<Vec<_>>().join(", "));
+                println!(
+                    "{:<24} {:<12} {:<10} {:<10} {:<9} {:<12} {}",
+                    v.id,
+                    v.world.as_deref().unwrap_or("?"),
+                    v.version,
+                    v.source,
+                    v.status,
+                    v.sha256.get(..12).unwrap_or(""),
+                    hosts.unwrap_or_default()
+                );
+                if let Some(error) = &v.error {
+                    println!("    error: {error}");
+                }
             }
             Ok(())
         }

@@ -26,6 +26,10 @@ pub struct Config {
     pub security: SecurityConfig,
     pub log: LogConfig,
     pub jobs: JobsConfig,
+    pub plugins: PluginsConfig,
+    /// The file this configuration was read from, if any (re-read when plugins are reloaded).
+    #[serde(skip)]
+    pub source_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -96,6 +100,106 @@ pub struct JobsConfig {
     pub backoff_max_ms: u64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Directory of installed (third-party) plugins: one sub-directory per plugin holding its
+    /// `plugin.toml` and `.wasm`. Empty: `plugins` in the data directory.
+    pub dir: String,
+    /// Keep compiled plugins, so a restart skips compilation.
+    pub cache: bool,
+    /// Where compiled plugins are kept. Empty: `plugin-cache` in the data directory.
+    pub cache_dir: String,
+    /// Non-public addresses plugins may still reach, e.g. `127.0.0.1` for a provider on this machine.
+    pub allow_private_addresses: Vec<std::net::IpAddr>,
+    /// Upper bound of a plugin's HTTP request timeout, in milliseconds.
+    pub http_timeout_max_ms: u64,
+    /// Largest HTTP response body a plugin receives, in bytes.
+    pub http_response_max_bytes: usize,
+    /// HTTP requests one plugin may have in flight at once.
+    pub http_concurrency: usize,
+    /// Limits of every plugin call, unless a plugin's settings change them.
+    pub limits: switchboard_plugin_host::Limits,
+    /// Settings per plugin id: `[plugins.settings.whatsapp-cloud]`.
+    pub settings: std::collections::BTreeMap<String, PluginSettings>,
+}
+
+/// An admin's settings for one plugin.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginSettings {
+    /// Load this plugin; a disabled plugin's channels stop receiving and sending.
+    pub enabled: bool,
+    /// Hosts granted to the plugin (it gets those it also declares). Unset: bundled plugins get what
+    /// they declare, installed plugins get none.
+    pub outbound_hosts: Option<Vec<String>>,
+    /// Allow its key-value storage (if it declares it).
+    pub kv: bool,
+    /// Changes to the default limits for this plugin.
+    pub limits: switchboard_plugin_host::LimitOverrides,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            dir: String::new(),
+            cache: true,
+            cache_dir: String::new(),
+            allow_private_addresses: Vec::new(),
+            http_timeout_max_ms: 15_000,
+            http_response_max_bytes: 16 << 20,
+            http_concurrency: 16,
+            limits: switchboard_plugin_host::Limits::default(),
+            settings: Default::default(),
+        }
+    }
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        Self { enabled: true, outbound_hosts: None, kv: true, limits: Default::default() }
+    }
+}
+
+impl PluginsConfig {
+    /// The admin's outbound HTTP policy for every plugin.
+    pub fn egress_policy(&self) -> switchboard_plugin_host::EgressPolicy {
+        switchboard_plugin_host::EgressPolicy {
+            allow_private_addresses: self.allow_private_addresses.clone(),
+            max_timeout_ms: self.http_timeout_max_ms,
+            max_response_bytes: self.http_response_max_bytes,
+            max_concurrent_per_plugin: self.http_concurrency,
+        }
+    }
+
+    /// The settings of plugin `id` (defaults when it has none).
+    pub fn settings_for(&self, id: &str) -> PluginSettings {
+        self.settings.get(id).cloned().unwrap_or_default()
+    }
+
+    /// The largest memory any plugin may use: the size of the engine's memory slots.
+    pub fn max_memory_bytes(&self) -> usize {
+        let each = self.settings.values().map(|s| s.limits.apply(self.limits).memory_bytes);
+        each.fold(self.limits.memory_bytes, usize::max)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.limits.validate().map_err(|e| ConfigError(format!("plugins.limits.{e}")))?;
+        for (id, s) in &self.settings {
+            s.limits
+                .apply(self.limits)
+                .validate()
+                .map_err(|e| ConfigError(format!("plugins.settings.{id}.limits.{e}")))?;
+        }
+        if self.http_timeout_max_ms == 0 || self.http_concurrency == 0 || self.http_response_max_bytes == 0 {
+            return Err(ConfigError(
+                "plugins: http_timeout_max_ms, http_response_max_bytes and http_concurrency must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -105,6 +209,8 @@ impl Default for Config {
             security: SecurityConfig::default(),
             log: LogConfig::default(),
             jobs: JobsConfig::default(),
+            plugins: PluginsConfig::default(),
+            source_file: None,
         }
     }
 }
@@ -164,22 +270,27 @@ impl Config {
 
     fn load_from(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        match path {
+        let source_file = match path {
             Some(p) => {
                 if !p.is_file() {
                     return Err(ConfigError(format!("config file {} does not exist", p.display())));
                 }
                 figment = figment.merge(Toml::file_exact(p));
+                Some(p.to_path_buf())
             }
-            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
-        }
+            None => {
+                figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE));
+                Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file())
+            }
+        };
         // SWITCHBOARD_CONFIG names the file and SWITCHBOARD_TEST_* steer the test suite; neither is a key.
         let env = env.split("__").filter(|k| {
             let k = k.as_str().to_ascii_lowercase();
             k != "config" && !k.starts_with("test_")
         });
-        let config: Config = figment.merge(env).extract().map_err(|e| ConfigError(describe(e)))?;
+        let mut config: Config = figment.merge(env).extract().map_err(|e| ConfigError(describe(e)))?;
         config.validate()?;
+        config.source_file = source_file;
         Ok(config)
     }
 
@@ -207,6 +318,7 @@ impl Config {
         if self.security.session_ttl_hours == 0 {
             return Err(ConfigError("security.session_ttl_hours: must be at least 1".into()));
         }
+        self.plugins.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError(format!("log.level: `{}` is not a valid filter", self.log.level)));
         }
@@ -220,6 +332,18 @@ impl Config {
             return Ok(DatabaseUrl::Sqlite(path));
         }
         DatabaseUrl::parse(&self.database.url)
+    }
+
+    /// The directory of installed plugins.
+    pub fn plugins_dir(&self) -> PathBuf {
+        let dir = self.plugins.dir.trim();
+        if dir.is_empty() { self.data_dir.join("plugins") } else { PathBuf::from(dir) }
+    }
+
+    /// Where compiled plugins are cached.
+    pub fn plugin_cache_dir(&self) -> PathBuf {
+        let dir = self.plugins.cache_dir.trim();
+        if dir.is_empty() { self.data_dir.join("plugin-cache") } else { PathBuf::from(dir) }
     }
 
     /// The base URL for links handed to providers and browsers, without a trailing slash.

@@ -63,6 +63,8 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config { data_dir: dir.path().to_path_buf(), ..Default::default() };
         config.jobs.enabled = false;
+        // One cache of compiled plugins for the whole suite: only the first server compiles the bundled ones.
+        config.plugins.cache_dir = shared_plugin_cache().display().to_string();
         let mut pg_admin = None;
         if backend == Backend::Postgres {
             let admin = std::env::var(PG_ENV).expect("PostgreSQL URL");
@@ -94,6 +96,11 @@ impl TestDb {
             pool.close().await;
         }
     }
+}
+
+/// `target/test-plugin-cache`, shared by every test server.
+pub fn shared_plugin_cache() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").join("target/test-plugin-cache")
 }
 
 /// Replaces the database name of a PostgreSQL URL.
@@ -129,7 +136,13 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> Self {
-        let db = TestDb::new(backend).await;
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestServer::start`], after `adjust` changed the configuration (its `data_dir` is the test's).
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut db = TestDb::new(backend).await;
+        adjust(&mut db.config);
         let app = db.app().await;
         let (_, ws, owner) = accounts::init(
             &app,
@@ -250,32 +263,11 @@ pub fn assert_error(got: &(StatusCode, Value), status: u16, code: &str) {
 /// Builds a plugin crate for `wasm32-wasip2` (once per process and crate) and returns the component.
 /// `workspace` is relative to the repository root: `plugins` (first-party) or `tests/plugins` (test-only).
 pub fn build_wasm(workspace: &str, krate: &str) -> Vec<u8> {
-    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = BUILD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
-    let manifest = root.join(workspace).join("Cargo.toml");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    ensure_wasm_target();
-    let status = std::process::Command::new(cargo)
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", krate, "--manifest-path"])
-        .arg(&manifest)
-        .env_remove("RUSTFLAGS")
-        .status()
-        .expect("run cargo for the plugin");
-    assert!(status.success(), "building {krate} for wasm32-wasip2 failed (is the target installed?)");
-    let file =
-        root.join(workspace).join("target/wasm32-wasip2/release").join(format!("{}.wasm", krate.replace('-', "_")));
-    std::fs::read(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()))
+    build_wasm_with(workspace, krate, &[])
 }
 
-/// Adds the `wasm32-wasip2` target when it is missing (machines here set `RUSTUP_AUTO_INSTALL=0`).
-fn ensure_wasm_target() {
-    let installed = std::process::Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "wasm32-wasip2"))
-        .unwrap_or(true);
-    if !installed {
-        let _ = std::process::Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status();
-    }
+/// Like [`build_wasm`], with cargo features of the plugin crate turned on.
+pub fn build_wasm_with(workspace: &str, krate: &str, features: &[&str]) -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
+    switchboard_plugin_host::testing::build_component_with(&root.join(workspace).join(krate), features)
 }

@@ -7,6 +7,11 @@ use switchboard::model::Actor;
 use switchboard::service::accounts;
 use switchboard_tests::{Backend, TestServer, assert_error, both_backends};
 
+/// A channel of the bundled example plugin, with the settings its manifest requires.
+fn example_channel(name: &str) -> Value {
+    json!({"name": name, "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"}, "secrets": {"shared_secret": "s"}})
+}
+
 fn id(v: &Value) -> i64 {
     v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
 }
@@ -60,10 +65,10 @@ async fn contacts_api(backend: Backend) {
     let (_, channel) = s
         .post(
             "/api/v1/channels",
-            json!({"name": "WhatsApp", "plugin_id": "whatsapp-cloud", "secrets": {"access_token": "EAAG-secret"}}),
+            json!({"name": "Example", "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"}, "secrets": {"shared_secret": "EAAG-secret"}}),
         )
         .await;
-    assert_eq!(channel["secret_names"], json!(["access_token"]));
+    assert_eq!(channel["secret_names"], json!(["shared_secret"]), "{channel}");
     assert!(!channel.to_string().contains("EAAG-secret"), "secrets are never returned");
     let (status, with_id) = s
         .post(
@@ -152,7 +157,7 @@ async fn conversations_api(backend: Backend) {
         .await;
     assert_error(&no_channel, 422, "validation_failed");
     assert_eq!(no_channel.1["error"]["field"], "channel_id");
-    let (_, channel) = s.post("/api/v1/channels", json!({"name": "Telegram", "plugin_id": "telegram"})).await;
+    let (_, channel) = s.post("/api/v1/channels", example_channel("Example")).await;
     let body = json!({"content": {"type": "text", "text": "Hi Ana"}, "channel_id": id(&channel)});
     let (status, msg) =
         s.call(Method::POST, &format!("/api/v1/conversations/{conv_id}/messages"), Some(&agent), Some(body)).await;
@@ -335,26 +340,44 @@ async fn settings_api(backend: Backend) {
     assert_eq!(s.get("/api/v1/templates").await.1["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(s.delete(&format!("/api/v1/templates/{tid}")).await.0, StatusCode::NO_CONTENT);
     // Channels: secrets sealed at rest and readable only by the server.
-    let (_, ch) = s.post("/api/v1/channels", json!({"name": "Web chat", "plugin_id": "webchat", "config": {"color": "#0a0"}, "secrets": {"signing_key": "k-123"}})).await;
+    let (_, ch) = s.post("/api/v1/channels", json!({"name": "Web chat", "plugin_id": "example-channel", "config": {"base_url": "https://a.test"}, "secrets": {"shared_secret": "k-123"}})).await;
     let chid = id(&ch);
     let opened = switchboard::service::settings::channel_secrets(&s.app, s.workspace_id, chid).await.expect("secrets");
-    assert_eq!(opened.get("signing_key").map(String::as_str), Some("k-123"));
+    assert_eq!(opened.get("shared_secret").map(String::as_str), Some("k-123"));
     let sealed = s.app.store.channel_secrets(s.workspace_id, chid).await.expect("sealed");
     assert!(!sealed.contains("k-123"), "encrypted at rest");
-    assert_eq!(s.get(&format!("/api/v1/channels/{chid}")).await.1["config"]["color"], "#0a0");
+    assert_eq!(s.get(&format!("/api/v1/channels/{chid}")).await.1["config"]["base_url"], "https://a.test");
     assert!(ch["webhook_url"].as_str().is_some_and(|u| u.ends_with(&format!("/webhooks/{chid}"))), "{ch}");
     let (status, patched) = s
         .patch(
             &format!("/api/v1/channels/{chid}"),
-            json!({"name": "Site chat", "enabled": false, "secrets": {"signing_key": null, "api_key": "a-1"}}),
+            json!({"name": "Site chat", "enabled": false, "secrets": {"shared_secret": "k-456"}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!((patched["name"].clone(), patched["enabled"].clone()), (json!("Site chat"), json!(false)));
-    assert_eq!(patched["secret_names"], json!(["api_key"]));
-    assert_eq!(patched["config"]["color"], "#0a0", "absent fields are kept");
+    assert_eq!(patched["secret_names"], json!(["shared_secret"]));
+    assert_eq!(patched["config"]["base_url"], "https://a.test", "absent fields are kept");
     let opened = switchboard::service::settings::channel_secrets(&s.app, s.workspace_id, chid).await.expect("secrets");
-    assert_eq!(opened.into_iter().collect::<Vec<_>>(), vec![("api_key".to_owned(), "a-1".to_owned())]);
+    assert_eq!(opened.into_iter().collect::<Vec<_>>(), vec![("shared_secret".to_owned(), "k-456".to_owned())]);
+    // The plugin's manifest decides which settings and secrets a channel takes.
+    let removed = s.patch(&format!("/api/v1/channels/{chid}"), json!({"secrets": {"shared_secret": null}})).await;
+    assert_error(&removed, 422, "validation_failed");
+    assert_eq!(removed.1["error"]["field"], "secrets.shared_secret");
+    let undeclared = s
+        .patch(&format!("/api/v1/channels/{chid}"), json!({"config": {"base_url": "https://a.test", "colour": "red"}}))
+        .await;
+    assert_eq!(undeclared.1["error"]["field"], "config.colour");
+    let missing = s
+        .post(
+            "/api/v1/channels",
+            json!({"name": "x", "plugin_id": "example-channel", "secrets": {"shared_secret": "s"}}),
+        )
+        .await;
+    assert_eq!(missing.1["error"]["field"], "config.base_url");
+    let unknown = s.post("/api/v1/channels", json!({"name": "x", "plugin_id": "carrier-pigeon"})).await;
+    assert_error(&unknown, 422, "validation_failed");
+    assert!(unknown.1["error"]["message"].as_str().is_some_and(|m| m.contains("example-channel")), "{}", unknown.1);
     assert_error(&s.patch(&format!("/api/v1/channels/{chid}"), json!({"config": [1]})).await, 422, "validation_failed");
     assert_eq!(s.get("/api/v1/channels").await.1["items"].as_array().map(Vec::len), Some(1));
     assert_error(

@@ -152,7 +152,8 @@ async fn step_and_integration_plugins_run_through_their_sdk_traits() {
     assert_eq!((info.id.as_str(), info.branches.clone()), ("echo-step", vec!["empty".to_owned()]));
     let ran =
         step.run(CallContext::default(), "{}".into(), r#"{"text":"hi"}"#.into()).await.expect("call").expect("ok");
-    assert_eq!((ran.branch.as_str(), ran.outputs.as_str()), ("default", r#"{"echo":"hi"}"#));
+    let outputs: serde_json::Value = serde_json::from_str(&ran.outputs).expect("outputs are JSON");
+    assert_eq!((ran.branch.as_str(), outputs["echo"].as_str()), ("default", Some("hi")));
     let empty = step.run(CallContext::default(), "{}".into(), "{}".into()).await.expect("call").expect("ok");
     assert_eq!(empty.branch, "empty");
     let bad = step.run(CallContext::default(), "{}".into(), "not json".into()).await.expect("call");
@@ -227,7 +228,7 @@ async fn outbound_http_reaches_only_granted_public_hosts() {
     let policy =
         EgressPolicy { allow_private_addresses: vec!["127.0.0.1".parse().expect("ip")], ..EgressPolicy::standard() };
     let engine = PluginEngine::with_egress(Limits::default().memory_bytes, policy).expect("engine");
-    let granted = Grants { outbound_hosts: vec![format!("http://{addr}")] };
+    let granted = Grants { outbound_hosts: vec![format!("http://{addr}")], kv: false };
     let plugin = engine.load_channel("example-channel", &wasm, Limits::default()).expect("load").with_grants(granted);
     let sent = plugin.send(sending_context(&format!("http://{addr}")), message()).await.expect("call");
     assert!(matches!(sent, Ok(ref id) if id == "prov-1"), "{sent:?}");
@@ -242,6 +243,7 @@ async fn outbound_http_reaches_only_granted_public_hosts() {
             format!("http://localhost:{port}"),
             "http://169.254.169.254".into(),
         ],
+        kv: false,
     };
     let plugin = strict.load_channel("example-channel", &wasm, Limits::default()).expect("load").with_grants(grants);
     for base in [format!("http://{addr}"), format!("http://localhost:{port}"), "http://169.254.169.254".to_owned()] {
@@ -282,10 +284,20 @@ async fn key_value_storage_lives_in_the_database_per_scope() {
     let app = db.app().await;
     let kv = std::sync::Arc::new(switchboard::plugins::StoreKv(app.store.clone()));
     let engine = engine().with_kv(kv);
-    let plugin =
-        engine.load_channel("hostile", &build_wasm("tests/plugins", "hostile"), Limits::default()).expect("load");
+    let wasm = build_wasm("tests/plugins", "hostile");
     let scoped =
         |scope: &str| CallContext { plugin_id: "hostile".into(), kv_scope: scope.into(), ..Default::default() };
+    // Without the grant (the manifest did not declare kv, or the admin turned it off) storage is refused.
+    let ungranted = engine.load_channel("hostile", &wasm, Limits::default()).expect("load");
+    let refused = ungranted.handle_webhook(scoped("hostile/1"), request("POST", "", &[], b"kv")).await.expect("call");
+    assert!(
+        matches!(refused, Err(switchboard::plugins::WebhookError::BadRequest(ref why)) if why.contains("not granted")),
+        "{refused:?}"
+    );
+    let plugin = engine
+        .load_channel("hostile", &wasm, Limits::default())
+        .expect("load")
+        .with_grants(Grants { kv: true, ..Grants::default() });
     for expected in ["1", "2"] {
         let out = plugin
             .handle_webhook(scoped("hostile/1"), request("POST", "", &[], b"kv"))

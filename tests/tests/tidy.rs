@@ -1,5 +1,6 @@
 //! Repository hygiene checks that keep the architecture's invariants true (docs/ARCHITECTURE.md):
-//! every Rust file says what it is for, only `http` knows axum, only `store` knows SQL.
+//! every Rust file says what it is for, only `http` knows axum, only `store` knows SQL, and `unsafe` appears
+//! in one reviewed place.
 
 use std::path::{Path, PathBuf};
 
@@ -51,4 +52,25 @@ fn only_http_knows_axum_and_only_store_knows_sql() {
             assert!(!uses("sqlx"), "{rel} uses sqlx; only store/ may");
         }
     }
+}
+
+#[test]
+fn unsafe_code_lives_only_in_the_precompiled_plugin_cache() {
+    let mut files = Vec::new();
+    for dir in ["server", "plugin-host", "tests", "plugin-sdk/src"] {
+        rust_files(&repo_root().join(dir), &mut files);
+    }
+    let allowed = repo_root().join("plugin-host/src/cache.rs");
+    for file in files.iter().filter(|f| **f != allowed) {
+        let text = std::fs::read_to_string(file).expect("read");
+        let offends = code_lines(&text).any(|l| l.contains("unsafe {") || l.contains("allow(unsafe_code)"));
+        // This test names the pattern it looks for; it is not an offender.
+        assert!(
+            !offends || file.ends_with("tidy.rs"),
+            "{} uses unsafe; only plugin-host/src/cache.rs may",
+            file.display()
+        );
+    }
+    let cache = std::fs::read_to_string(&allowed).expect("read cache.rs");
+    assert!(cache.contains("// SAFETY:"), "the one unsafe block explains why it is sound");
 }

@@ -7,6 +7,7 @@ mod contacts;
 mod conversations;
 mod error;
 pub mod extract;
+mod plugins;
 mod settings;
 mod system;
 
@@ -81,6 +82,7 @@ fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .merge(contacts::router())
         .merge(conversations::router())
         .merge(settings::router())
+        .merge(plugins::router())
         .merge(system::api_router())
         .split_for_parts()
 }

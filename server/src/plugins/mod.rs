@@ -1,18 +1,10 @@
-//! The WebAssembly plugin host: one wasmtime engine, a compiled component and an `InstancePre` per
-//! plugin, and a fresh sandboxed `Store` with limits for every call. Plugins reach the outside only
-//! through the host imports in `host.rs`, each scoped to the calling plugin.
+//! Plugins in the server: the registry of bundled and installed plugins (manifests, admin settings,
+//! reload) on top of the sandboxed host in the `switchboard-plugin-host` crate, and the database-backed
+//! key-value storage plugins see.
 
-mod bindings;
-mod egress;
-mod engine;
-mod host;
-mod limits;
+mod kv;
+pub mod registry;
 
-pub use bindings::channel::exports::switchboard::plugin::channel::{Info, SendError, WebhookError, WebhookResult};
-pub use bindings::channel::switchboard::plugin::types::{HttpRequest, HttpResponse};
-pub use bindings::integration::exports::switchboard::plugin::integration::{ActionInfo, IntegrationInfo};
-pub use bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
-pub use egress::{EgressPolicy, Grants, is_granted, is_public};
-pub use engine::{ChannelPlugin, Inspection, IntegrationPlugin, Plugin, PluginEngine, PluginError, StepPlugin};
-pub use host::{CallContext, KvBackend, MemoryKv, StoreKv};
-pub use limits::Limits;
+pub use kv::StoreKv;
+pub use registry::{LoadedPlugin, PluginEntry, PluginRegistry, PluginStatus};
+pub use switchboard_plugin_host::*;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod contacts;
 pub mod conversations;
+pub mod plugins;
 pub mod settings;
 pub mod validate;
 

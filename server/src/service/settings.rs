@@ -234,6 +234,7 @@ pub async fn update_channel(app: &App, who: &Principal, id: Id, req: ChannelUpda
         Some(n) => validate::required("name", &n, 100)?,
         None => current.name.clone(),
     };
+    let changes_settings = req.config.is_some() || req.secrets.is_some();
     let config = req.config.unwrap_or(current.config.clone());
     if !config.is_object() {
         return Err(AppError::validation("config", "must be a JSON object"));
@@ -244,6 +245,9 @@ pub async fn update_channel(app: &App, who: &Principal, id: Id, req: ChannelUpda
             Some(v) => secrets.insert(key, v),
             None => secrets.remove(&key),
         };
+    }
+    if changes_settings {
+        super::plugins::check_channel_settings(app, &current.plugin_id, &config, &secrets)?;
     }
     let plain = serde_json::to_vec(&secrets).map_err(AppError::internal)?;
     let fields = ChannelFields {
@@ -267,6 +271,7 @@ pub async fn create_channel(app: &App, who: &Principal, req: ChannelInput) -> Ap
     if !req.config.is_object() {
         return Err(AppError::validation("config", "must be a JSON object"));
     }
+    super::plugins::check_channel_settings(app, &plugin_id, &req.config, &req.secrets)?;
     let plain = serde_json::to_vec(&req.secrets).map_err(AppError::internal)?;
     let fields = ChannelFields {
         name,

@@ -15,6 +15,8 @@ pub struct Grants {
     /// Host patterns: `api.example.com` or `*.example.com`, optionally with a scheme (`http://` must be
     /// explicit; the default is `https://` only) and a port.
     pub outbound_hosts: Vec<String>,
+    /// Whether the plugin may use its key-value storage.
+    pub kv: bool,
 }
 
 /// Admin-wide egress policy shared by every plugin.
@@ -292,6 +294,7 @@ mod tests {
     fn grants_match_host_scheme_and_port() {
         let grants = Grants {
             outbound_hosts: vec!["graph.facebook.com".into(), "*.fbcdn.net".into(), "http://127.0.0.1:9000".into()],
+            kv: false,
         };
         let ok = |u: &str| is_granted(&url::Url::parse(u).expect("url"), &grants);
         assert!(ok("https://graph.facebook.com/v20.0/123/messages"));

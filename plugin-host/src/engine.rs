@@ -15,9 +15,11 @@ use super::bindings::integration::exports::switchboard::plugin::integration::Int
 use super::bindings::integration::{IntegrationPlugin as IntegrationWorld, IntegrationPluginPre};
 use super::bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
 use super::bindings::step::{StepPlugin as StepWorld, StepPluginPre};
+use super::cache::DiskCache;
 use super::egress::{Egress, EgressPolicy, Grants};
-use super::host::{CallContext, KvBackend, KvSpace, MemoryKv, Net, PluginState};
+use super::host::{CallContext, KvBackend, KvSpace, MemoryKv, Net, PluginState, Transport};
 use super::limits::Limits;
+use super::recorded::RecordedHttp;
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 const TICK: Duration = Duration::from_millis(10);
@@ -45,10 +47,13 @@ pub struct PluginEngine {
     engine: Engine,
     linker: Arc<Linker<PluginState>>,
     kv: KvSpace,
-    egress: Egress,
+    transport: Transport,
+    max_concurrent_requests: usize,
     /// Compiled components by SHA-256 of their bytes: a plugin is compiled once per content, however
     /// often it is loaded or reloaded.
     compiled: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Component>>>,
+    /// Artifacts compiled by an earlier run of this host, if a cache directory was given.
+    disk: Option<DiskCache>,
     /// Keeps the epoch ticker thread running; it stops when the last clone is dropped.
     _alive: Arc<()>,
 }
@@ -107,8 +112,10 @@ impl PluginEngine {
             engine,
             linker: Arc::new(linker),
             kv: Arc::new(MemoryKv::default()),
-            egress,
+            max_concurrent_requests: egress.policy().max_concurrent_per_plugin.max(1),
+            transport: Transport::Live(egress),
             compiled: Arc::default(),
+            disk: None,
             _alive: alive,
         })
     }
@@ -119,7 +126,22 @@ impl PluginEngine {
         self
     }
 
-    /// Compiles `wasm`, or returns the component compiled earlier from the same bytes.
+    /// Answers plugins' HTTP requests from `recorded` instead of the network (the offline test harness).
+    pub fn with_recorded_http(mut self, recorded: Arc<RecordedHttp>) -> Self {
+        self.transport = Transport::Recorded(recorded);
+        self
+    }
+
+    /// Keeps compiled plugins in `dir` (created owner-only) and reuses them on the next start.
+    pub fn with_cache_dir(mut self, dir: &std::path::Path) -> Result<Self, PluginError> {
+        let cache = DiskCache::open(dir, &self.engine)
+            .map_err(|e| PluginError::Invalid(format!("plugin cache {}: {e}", dir.display())))?;
+        self.disk = Some(cache);
+        Ok(self)
+    }
+
+    /// Compiles `wasm`, or returns the component compiled earlier from the same bytes (in this process or,
+    /// with a cache directory, in an earlier one).
     fn compile(&self, id: &str, wasm: &[u8]) -> Result<Component, PluginError> {
         use sha2::Digest;
         let hash: [u8; 32] = sha2::Sha256::digest(wasm).into();
@@ -128,9 +150,24 @@ impl PluginEngine {
             return Ok(component);
         }
         let started = Instant::now();
-        let component = Component::new(&self.engine, wasm).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
-        tracing::info!(plugin = id, bytes = wasm.len(), ms = started.elapsed().as_millis() as u64, "compiled plugin");
-        metrics::counter!("switchboard_plugin_compilations_total", "plugin" => id.to_owned()).increment(1);
+        let from_disk = self.disk.as_ref().and_then(|d| d.load(&self.engine, &hash));
+        let component = match from_disk {
+            Some(component) => {
+                tracing::debug!(plugin = id, "loaded a precompiled plugin");
+                component
+            }
+            None => {
+                let component =
+                    Component::new(&self.engine, wasm).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
+                let ms = started.elapsed().as_millis() as u64;
+                tracing::info!(plugin = id, bytes = wasm.len(), ms, "compiled plugin");
+                metrics::counter!("switchboard_plugin_compilations_total", "plugin" => id.to_owned()).increment(1);
+                if let Some(disk) = &self.disk {
+                    disk.store(&hash, &component);
+                }
+                component
+            }
+        };
         if let Ok(mut map) = self.compiled.lock() {
             map.insert(hash, component.clone());
         }
@@ -180,11 +217,10 @@ impl PluginEngine {
     }
 
     fn net(&self, grants: Grants) -> Net {
-        let permits = self.egress.policy().max_concurrent_per_plugin.max(1);
         Net {
-            egress: self.egress.clone(),
+            transport: self.transport.clone(),
             grants: Arc::new(grants),
-            inflight: Arc::new(tokio::sync::Semaphore::new(permits)),
+            inflight: Arc::new(tokio::sync::Semaphore::new(self.max_concurrent_requests)),
         }
     }
 
@@ -438,6 +474,19 @@ impl ChannelPlugin {
         self.check_input(message.len())?;
         self.call(ctx, move |p, s| Box::pin(async move { p.switchboard_plugin_channel().call_send(s, &message).await }))
             .await
+    }
+}
+
+impl ChannelPlugin {
+    /// The provider's templates as a JSON array, where the provider offers a list.
+    pub async fn list_templates(&self, ctx: CallContext) -> Result<Result<String, SendError>, PluginError> {
+        let out = self
+            .call(ctx, |p, s| Box::pin(async move { p.switchboard_plugin_channel().call_list_templates(s).await }))
+            .await?;
+        if let Ok(json) = &out {
+            self.check_output(json.len())?;
+        }
+        Ok(out)
     }
 }
 

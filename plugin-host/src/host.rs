@@ -11,6 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::channel::switchboard::plugin::{clock, config, http, kv, log, types};
 use super::egress::{Egress, EgressError, Grants, OutboundRequest};
 use super::limits::Limits;
+use super::recorded::RecordedHttp;
 
 /// What the host knows about the call: whose it is and what that plugin may see.
 #[derive(Debug, Clone, Default)]
@@ -35,7 +36,8 @@ pub trait KvBackend: Send + Sync {
     async fn delete(&self, scope: &str, key: &str) -> Result<(), String>;
 }
 
-/// Values kept in the process: for `plugin check` and tests. The server uses [`StoreKv`].
+/// Values kept in the process: for `plugin check`, the test harness and tests. The server keeps them in
+/// its database instead.
 #[derive(Debug, Default)]
 pub struct MemoryKv {
     inner: Mutex<HashMap<(String, String), Vec<u8>>>,
@@ -59,22 +61,6 @@ impl KvBackend for MemoryKv {
     }
 }
 
-/// Values in the database (table `plugin_kv`), surviving restarts and shared by every node.
-pub struct StoreKv(pub Arc<dyn crate::store::Store>);
-
-#[async_trait::async_trait]
-impl KvBackend for StoreKv {
-    async fn get(&self, scope: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
-        self.0.kv_get(scope, key).await.map_err(|e| e.to_string())
-    }
-    async fn set(&self, scope: &str, key: &str, value: &[u8]) -> Result<(), String> {
-        self.0.kv_set(scope, key, value).await.map_err(|e| e.to_string())
-    }
-    async fn delete(&self, scope: &str, key: &str) -> Result<(), String> {
-        self.0.kv_delete(scope, key).await.map_err(|e| e.to_string())
-    }
-}
-
 /// The KV backend shared by every call.
 pub type KvSpace = Arc<dyn KvBackend>;
 
@@ -95,10 +81,18 @@ pub struct PluginState {
 /// Outbound HTTP as one plugin may use it.
 #[derive(Clone)]
 pub(super) struct Net {
-    pub egress: Egress,
+    pub transport: Transport,
     pub grants: Arc<Grants>,
     /// Caps the plugin's requests in flight across all its concurrent calls.
     pub inflight: Arc<tokio::sync::Semaphore>,
+}
+
+/// Where a plugin's requests go: the network (through the egress policy), or recorded answers (the
+/// offline test harness). Grants are checked the same way on both.
+#[derive(Clone)]
+pub(super) enum Transport {
+    Live(Egress),
+    Recorded(Arc<RecordedHttp>),
 }
 
 impl PluginState {
@@ -168,14 +162,26 @@ impl log::Host for PluginState {
     }
 }
 
+impl PluginState {
+    fn kv_allowed(&self) -> Result<(), String> {
+        if self.net.grants.kv { Ok(()) } else { Err("key-value storage is not granted to this plugin".into()) }
+    }
+}
+
 impl kv::Host for PluginState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
         self.charge()?;
+        if let Err(why) = self.kv_allowed() {
+            return Ok(Err(why));
+        }
         Ok(self.kv.get(&self.call.kv_scope, &key).await)
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         self.charge()?;
+        if let Err(why) = self.kv_allowed() {
+            return Ok(Err(why));
+        }
         if key.len() > 512 || value.len() > 1 << 20 {
             return Ok(Err("keys are at most 512 bytes and values at most 1 MiB".into()));
         }
@@ -184,6 +190,9 @@ impl kv::Host for PluginState {
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), String>> {
         self.charge()?;
+        if let Err(why) = self.kv_allowed() {
+            return Ok(Err(why));
+        }
         Ok(self.kv.delete(&self.call.kv_scope, &key).await)
     }
 }
@@ -221,7 +230,10 @@ impl http::Host for PluginState {
             body: request.body,
             timeout_ms: request.timeout_ms,
         };
-        let result = self.net.egress.send(&self.net.grants, outbound).await;
+        let result = match &self.net.transport {
+            Transport::Live(egress) => egress.send(&self.net.grants, outbound).await,
+            Transport::Recorded(recorded) => recorded.answer(&self.net.grants, outbound),
+        };
         let outcome = match &result {
             Ok(_) => "ok",
             Err(EgressError::Denied(_)) => "denied",
