@@ -9,11 +9,18 @@ fn main() {
     let root = manifest_dir.parent().expect("the server crate lives in the repository").to_path_buf();
     let plugins = root.join("plugins");
     let out = PathBuf::from(env("OUT_DIR")).join("bundled_plugins.rs");
-    println!("cargo:rerun-if-changed={}", plugins.display());
-    println!("cargo:rerun-if-changed={}", root.join("plugin-sdk").display());
+    // The plugins' sources only: `plugins/target` (their own tests' builds) must not trigger a rebuild.
+    println!("cargo:rerun-if-changed={}", plugins.join("Cargo.toml").display());
+    println!("cargo:rerun-if-changed={}", plugins.join("Cargo.lock").display());
+    println!("cargo:rerun-if-changed={}", root.join("plugin-sdk/src").display());
+    println!("cargo:rerun-if-changed={}", root.join("plugin-sdk/wit").display());
+    println!("cargo:rerun-if-changed={}", root.join("plugin-sdk/Cargo.toml").display());
     println!("cargo:rerun-if-env-changed=SWITCHBOARD_SKIP_PLUGIN_BUILD");
 
     let crates = plugin_crates(&plugins);
+    for (_, dir) in &crates {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
     if crates.is_empty() || std::env::var_os("SWITCHBOARD_SKIP_PLUGIN_BUILD").is_some() {
         std::fs::write(&out, "&[]").expect("write the bundled plugin list");
         return;

@@ -81,7 +81,7 @@ pub struct Setting {
 impl Manifest {
     /// Parses and checks a manifest; the error names the key at fault.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let manifest: Manifest = toml::from_str(text).map_err(|e| e.message().to_owned() + &span_hint(&e))?;
+        let manifest: Manifest = toml::from_str(text).map_err(|e| describe(text, &e))?;
         manifest.validate()?;
         Ok(manifest)
     }
@@ -204,10 +204,16 @@ fn check_host_pattern(pattern: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn span_hint(e: &toml::de::Error) -> String {
+/// A TOML error on one line, quoting the line so the key at fault is named.
+fn describe(text: &str, e: &toml::de::Error) -> String {
     match e.span() {
-        Some(span) => format!(" (at byte {})", span.start),
-        None => String::new(),
+        Some(span) => {
+            let start = span.start.min(text.len());
+            let line_no = text[..start].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or_default().trim();
+            format!("line {line_no} (`{line}`): {}", e.message().trim())
+        }
+        None => e.message().trim().to_owned(),
     }
 }
 

@@ -40,11 +40,38 @@ fn help_on_every_command() {
         vec!["user", "list", "--help"],
         vec!["workspace", "create", "--help"],
         vec!["plugin", "check", "--help"],
+        vec!["plugin", "list", "--help"],
     ] {
         let o = run(dir.path(), &args, &[]);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
         assert!(stdout(&o).contains("Usage:"), "{args:?}");
     }
+}
+
+#[test]
+fn plugin_list_shows_bundled_and_installed_plugins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An installed plugin whose manifest is wrong is listed as failed, with the key at fault.
+    let broken = dir.path().join("data/plugins/broken");
+    std::fs::create_dir_all(&broken).expect("plugin dir");
+    std::fs::write(
+        broken.join("plugin.toml"),
+        "[plugin]\nid = \"broken\"\nname = \"B\"\nversion = \"1\"\nworld = \"gateway\"\n",
+    )
+    .expect("manifest");
+    let o = run(dir.path(), &["plugin", "list"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let example = out.lines().find(|l| l.starts_with("example-channel")).unwrap_or_else(|| panic!("{out}"));
+    assert!(example.contains("channel") && example.contains("bundled") && example.contains("ready"), "{out}");
+    assert!(out.contains("broken") && out.contains("failed") && out.contains("world"), "{out}");
+    // The first run compiled and cached the bundled plugin; JSON output has the API's shape.
+    assert!(dir.path().join("data/plugin-cache").is_dir());
+    let o = run(dir.path(), &["plugin", "list", "--json"], &[]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let example = list.as_array().and_then(|l| l.iter().find(|p| p["id"] == "example-channel")).expect("listed");
+    assert_eq!((example["source"].as_str(), example["status"].as_str()), (Some("bundled"), Some("ready")));
+    assert_eq!(example["sha256"].as_str().map(str::len), Some(64));
 }
 
 #[test]
