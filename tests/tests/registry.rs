@@ -207,3 +207,58 @@ async fn a_third_party_plugin_gets_no_hosts_it_was_not_granted() {
 fn toml_settings(text: &str) -> switchboard::config::PluginSettings {
     toml::from_str(text).expect("settings parse")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_keeps_answering_while_installed_plugins_misbehave() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let plugins_dir = root.path().join("plugins");
+    let manifest =
+        "[plugin]\nid = \"hostile\"\nname = \"H\"\nversion = \"0.1.0\"\nworld = \"channel\"\nwasm = \"plugin.wasm\"\n";
+    install(&plugins_dir, "hostile", manifest, &build_wasm("tests/plugins", "hostile"));
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        c.plugins.dir = plugins_dir.display().to_string();
+        c.plugins.settings.insert("hostile".into(), toml_settings("limits = { timeout_ms = 3000 }"));
+    })
+    .await;
+    let hostile = s.app.plugins.channel("hostile").expect("hostile is ready");
+    // More spinning calls than the runtime has worker threads, plus a memory bomb and a panic.
+    let started = std::time::Instant::now();
+    let mut calls = Vec::new();
+    for what in ["loop", "loop", "loop", "loop", "memory", "panic"] {
+        let p = hostile.clone();
+        let request = switchboard::plugins::HttpRequest {
+            method: "POST".into(),
+            path: "/webhooks/1".into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: what.as_bytes().to_vec(),
+        };
+        let ctx = CallContext { plugin_id: "hostile".into(), ..Default::default() };
+        calls.push(tokio::spawn(async move { p.handle_webhook(ctx, request).await }));
+    }
+    // Meanwhile the API answers, including a request that reads the plugin registry.
+    for path in ["/healthz", "/api/v1/plugins", "/api/v1/contacts"] {
+        let (status, body) = s.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    // Had the spinning calls held the server's threads, they would have reached their deadline by now.
+    let still_spinning = calls[..4].iter().filter(|c| !c.is_finished()).count();
+    assert_eq!(still_spinning, 4, "the API answered while every spinning call was still running");
+    let mut outcomes = Vec::new();
+    for call in calls {
+        outcomes.push(call.await.expect("join").expect_err("every hostile call fails"));
+    }
+    let finished_at = started.elapsed();
+    assert!(finished_at < std::time::Duration::from_secs(20), "stopped near their deadline: {finished_at:?}");
+    let timeouts = outcomes.iter().filter(|e| matches!(e, switchboard::plugins::PluginError::Timeout(3000))).count();
+    assert_eq!(timeouts, 4, "{outcomes:?}");
+    // The failures are counted by kind.
+    let metrics = s.http.get(format!("{}/metrics", s.base)).send().await.expect("metrics").text().await.expect("text");
+    assert!(
+        metrics.lines().any(|l| l.starts_with("switchboard_plugin_calls_total")
+            && l.contains("plugin=\"hostile\"")
+            && l.contains("outcome=\"timeout\"")),
+        "{metrics}"
+    );
+    s.stop().await;
+}
