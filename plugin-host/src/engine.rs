@@ -9,6 +9,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 
 use super::bindings::channel::exports::switchboard::plugin::channel::{Info, SendError, WebhookError, WebhookResult};
+use super::bindings::channel::switchboard::plugin::http::OutgoingRequest;
 use super::bindings::channel::switchboard::plugin::types::{HttpRequest, HttpResponse};
 use super::bindings::channel::{ChannelPlugin as ChannelWorld, ChannelPluginPre};
 use super::bindings::integration::exports::switchboard::plugin::integration::IntegrationInfo;
@@ -478,6 +479,32 @@ impl ChannelPlugin {
 }
 
 impl ChannelPlugin {
+    /// Registers the channel's webhook URL at the provider.
+    pub async fn connect(&self, ctx: CallContext, webhook_url: String) -> Result<Result<(), SendError>, PluginError> {
+        self.call(ctx, move |p, s| {
+            Box::pin(async move { p.switchboard_plugin_channel().call_connect(s, &webhook_url).await })
+        })
+        .await
+    }
+
+    /// Undoes `connect`.
+    pub async fn disconnect(&self, ctx: CallContext) -> Result<Result<(), SendError>, PluginError> {
+        self.call(ctx, |p, s| Box::pin(async move { p.switchboard_plugin_channel().call_disconnect(s).await })).await
+    }
+
+    /// The request that downloads an inbound media item.
+    pub async fn media_request(
+        &self,
+        ctx: CallContext,
+        reference: String,
+    ) -> Result<Result<OutgoingRequest, SendError>, PluginError> {
+        self.check_input(reference.len())?;
+        self.call(ctx, move |p, s| {
+            Box::pin(async move { p.switchboard_plugin_channel().call_media_request(s, &reference).await })
+        })
+        .await
+    }
+
     /// The provider's templates as a JSON array, where the provider offers a list.
     pub async fn list_templates(&self, ctx: CallContext) -> Result<Result<String, SendError>, PluginError> {
         let out = self

@@ -18,6 +18,7 @@ pub mod testing;
 pub use bindings::channel::exports::switchboard::plugin::channel::{
     Capabilities, Info, SendError, WebhookError, WebhookResult, WindowPolicy,
 };
+pub use bindings::channel::switchboard::plugin::http::OutgoingRequest;
 pub use bindings::channel::switchboard::plugin::types::{HttpRequest, HttpResponse};
 pub use bindings::integration::exports::switchboard::plugin::integration::{ActionInfo, IntegrationInfo};
 pub use bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};

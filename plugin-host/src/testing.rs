@@ -24,8 +24,8 @@ use switchboard_plugin_sdk::event::{InboundEvent, OutboundMessage};
 
 use crate::{
     CallContext, ChannelPlugin, EgressPolicy, Grants, HttpRequest, HttpResponse, Info, IntegrationInfo,
-    IntegrationPlugin, KvBackend, Limits, Manifest, MemoryKv, PluginEngine, RecordedHttp, RecordedRequest,
-    RecordedResponse, SendError, StepInfo, StepPlugin, StepResult, WebhookError,
+    IntegrationPlugin, KvBackend, Limits, Manifest, MemoryKv, OutgoingRequest, PluginEngine, RecordedHttp,
+    RecordedRequest, RecordedResponse, SendError, StepInfo, StepPlugin, StepResult, WebhookError,
 };
 
 /// The fixed time every harness starts at: 2026-01-01T00:00:00Z, in milliseconds.
@@ -217,6 +217,24 @@ impl Harness {
         let p = self.channel_plugin();
         let json = self.runtime.block_on(p.list_templates(self.ctx.clone())).expect("list_templates ran")?;
         Ok(serde_json::from_str(&json).unwrap_or_else(|e| panic!("templates are not JSON: {e}")))
+    }
+
+    /// Registers the webhook URL at the provider.
+    pub fn connect(&self, webhook_url: &str) -> Result<(), SendError> {
+        let p = self.channel_plugin();
+        self.runtime.block_on(p.connect(self.ctx.clone(), webhook_url.to_owned())).expect("connect ran")
+    }
+
+    /// Undoes `connect`.
+    pub fn disconnect(&self) -> Result<(), SendError> {
+        let p = self.channel_plugin();
+        self.runtime.block_on(p.disconnect(self.ctx.clone())).expect("disconnect ran")
+    }
+
+    /// The request the host would make to download a media item.
+    pub fn media_request(&self, reference: &str) -> Result<OutgoingRequest, SendError> {
+        let p = self.channel_plugin();
+        self.runtime.block_on(p.media_request(self.ctx.clone(), reference.to_owned())).expect("media_request ran")
     }
 
     /// A step's description of itself.

@@ -4,7 +4,7 @@ pub use crate::bindings::channel::exports::switchboard::plugin::channel::{
     Capabilities, Info, SendError, WebhookError, WebhookResult, WindowPolicy,
 };
 pub use crate::event::{ContactProfile, DeliveryStatus, InboundEvent, OutboundMessage};
-pub use crate::host::{HttpRequest, HttpResponse};
+pub use crate::host::{HttpRequest, HttpResponse, OutgoingRequest};
 
 /// A messaging channel. Only `describe`, `handle_webhook` and `send` are required.
 pub trait Channel {
@@ -25,6 +25,22 @@ pub trait Channel {
     /// The provider's templates; the default says the provider offers none.
     fn list_templates() -> Result<Vec<serde_json::Value>, SendError> {
         Ok(Vec::new())
+    }
+
+    /// Registers `webhook_url` at the provider; the default (providers configured by hand) does nothing.
+    fn connect(_webhook_url: String) -> Result<(), SendError> {
+        Ok(())
+    }
+
+    /// Undoes [`Channel::connect`]; the default does nothing.
+    fn disconnect() -> Result<(), SendError> {
+        Ok(())
+    }
+
+    /// The request that downloads the media item `reference` (as the plugin put it in an inbound event);
+    /// the host makes it and stores the body. The default says the channel has no media to download.
+    fn media_request(_reference: String) -> Result<OutgoingRequest, SendError> {
+        Err(SendError::Permanent("this channel has no media to download".into()))
     }
 }
 
@@ -76,6 +92,15 @@ macro_rules! register_channel {
             }
             fn list_templates() -> Result<String, $crate::channel::SendError> {
                 $crate::channel::glue::list_templates::<$ty>()
+            }
+            fn connect(webhook_url: String) -> Result<(), $crate::channel::SendError> {
+                <$ty as $crate::channel::Channel>::connect(webhook_url)
+            }
+            fn disconnect() -> Result<(), $crate::channel::SendError> {
+                <$ty as $crate::channel::Channel>::disconnect()
+            }
+            fn media_request(reference: String) -> Result<$crate::channel::OutgoingRequest, $crate::channel::SendError> {
+                <$ty as $crate::channel::Channel>::media_request(reference)
             }
         }
 

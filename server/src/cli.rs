@@ -187,6 +187,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("plugin:     {}", report.describe);
             println!("size:       {} bytes", report.size_bytes);
             println!("compile:    {} ms", report.compile_ms);
+            let id = report.describe["id"].as_str().unwrap_or_default();
+            let l = config.plugins.settings_for(id).limits.apply(config.plugins.limits);
+            println!(
+                "limits:     {} ms, {} MiB memory, {} host calls, {} table entries, input/output {}/{} KiB (this configuration)",
+                l.timeout_ms,
+                l.memory_bytes >> 20,
+                l.host_calls,
+                l.table_entries,
+                l.input_bytes >> 10,
+                l.output_bytes >> 10
+            );
             println!("imports:");
             for import in &report.imports {
                 println!("  {import}");
@@ -369,9 +380,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.server.listen;
     let app = App::open(config).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let reloader = tokio::spawn(reload_plugins_on_hangup(app.clone()));
     let result = crate::app::run(app.clone(), listener, shutdown_signal()).await;
+    reloader.abort();
     app.store.close().await;
     result
+}
+
+/// Reloads every plugin (and the `[plugins]` configuration) on SIGHUP, as `POST /api/v1/plugins/reload` does.
+async fn reload_plugins_on_hangup(app: std::sync::Arc<App>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        while hangups.recv().await.is_some() {
+            match app.plugins.reload_all().await {
+                Ok(entries) => {
+                    let ready = entries.iter().filter(|e| e.status == crate::plugins::PluginStatus::Ready).count();
+                    tracing::info!(ready, known = entries.len(), "plugins reloaded on SIGHUP");
+                }
+                Err(e) => tracing::error!(error = %e, "plugins not reloaded: the configuration is invalid"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = app;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

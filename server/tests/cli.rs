@@ -197,6 +197,35 @@ async fn init_token_serve_and_create_a_contact() {
     let health = client.get(format!("http://{addr}/readyz")).send().await.expect("readyz");
     assert_eq!(health.status(), 200);
 
+    // A plugin installed while the server runs is picked up on SIGHUP, without a restart.
+    let late = d.join("data/plugins/late");
+    std::fs::create_dir_all(&late).expect("plugin dir");
+    std::fs::write(
+        late.join("plugin.toml"),
+        "[plugin]\nid = \"late\"\nname = \"L\"\nversion = \"1\"\nworld = \"step\"\n",
+    )
+    .expect("manifest");
+    let hup = Command::new("kill").args(["-HUP", &server.id().to_string()]).status().expect("kill -HUP");
+    assert!(hup.success());
+    loop {
+        let line = lines.next().expect("server exited before reloading").expect("read log");
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        if entry["message"] == "plugins reloaded on SIGHUP" {
+            break;
+        }
+    }
+    let plugins: serde_json::Value = client
+        .get(format!("http://{addr}/api/v1/plugins"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("plugins")
+        .json()
+        .await
+        .expect("json");
+    let late = plugins.as_array().and_then(|l| l.iter().find(|p| p["id"] == "late")).expect("late is listed");
+    assert_eq!(late["status"], "failed", "its .wasm is missing: {late}");
+
     // SIGTERM stops it cleanly.
     let pid = server.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");

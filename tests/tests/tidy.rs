@@ -74,3 +74,47 @@ fn unsafe_code_lives_only_in_the_precompiled_plugin_cache() {
     let cache = std::fs::read_to_string(&allowed).expect("read cache.rs");
     assert!(cache.contains("// SAFETY:"), "the one unsafe block explains why it is sound");
 }
+
+/// SHA-256 over a WIT folder's files (name, NUL, contents), in name order.
+fn folder_hash(dir: &Path) -> String {
+    use sha2::Digest;
+    let mut names: Vec<_> = std::fs::read_dir(dir).expect("read wit folder").flatten().map(|e| e.path()).collect();
+    names.sort();
+    let mut hasher = sha2::Sha256::new();
+    for path in names {
+        hasher.update(path.file_name().expect("name").to_string_lossy().as_bytes());
+        hasher.update([0]);
+        hasher.update(std::fs::read(&path).expect("read wit file"));
+    }
+    format!("{:x}", hasher.finalize())
+}
+
+#[test]
+fn released_interface_versions_are_frozen() {
+    let wit = repo_root().join("plugin-sdk/wit");
+    let released = std::fs::read_to_string(wit.join("RELEASED")).expect("plugin-sdk/wit/RELEASED");
+    let changelog = std::fs::read_to_string(wit.join("CHANGELOG.md")).expect("CHANGELOG.md");
+    let mut listed = Vec::new();
+    for line in released.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (version, hash) = line.split_once(' ').expect("`VERSION SHA256` per line");
+        let folder = wit.join(format!("switchboard-plugin@{version}"));
+        assert_eq!(
+            folder_hash(&folder),
+            hash.trim(),
+            "switchboard-plugin@{version} changed after its release; make a new version instead (see CHANGELOG.md)"
+        );
+        assert!(changelog.contains(&format!("## {version}")), "CHANGELOG.md has no entry for {version}");
+        listed.push(version.to_owned());
+    }
+    // Every version folder is either released (and so listed) or the one pending release.
+    let folders: Vec<String> = std::fs::read_dir(&wit)
+        .expect("read wit")
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().strip_prefix("switchboard-plugin@").map(str::to_owned))
+        .collect();
+    let unreleased: Vec<_> = folders.iter().filter(|v| !listed.contains(v)).collect();
+    assert!(unreleased.len() <= 1, "more than one unreleased interface version: {unreleased:?}");
+    for v in folders.iter().chain(&listed) {
+        assert!(!v.contains('-'), "interface versions carry no pre-release tag: {v}");
+    }
+}

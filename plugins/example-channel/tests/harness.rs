@@ -99,3 +99,12 @@ fn hosts_the_admin_did_not_grant_are_refused() {
     assert!(matches!(&err, SendError::Transient(why) if why.contains("not granted")), "{err:?}");
     assert!(h.requests().is_empty(), "nothing was sent");
 }
+
+#[test]
+fn optional_exports_fall_back_to_the_sdk_defaults() {
+    let h = harness();
+    assert!(h.connect("https://switchboard.test/webhooks/1").is_ok(), "nothing to register");
+    assert!(h.disconnect().is_ok());
+    assert!(matches!(h.media_request("file-1"), Err(SendError::Permanent(_))), "no media on this channel");
+    assert!(h.list_templates().expect("no templates").as_array().is_some_and(Vec::is_empty));
+}
