@@ -30,7 +30,7 @@ impl std::fmt::Debug for App {
 impl App {
     /// Opens the data directory and the database and (if configured) applies migrations.
     pub async fn open(config: Config) -> anyhow::Result<Arc<Self>> {
-        Self::open_with(config, JobRegistry::default()).await
+        Self::open_with(config, standard_jobs()).await
     }
 
     /// Like [`App::open`], with the job handlers to run.
@@ -55,6 +55,13 @@ impl App {
         tracing::info!(ready, known = loaded.len(), dir = %plugins.dir().display(), "plugins loaded");
         Ok(Arc::new(Self { config: Arc::new(config), store, secrets, jobs, plugins }))
     }
+}
+
+/// The job handlers a server runs: sending messages through their channel's plugin.
+pub fn standard_jobs() -> JobRegistry {
+    let mut jobs = JobRegistry::default();
+    jobs.register(crate::model::SEND_MESSAGE_JOB, Arc::new(crate::service::outbound::SendMessage));
+    jobs
 }
 
 /// The plugin engine and registry for `config`: plugin data in the database, compiled plugins cached in

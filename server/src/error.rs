@@ -42,6 +42,18 @@ pub enum AppError {
     /// The request body is not `application/json`.
     #[error("expected a request with Content-Type: application/json")]
     UnsupportedMediaType,
+    /// A provider's webhook without a valid signature or secret; nothing was stored.
+    #[error("{0}")]
+    WebhookUnauthorized(String),
+    /// A provider's webhook the channel's plugin could not understand; nothing was stored.
+    #[error("{0}")]
+    WebhookRejected(String),
+    /// The plugin needed for this request is not loaded (disabled, failed, or being installed).
+    #[error("{0}")]
+    PluginUnavailable(String),
+    /// The plugin failed (timeout, limit, trap, or output the server cannot use); the caller may retry.
+    #[error("{0}")]
+    PluginFailed(String),
     /// A fault of the server (database down, bug); details are logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -94,6 +106,10 @@ impl AppError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::WebhookUnauthorized(_) => "webhook_unauthorized",
+            Self::WebhookRejected(_) => "webhook_rejected",
+            Self::PluginUnavailable(_) => "plugin_unavailable",
+            Self::PluginFailed(_) => "plugin_failed",
             Self::Internal(_) => "internal",
         }
     }
@@ -110,6 +126,10 @@ impl AppError {
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
+            Self::WebhookUnauthorized(_) => 401,
+            Self::WebhookRejected(_) => 400,
+            Self::PluginUnavailable(_) => 503,
+            Self::PluginFailed(_) => 502,
             Self::Internal(_) => 500,
         }
     }

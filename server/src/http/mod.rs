@@ -10,6 +10,7 @@ pub mod extract;
 mod plugins;
 mod settings;
 mod system;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -102,6 +103,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(api_routes)
         .merge(system::router(openapi()))
+        .merge(webhooks::router())
         .fallback(|| async { AppError::NotFound("route") })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))

@@ -3,12 +3,14 @@
 mod account;
 mod contact;
 mod conversation;
+mod inbound;
 mod job;
 mod settings;
 
 pub use account::*;
 pub use contact::*;
 pub use conversation::*;
+pub use inbound::*;
 pub use job::*;
 pub use settings::*;
 

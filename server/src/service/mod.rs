@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod contacts;
 pub mod conversations;
+pub mod inbound;
+pub mod outbound;
 pub mod plugins;
 pub mod settings;
 pub mod validate;

@@ -252,6 +252,21 @@ pub trait SettingsStore {
     async fn delete_channel(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
 }
 
+/// The messaging pipeline: deliveries from providers in, send results out.
+#[async_trait]
+pub trait InboundStore {
+    /// A channel by id in any workspace, with its workspace (the public webhook route knows only the id).
+    async fn find_channel(&self, id: Id) -> StoreResult<Option<(Id, Channel)>>;
+    /// Ingests one parsed delivery in one transaction: resolves or creates each contact by its identity on
+    /// `channel`, reuses its open conversation or opens one (opened by the contact), inserts each message
+    /// once per provider id, moves statuses forward only, and appends the events.
+    async fn ingest(&self, ws: Id, channel: Id, items: &[InboundItem]) -> StoreResult<IngestReport>;
+    /// What sending a stored outgoing message needs: the message, its channel and the contact's id there.
+    async fn outbound(&self, ws: Id, message: Id) -> StoreResult<OutboundContext>;
+    /// Records the provider's id of a sent message and moves it to `sent` (if it is still pending).
+    async fn record_sent(&self, ws: Id, message: Id, provider_message_id: &str) -> StoreResult<Message>;
+}
+
 /// The event log (read side; writes happen inside the other methods' transactions).
 #[async_trait]
 pub trait EventStore {
@@ -286,7 +301,16 @@ pub trait PluginKvStore {
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
-    AccountStore + ContactStore + ConversationStore + SettingsStore + EventStore + JobStore + PluginKvStore + Send + Sync
+    AccountStore
+    + ContactStore
+    + ConversationStore
+    + SettingsStore
+    + InboundStore
+    + EventStore
+    + JobStore
+    + PluginKvStore
+    + Send
+    + Sync
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

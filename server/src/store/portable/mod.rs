@@ -7,6 +7,7 @@
 mod accounts;
 mod contacts;
 mod conversations;
+mod inbound;
 mod jobs;
 mod kv;
 mod rows;

@@ -457,6 +457,20 @@ pub(super) struct ChannelRow {
     created_at: i64,
 }
 
+/// A channel with its workspace (the public webhook route looks channels up by id alone).
+#[derive(FromRow)]
+pub(super) struct WorkspaceChannelRow {
+    workspace_id: Id,
+    #[sqlx(flatten)]
+    channel: ChannelRow,
+}
+
+impl WorkspaceChannelRow {
+    pub(super) fn split(self) -> (Id, Channel) {
+        (self.workspace_id, self.channel.into())
+    }
+}
+
 impl From<ChannelRow> for Channel {
     fn from(r: ChannelRow) -> Self {
         Channel {

@@ -1,0 +1,38 @@
+//! What a channel delivery becomes once its plugin parsed it: the items the store ingests in one
+//! transaction, and what that transaction did.
+
+use super::{Channel, ContactFields, Message, MessageContent, MessageStatus};
+
+/// One normalised item of a provider's delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InboundItem {
+    /// A message from a contact, identified on the channel by `external_id`.
+    Message { external_id: String, profile: ContactFields, provider_message_id: String, content: MessageContent },
+    /// A delivery receipt for a message sent on this channel.
+    Status { provider_message_id: String, status: MessageStatus, reason: Option<String> },
+    /// New profile details of a contact known on this channel (applied only to empty fields).
+    Profile { external_id: String, profile: ContactFields },
+}
+
+/// What ingesting one delivery changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestReport {
+    pub messages: u32,
+    /// Messages already stored from an earlier delivery of the same provider id.
+    pub duplicates: u32,
+    pub statuses: u32,
+    /// Receipts for unknown messages, or that would move a status backwards.
+    pub statuses_ignored: u32,
+    pub contacts_created: u32,
+    pub conversations_opened: u32,
+}
+
+/// A stored outgoing message with what its channel's plugin needs to send it.
+#[derive(Debug, Clone)]
+pub struct OutboundContext {
+    pub message: Message,
+    /// The channel it goes out on (`None` if it was deleted since).
+    pub channel: Option<Channel>,
+    /// The contact's id on that channel (`None` if the contact is not reachable there).
+    pub recipient: Option<String>,
+}

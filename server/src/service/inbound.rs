@@ -1,0 +1,178 @@
+//! Provider webhooks: the channel's plugin verifies and parses the raw request, the store ingests every
+//! item in one transaction, and only then is the plugin's answer returned to the provider.
+
+use std::collections::BTreeMap;
+
+use switchboard_plugin_sdk::event::{ContactProfile, DeliveryStatus, InboundEvent};
+
+use super::validate;
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::model::*;
+use crate::plugins::{CallContext, ChannelPlugin, HttpRequest, HttpResponse, PluginError, WebhookError};
+use crate::store::StoreError;
+
+/// A provider's request as it arrived.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A channel and its plugin, ready to be called for this channel instance.
+pub struct ChannelCall {
+    pub workspace_id: Id,
+    pub channel: Channel,
+    pub plugin: ChannelPlugin,
+    pub ctx: CallContext,
+}
+
+/// The enabled channel `id` (in any workspace) and its loaded plugin, with the instance's settings and
+/// secrets in the call context.
+pub async fn channel_call(app: &App, id: Id) -> AppResult<ChannelCall> {
+    let (ws, channel) = app.store.find_channel(id).await?.ok_or(AppError::NotFound("channel"))?;
+    if !channel.enabled {
+        return Err(AppError::NotFound("channel"));
+    }
+    call_for(app, ws, channel).await
+}
+
+/// The call context of a known channel.
+pub async fn call_for(app: &App, ws: Id, channel: Channel) -> AppResult<ChannelCall> {
+    let plugin = app.plugins.channel(&channel.plugin_id).ok_or_else(|| {
+        AppError::PluginUnavailable(format!("the channel plugin `{}` is not loaded", channel.plugin_id))
+    })?;
+    let secrets: BTreeMap<String, String> = super::settings::channel_secrets(app, ws, channel.id).await?;
+    let ctx = CallContext {
+        plugin_id: channel.plugin_id.clone(),
+        kv_scope: format!("{}/{}", channel.plugin_id, channel.id),
+        config: channel.config.clone(),
+        secrets,
+        fixed_now_ms: None,
+    };
+    Ok(ChannelCall { workspace_id: ws, channel, plugin, ctx })
+}
+
+fn plugin_failed(channel: Id, e: PluginError) -> AppError {
+    tracing::warn!(channel, error = %e, "channel plugin failed on a webhook");
+    AppError::PluginFailed(format!("the channel's plugin failed: {e}"))
+}
+
+fn refused(e: WebhookError) -> AppError {
+    match e {
+        WebhookError::Unauthorized(why) => AppError::WebhookUnauthorized(why),
+        WebhookError::BadRequest(why) => AppError::WebhookRejected(why),
+    }
+}
+
+fn to_plugin(request: WebhookRequest) -> HttpRequest {
+    HttpRequest {
+        method: request.method,
+        path: request.path,
+        query: request.query,
+        headers: request.headers,
+        body: request.body,
+    }
+}
+
+/// A verification handshake (`GET /webhooks/{id}`).
+pub async fn verify(app: &App, channel_id: Id, request: WebhookRequest) -> AppResult<HttpResponse> {
+    let call = channel_call(app, channel_id).await?;
+    match call.plugin.verify(call.ctx, to_plugin(request)).await.map_err(|e| plugin_failed(channel_id, e))? {
+        Ok(Some(answer)) => Ok(answer),
+        Ok(None) => Err(AppError::WebhookRejected("not a verification request this channel understands".into())),
+        Err(e) => Err(refused(e)),
+    }
+}
+
+/// A delivery (`POST /webhooks/{id}`): verified and parsed by the plugin, committed, then answered.
+pub async fn deliver(app: &App, channel_id: Id, request: WebhookRequest) -> AppResult<(HttpResponse, IngestReport)> {
+    let call = channel_call(app, channel_id).await?;
+    let result = call
+        .plugin
+        .handle_webhook(call.ctx, to_plugin(request))
+        .await
+        .map_err(|e| plugin_failed(channel_id, e))?
+        .map_err(|e| {
+            tracing::info!(channel = channel_id, error = ?e, "webhook refused by the channel's plugin");
+            refused(e)
+        })?;
+    let events: Vec<InboundEvent> = serde_json::from_str(&result.events)
+        .map_err(|e| AppError::PluginFailed(format!("the channel's plugin returned unreadable events: {e}")))?;
+    let items: Vec<InboundItem> = events.into_iter().map(item).collect();
+    let report = ingest(app, call.workspace_id, channel_id, &items).await?;
+    metrics::counter!("switchboard_inbound_messages_total", "plugin" => call.channel.plugin_id.clone())
+        .increment(u64::from(report.messages));
+    Ok((result.response, report))
+}
+
+/// Ingests with a retry when a concurrent delivery created the same contact or conversation first
+/// (possible on PostgreSQL; SQLite has one writer).
+async fn ingest(app: &App, ws: Id, channel: Id, items: &[InboundItem]) -> AppResult<IngestReport> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match app.store.ingest(ws, channel, items).await {
+            Err(StoreError::Conflict { code: "already_exists", .. }) if attempt < 3 => {
+                tracing::debug!(channel, "a concurrent delivery created the same rows; retrying");
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// A plugin's event as the store takes it.
+fn item(event: InboundEvent) -> InboundItem {
+    match event {
+        InboundEvent::Message { contact, provider_message_id, content, .. } => {
+            let content = serde_json::from_value::<MessageContent>(content.clone()).unwrap_or_else(|_| {
+                let kind = content.get("type").and_then(|t| t.as_str()).unwrap_or("unknown");
+                tracing::warn!(kind, "a channel plugin returned content the server does not know; kept as text");
+                MessageContent::Text { text: format!("[unsupported {kind} message]") }
+            });
+            let (external_id, profile) = profile(contact);
+            InboundItem::Message { external_id, profile, provider_message_id, content }
+        }
+        InboundEvent::Status { provider_message_id, status, reason, .. } => {
+            let status = match status {
+                DeliveryStatus::Sent => MessageStatus::Sent,
+                DeliveryStatus::Delivered => MessageStatus::Delivered,
+                DeliveryStatus::Read => MessageStatus::Read,
+                DeliveryStatus::Failed => MessageStatus::Failed,
+            };
+            InboundItem::Status { provider_message_id, status, reason }
+        }
+        InboundEvent::Contact { contact } => {
+            let (external_id, profile) = profile(contact);
+            InboundItem::Profile { external_id, profile }
+        }
+    }
+}
+
+/// The provider's profile as contact fields; values that do not validate are dropped, not fatal.
+fn profile(c: ContactProfile) -> (String, ContactFields) {
+    let clean =
+        |v: Option<String>, max: usize| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty() && s.len() <= max);
+    // Providers often give the number without its `+` (WhatsApp's wa_id).
+    let phone =
+        c.phone.map(|p| if !p.is_empty() && p.chars().all(|d| d.is_ascii_digit()) { format!("+{p}") } else { p });
+    let (phone, country) = match phone.as_deref().map(|p| validate::phone("phone", p)) {
+        Some(Ok((e164, country))) => (Some(e164), country),
+        _ => (None, None),
+    };
+    let fields = ContactFields {
+        first_name: clean(c.first_name, 100),
+        last_name: clean(c.last_name, 100),
+        phone,
+        email: c.email.and_then(|e| validate::email("email", &e).ok()),
+        country,
+        language: c.language.and_then(|l| validate::language("language", &l).ok()),
+        avatar_url: c.avatar_url.and_then(|u| validate::url("avatar_url", &u).ok()),
+        ..Default::default()
+    };
+    (c.external_id, fields)
+}

@@ -1,0 +1,204 @@
+//! The messaging pipeline end to end with the bundled example channel: a signed webhook in → contact,
+//! conversation and message through the API → an agent's reply → the exact request on a fake provider on
+//! loopback; retried deliveries, tampered and malformed ones, handshakes, and provider failures.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::routing::post;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard::jobs::Worker;
+use switchboard::model::{JobStatus, PageRequest};
+use switchboard_tests::{Backend, TestServer, both_backends};
+
+/// A provider on loopback: records every request body and answers with the status and body set.
+#[derive(Clone)]
+struct FakeProvider {
+    port: u16,
+    seen: Arc<Mutex<Vec<Value>>>,
+    answer: Arc<Mutex<(u16, Value)>>,
+}
+
+impl FakeProvider {
+    async fn start() -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let answer = Arc::new(Mutex::new((200, json!({"id": "prov-1"}))));
+        let (record, reply) = (seen.clone(), answer.clone());
+        let app = axum::Router::new().route(
+            "/messages",
+            post(move |Json(body): Json<Value>| {
+                let (record, reply) = (record.clone(), reply.clone());
+                async move {
+                    record.lock().expect("lock").push(body);
+                    let (status, body) = reply.lock().expect("lock").clone();
+                    (axum::http::StatusCode::from_u16(status).expect("status"), Json(body))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        Self { port, seen, answer }
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn answer_with(&self, status: u16, body: Value) {
+        *self.answer.lock().expect("lock") = (status, body);
+    }
+
+    fn requests(&self) -> Vec<Value> {
+        self.seen.lock().expect("lock").clone()
+    }
+}
+
+async fn server_with(backend: Backend, provider: &FakeProvider) -> TestServer {
+    let base = provider.base();
+    TestServer::start_with(backend, move |c| {
+        c.plugins.allow_private_addresses = vec!["127.0.0.1".parse().expect("ip")];
+        let settings = format!("outbound_hosts = [\"{base}\"]");
+        c.plugins.settings.insert("example-channel".into(), toml::from_str(&settings).expect("settings"));
+    })
+    .await
+}
+
+async fn webhook(s: &TestServer, channel: i64, secret: &str, body: &str) -> (StatusCode, String) {
+    let resp = s
+        .http
+        .post(format!("{}/webhooks/{channel}", s.base))
+        .header("x-example-secret", secret)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("webhook");
+    (resp.status(), resp.text().await.expect("body"))
+}
+
+async fn event_count(s: &TestServer) -> usize {
+    let page = s.get("/api/v1/events?limit=1000").await.1;
+    page["items"].as_array().map(Vec::len).expect("an event page")
+}
+
+both_backends!(inbound_and_outbound_through_the_example_channel, inbound_and_outbound);
+
+async fn inbound_and_outbound(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    let s = server_with(backend, &provider).await;
+    let (status, channel) = s
+        .post(
+            "/api/v1/channels",
+            json!({"name": "Example", "plugin_id": "example-channel",
+                   "config": {"base_url": provider.base()}, "secrets": {"shared_secret": "s3cret"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let ch = channel["id"].as_i64().expect("id");
+
+    // A handshake is answered by the plugin; a GET that is not one is refused.
+    let shake = s.http.get(format!("{}/webhooks/{ch}?challenge=abc123", s.base)).send().await.expect("get");
+    assert_eq!((shake.status(), shake.text().await.expect("body")), (StatusCode::OK, "abc123".to_owned()));
+    let plain = s.http.get(format!("{}/webhooks/{ch}", s.base)).send().await.expect("get");
+    assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
+
+    // A tampered or unsigned delivery: 401 and nothing stored.
+    let before = event_count(&s).await;
+    let delivery = r#"{"from": "user-7", "id": "m-1", "text": "Hello, I need help"}"#;
+    let (status, body) = webhook(&s, ch, "wrong", delivery).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("webhook_unauthorized"), "{body}");
+    // Malformed: 400 with the reason, nothing stored.
+    let (status, body) = webhook(&s, ch, "s3cret", "{not json").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("webhook_rejected"), "{body}");
+    assert_eq!(event_count(&s).await, before, "refused deliveries store nothing");
+    assert_eq!(s.get("/api/v1/contacts").await.1["items"], json!([]));
+
+    // A good delivery: contact (with its identity), conversation opened by the contact, the message.
+    let (status, _) = webhook(&s, ch, "s3cret", delivery).await;
+    assert_eq!(status, StatusCode::OK);
+    let contacts = s.get("/api/v1/contacts").await.1;
+    let contact = &contacts["items"][0];
+    assert_eq!(contact["identities"], json!([{"channel_id": ch, "external_id": "user-7"}]), "{contact}");
+    let conversations = s.get("/api/v1/conversations").await.1;
+    let conv = &conversations["items"][0];
+    assert_eq!((conv["contact_id"].clone(), conv["status"].clone()), (contact["id"].clone(), json!("open")));
+    assert_eq!(conv["opened_by"]["kind"], "contact", "{conv}");
+    let conv_id = conv["id"].as_i64().expect("conversation id");
+    let messages = s.get(&format!("/api/v1/conversations/{conv_id}/messages")).await.1;
+    assert_eq!(messages["items"].as_array().map(Vec::len), Some(1));
+    let m = &messages["items"][0];
+    assert_eq!(
+        (m["direction"].clone(), m["content"].clone(), m["provider_message_id"].clone()),
+        (json!("incoming"), json!({"type": "text", "text": "Hello, I need help"}), json!("m-1"))
+    );
+
+    // The same delivery again (a provider retry) changes nothing.
+    let events = event_count(&s).await;
+    assert_eq!(webhook(&s, ch, "s3cret", delivery).await.0, StatusCode::OK);
+    assert_eq!(event_count(&s).await, events, "a retried delivery appends nothing");
+    let again = s.get(&format!("/api/v1/conversations/{conv_id}/messages")).await.1;
+    assert_eq!(again["items"].as_array().map(Vec::len), Some(1));
+    // A second message from the same contact joins the same conversation.
+    let (status, _) = webhook(&s, ch, "s3cret", r#"{"from": "user-7", "id": "m-2", "text": "Anyone?"}"#).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.get("/api/v1/conversations").await.1["items"].as_array().map(Vec::len), Some(1));
+
+    // The agent replies on the conversation's channel: pending, then sent by the worker through the plugin.
+    let (status, reply) = s
+        .post(
+            &format!("/api/v1/conversations/{conv_id}/messages"),
+            json!({"content": {"type": "text", "text": "Hi! How can I help?"}}),
+        )
+        .await;
+    assert_eq!((status, reply["status"].clone()), (StatusCode::ACCEPTED, json!("pending")), "{reply}");
+    let reply_id = reply["id"].as_i64().expect("id");
+    let worker = Worker::new(s.app.clone());
+    assert!(worker.run_once().await.expect("worker"), "a job ran");
+    assert_eq!(
+        provider.requests(),
+        vec![json!({"to": "user-7", "content": {"type": "text", "text": "Hi! How can I help?"}})],
+        "the exact request the provider received"
+    );
+    let sent = s.get(&format!("/api/v1/conversations/{conv_id}/messages")).await.1["items"][0].clone();
+    assert_eq!((sent["id"].as_i64(), sent["status"].clone()), (Some(reply_id), json!("sent")));
+    assert_eq!(sent["provider_message_id"], "prov-1");
+
+    // A provider that refuses for good: failed, with its reason, and no retry.
+    provider.answer_with(400, json!({"error": "bad recipient"}));
+    let (_, refused) = s
+        .post(&format!("/api/v1/conversations/{conv_id}/messages"), json!({"content": {"type": "text", "text": "x"}}))
+        .await;
+    assert!(worker.run_once().await.expect("worker"));
+    let failed = s.get(&format!("/api/v1/conversations/{conv_id}/messages")).await.1["items"][0].clone();
+    assert_eq!((failed["id"].clone(), failed["status"].clone()), (refused["id"].clone(), json!("failed")));
+    assert!(failed["failure_reason"].as_str().is_some_and(|r| r.contains("400")), "{failed}");
+
+    // A provider that is busy: still pending, the job waits for a retry; then it goes through.
+    provider.answer_with(503, json!({}));
+    let (_, busy) = s
+        .post(&format!("/api/v1/conversations/{conv_id}/messages"), json!({"content": {"type": "text", "text": "y"}}))
+        .await;
+    assert!(worker.run_once().await.expect("worker"));
+    let pending = s.get(&format!("/api/v1/conversations/{conv_id}/messages")).await.1["items"][0].clone();
+    assert_eq!((pending["id"].clone(), pending["status"].clone()), (busy["id"].clone(), json!("pending")));
+    let queued = s.app.store.list_jobs(Some(JobStatus::Queued), &PageRequest::default()).await.expect("jobs");
+    let job = queued.items.iter().find(|j| j.payload["message_id"] == busy["id"]).expect("the job waits");
+    assert!(job.last_error.as_deref().is_some_and(|e| e.contains("503")), "{job:?}");
+    provider.answer_with(200, json!({"id": "prov-3"}));
+    assert!(worker.run_once_at(job.run_at).await.expect("worker"), "the retry ran when due");
+    let delivered = s.get(&format!("/api/v1/conversations/{conv_id}/messages")).await.1["items"][0].clone();
+    assert_eq!(
+        (delivered["status"].clone(), delivered["provider_message_id"].clone()),
+        (json!("sent"), json!("prov-3"))
+    );
+
+    // Unknown and disabled channels are not found; nothing is stored.
+    assert_eq!(webhook(&s, 999_999, "s3cret", delivery).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.patch(&format!("/api/v1/channels/{ch}"), json!({"enabled": false})).await.0, StatusCode::OK);
+    assert_eq!(webhook(&s, ch, "s3cret", r#"{"from": "u", "id": "m-9", "text": "x"}"#).await.0, StatusCode::NOT_FOUND);
+    s.stop().await;
+}
