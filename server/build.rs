@@ -33,8 +33,9 @@ fn main() {
     ensure_wasm_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--workspace", "--manifest-path"])
+    cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
         .arg(plugins.join("Cargo.toml"))
+        .args(crates.iter().flat_map(|(name, _)| ["-p".to_owned(), name.clone()]))
         .arg("--target-dir")
         .arg(&target_dir);
     // What the outer build set for the server must not leak into the plugins' build (clippy's driver,
@@ -69,13 +70,16 @@ fn main() {
     std::fs::write(&out, list).expect("write the bundled plugin list");
 }
 
-/// `(package name, directory)` of every member of the plugins workspace.
+/// `(package name, directory)` of every plugin listed in `[workspace.metadata.switchboard] bundle` of
+/// the plugins workspace (members that are libraries or not finished stay out of the binary).
 fn plugin_crates(plugins: &Path) -> Vec<(String, PathBuf)> {
     let Ok(text) = std::fs::read_to_string(plugins.join("Cargo.toml")) else { return Vec::new() };
     let workspace: toml::Table = toml::from_str(&text).expect("plugins/Cargo.toml parses");
     let members = workspace
         .get("workspace")
-        .and_then(|w| w.get("members"))
+        .and_then(|w| w.get("metadata"))
+        .and_then(|m| m.get("switchboard"))
+        .and_then(|m| m.get("bundle"))
         .and_then(|m| m.as_array())
         .cloned()
         .unwrap_or_default();

@@ -141,7 +141,16 @@ pub enum MessageContent {
     Media {
         /// image, video, audio, document or sticker.
         kind: String,
+        /// Where the file is: for outgoing media a URL the provider can fetch; for incoming media the
+        /// server's own URL once it has downloaded the file (empty until then).
+        #[serde(default)]
         url: String,
+        /// The provider's reference to an incoming file (a WhatsApp media id, a Telegram file id), which the
+        /// channel's plugin turns into a download.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_ref: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         caption: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,6 +178,13 @@ pub enum MessageContent {
         emoji: String,
         provider_message_id: String,
     },
+    /// The contact tapped a button or picked a list item (WhatsApp button / list replies, template quick
+    /// replies, Telegram callback data): the text shown and the payload the button carried.
+    Reply {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload: Option<String>,
+    },
     ContactCard {
         #[schema(value_type = Object)]
         card: serde_json::Value,
@@ -185,6 +201,7 @@ impl MessageContent {
             Self::Template { .. } => "template",
             Self::Interactive { .. } => "interactive",
             Self::Reaction { .. } => "reaction",
+            Self::Reply { .. } => "reply",
             Self::ContactCard { .. } => "contact_card",
         }
     }

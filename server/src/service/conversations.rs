@@ -166,6 +166,9 @@ fn check_content(app_content: &MessageContent) -> AppResult<()> {
             validate::required("content.emoji", emoji, 16)?;
             validate::required("content.provider_message_id", provider_message_id, 256)?;
         }
+        MessageContent::Reply { .. } => {
+            return Err(AppError::validation("content.type", "replies to buttons come from contacts, not agents"));
+        }
         MessageContent::Template { .. } | MessageContent::ContactCard { .. } => {}
     }
     Ok(())
