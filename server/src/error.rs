@@ -42,6 +42,10 @@ pub enum AppError {
     /// The request body is not `application/json`.
     #[error("expected a request with Content-Type: application/json")]
     UnsupportedMediaType,
+    /// The request is well-formed but the current state forbids it; `code` names the rule
+    /// (e.g. `window_closed`).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     /// A provider's webhook without a valid signature or secret; nothing was stored.
     #[error("{0}")]
     WebhookUnauthorized(String),
@@ -106,6 +110,7 @@ impl AppError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Unprocessable { code, .. } => code,
             Self::WebhookUnauthorized(_) => "webhook_unauthorized",
             Self::WebhookRejected(_) => "webhook_rejected",
             Self::PluginUnavailable(_) => "plugin_unavailable",
@@ -126,6 +131,7 @@ impl AppError {
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
+            Self::Unprocessable { .. } => 422,
             Self::WebhookUnauthorized(_) => 401,
             Self::WebhookRejected(_) => 400,
             Self::PluginUnavailable(_) => 503,

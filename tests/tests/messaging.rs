@@ -202,3 +202,68 @@ async fn inbound_and_outbound(backend: Backend) {
     assert_eq!(webhook(&s, ch, "s3cret", r#"{"from": "u", "id": "m-9", "text": "x"}"#).await.0, StatusCode::NOT_FOUND);
     s.stop().await;
 }
+
+both_backends!(messaging_window_is_enforced_for_every_sender, messaging_window);
+
+async fn messaging_window(backend: Backend) {
+    // A channel plugin with WhatsApp's policy: free-form for 24 h after the contact's last message,
+    // templates outside (the test plugin `hostile` declares exactly that).
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("plugins/hostile");
+    std::fs::create_dir_all(&dir).expect("plugin dir");
+    std::fs::write(
+        dir.join("plugin.toml"),
+        "[plugin]\nid = \"hostile\"\nname = \"H\"\nversion = \"0.1.0\"\nworld = \"channel\"\n",
+    )
+    .expect("manifest");
+    std::fs::write(dir.join("hostile.wasm"), switchboard_tests::build_wasm("tests/plugins", "hostile")).expect("wasm");
+    let plugins_dir = root.path().join("plugins").display().to_string();
+    let s = TestServer::start_with(backend, |c| c.plugins.dir = plugins_dir).await;
+    let (_, channel) = s.post("/api/v1/channels", json!({"name": "WA-like", "plugin_id": "hostile"})).await;
+    let ch = channel["id"].as_i64().expect("channel id");
+    let (_, contact) = s.post("/api/v1/contacts", json!({"first_name": "Ana"})).await;
+    let cid = contact["id"].as_i64().expect("contact id");
+    let (_, conv) = s.post("/api/v1/conversations", json!({"contact_id": cid})).await;
+    let conv_id = conv["id"].as_i64().expect("conversation id");
+    let (_, tpl) = s
+        .post(
+            "/api/v1/templates",
+            json!({"name": "hello", "language": "en", "category": "utility",
+            "components": [{"type": "BODY", "text": "Hello {{1}}"}], "status": "approved"}),
+        )
+        .await;
+    let text = json!({"content": {"type": "text", "text": "Hi"}, "channel_id": ch});
+    let template =
+        json!({"content": {"type": "template", "template_id": tpl["id"], "parameters": ["Ana"]}, "channel_id": ch});
+
+    // The contact never wrote on this channel: the window is closed; only a template goes out.
+    let refused = s.post(&format!("/api/v1/conversations/{conv_id}/messages"), text.clone()).await;
+    assert_eq!(refused.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.1);
+    assert_eq!(refused.1["error"]["code"], "window_closed");
+    let (status, sent) = s.post(&format!("/api/v1/conversations/{conv_id}/messages"), template).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+    let detail = s.get(&format!("/api/v1/conversations/{conv_id}")).await.1;
+    assert_eq!(
+        (detail["window"]["open"].clone(), detail["window"]["outside"].clone()),
+        (json!(false), json!(["templates"]))
+    );
+
+    // The contact writes: the window opens for 24 hours and free-form messages pass.
+    let incoming = switchboard::model::InboundItem::Message {
+        external_id: "ana-1".into(),
+        profile: Default::default(),
+        provider_message_id: "in-1".into(),
+        content: switchboard::model::MessageContent::Text { text: "hello".into() },
+    };
+    // The identity links the message to Ana, as a provider delivery would.
+    s.post(&format!("/api/v1/contacts/{cid}/identities"), json!({"channel_id": ch, "external_id": "ana-1"})).await;
+    s.app.store.ingest(s.workspace_id, ch, &[incoming]).await.expect("ingest");
+    let detail = s.get(&format!("/api/v1/conversations/{conv_id}")).await.1;
+    let window = &detail["window"];
+    assert_eq!((window["open"].clone(), window["channel_id"].clone()), (json!(true), json!(ch)), "{detail}");
+    let left = window["seconds_left"].as_i64().expect("seconds left");
+    assert!(left > 23 * 3600 && left <= 24 * 3600, "{window}");
+    let (status, body) = s.post(&format!("/api/v1/conversations/{conv_id}/messages"), text).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    s.stop().await;
+}

@@ -17,6 +17,7 @@ use crate::service::conversations::{
     self, AddComment, AssignRequest, CloseConversation, OpenConversation, SendMessage,
 };
 use crate::service::page;
+use crate::service::window::WindowState;
 
 pub(super) fn router() -> ApiRouter {
     ApiRouter::new()
@@ -90,6 +91,8 @@ struct ConversationDetail {
     contact: Contact,
     assignments: Vec<Assignment>,
     pinned: bool,
+    /// The messaging window on the conversation's last channel; `null` without a channel or a loaded plugin.
+    window: Option<WindowState>,
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = i64, Path)),
@@ -104,7 +107,14 @@ async fn get_conversation(
     let contact = app.store.get_contact(ws, conversation.contact_id).await?;
     let assignments = app.store.list_assignments(ws, id).await?;
     let pinned = app.store.list_pins(ws, who.user_id).await?.contains(&id);
-    Ok(Json(ConversationDetail { conversation, contact, assignments, pinned }))
+    let window = match conversation.last_channel_id {
+        Some(channel) => match app.store.get_channel(ws, channel).await {
+            Ok(channel) => crate::service::window::state(&app, ws, contact.id, &channel).await?,
+            Err(_) => None,
+        },
+        None => None,
+    };
+    Ok(Json(ConversationDetail { conversation, contact, assignments, pinned, window }))
 }
 
 /// Messages, newest first.

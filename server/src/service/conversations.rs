@@ -192,7 +192,12 @@ pub async fn send(app: &App, who: &Principal, id: Id, req: SendMessage) -> AppRe
     let Some(channel_id) = channel_id else {
         return Err(AppError::validation("channel_id", "the conversation has no channel yet; name one"));
     };
-    app.store.get_channel(ws, channel_id).await.map_err(|_| AppError::validation("channel_id", "no such channel"))?;
+    let channel = app
+        .store
+        .get_channel(ws, channel_id)
+        .await
+        .map_err(|_| AppError::validation("channel_id", "no such channel"))?;
+    super::window::check(app, ws, conversation.contact_id, &channel, &req.content).await?;
     let message = NewMessage {
         channel_id: Some(channel_id),
         direction: Direction::Outgoing,

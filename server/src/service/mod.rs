@@ -9,6 +9,7 @@ pub mod outbound;
 pub mod plugins;
 pub mod settings;
 pub mod validate;
+pub mod window;
 
 use serde::{Deserialize, Deserializer};
 

@@ -263,6 +263,8 @@ pub trait InboundStore {
     async fn ingest(&self, ws: Id, channel: Id, items: &[InboundItem]) -> StoreResult<IngestReport>;
     /// What sending a stored outgoing message needs: the message, its channel and the contact's id there.
     async fn outbound(&self, ws: Id, message: Id) -> StoreResult<OutboundContext>;
+    /// When the contact's latest incoming message on `channel` arrived (the start of a messaging window).
+    async fn last_incoming_at(&self, ws: Id, contact: Id, channel: Id) -> StoreResult<Option<Timestamp>>;
     /// Records the provider's id of a sent message and moves it to `sent` (if it is still pending).
     async fn record_sent(&self, ws: Id, message: Id, provider_message_id: &str) -> StoreResult<Message>;
 }

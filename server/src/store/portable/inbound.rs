@@ -283,6 +283,19 @@ impl InboundStore for ThisStore {
         Ok(OutboundContext { message, channel: channel.map(Channel::from), recipient })
     }
 
+    async fn last_incoming_at(&self, ws: Id, contact: Id, channel: Id) -> StoreResult<Option<Timestamp>> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(created_at) FROM messages \
+             WHERE workspace_id = $1 AND contact_id = $2 AND channel_id = $3 AND direction = 'incoming'",
+        )
+        .bind(ws)
+        .bind(contact)
+        .bind(channel)
+        .fetch_one(&mut *self.pool.acquire().await?)
+        .await?;
+        Ok(at.map(ts_from_ms))
+    }
+
     async fn record_sent(&self, ws: Id, message: Id, provider_message_id: &str) -> StoreResult<Message> {
         let mut tx = self.begin().await?;
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = $1 AND id = $2");
