@@ -240,6 +240,13 @@ async fn messaging_window(backend: Backend) {
     let refused = s.post(&format!("/api/v1/conversations/{conv_id}/messages"), text.clone()).await;
     assert_eq!(refused.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.1);
     assert_eq!(refused.1["error"]["code"], "window_closed");
+    let short = json!({"content": {"type": "template", "template_id": tpl["id"], "parameters": []}, "channel_id": ch});
+    let wrong = s.post(&format!("/api/v1/conversations/{conv_id}/messages"), short).await;
+    assert_eq!(
+        (wrong.0, wrong.1["error"]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("content.parameters"))
+    );
+    assert!(wrong.1["error"]["message"].as_str().is_some_and(|m| m.contains("body")), "{}", wrong.1);
     let (status, sent) = s.post(&format!("/api/v1/conversations/{conv_id}/messages"), template).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
     let detail = s.get(&format!("/api/v1/conversations/{conv_id}")).await.1;

@@ -131,6 +131,24 @@ impl MessageStatus {
     }
 }
 
+/// The parameter of a template's header: media by URL, or the value of its text variable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TemplateHeader {
+    Image { url: String },
+    Video { url: String },
+    Document { url: String },
+    Text { text: String },
+}
+
+/// The parameter of one template button (0-based index among the template's buttons).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateButton {
+    pub index: u32,
+    pub parameter: String,
+}
+
 /// The content of a message as structured JSON, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -169,6 +187,12 @@ pub enum MessageContent {
         /// Body variables `{{1}}`, `{{2}}`, … in order.
         #[serde(default)]
         parameters: Vec<String>,
+        /// The header's parameter, when the template's header is media or has a variable.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<TemplateHeader>,
+        /// Parameters of buttons with a variable (a URL suffix, a coupon code), by button index.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        buttons: Vec<TemplateButton>,
     },
     Interactive {
         text: String,

@@ -182,11 +182,22 @@ pub async fn send(app: &App, who: &Principal, id: Id, req: SendMessage) -> AppRe
         return Err(AppError::conflict("conversation_closed", "the conversation is closed; reopen it to reply"));
     }
     check_content(&req.content)?;
-    if let MessageContent::Template { template_id, .. } = &req.content {
-        app.store
+    if let MessageContent::Template { template_id, parameters, header, buttons } = &req.content {
+        let template = app
+            .store
             .get_template(ws, *template_id)
             .await
             .map_err(|_| AppError::validation("content.template_id", "no such template"))?;
+        if template.channel_id.is_some() && !template.status.eq_ignore_ascii_case("approved") {
+            return Err(AppError::Unprocessable {
+                code: "template_not_approved",
+                message: format!(
+                    "the template `{}` is {}, not approved by the provider",
+                    template.name, template.status
+                ),
+            });
+        }
+        super::templates::check(&template, parameters, header.as_ref(), buttons)?;
     }
     let channel_id = req.channel_id.or(conversation.last_channel_id);
     let Some(channel_id) = channel_id else {

@@ -8,6 +8,7 @@ pub mod inbound;
 pub mod outbound;
 pub mod plugins;
 pub mod settings;
+pub mod templates;
 pub mod validate;
 pub mod window;
 

@@ -61,7 +61,16 @@ async fn send(app: &App, ws: Id, id: Id) -> Result<(), Failure> {
         .recipient
         .ok_or_else(|| Failure::Final(format!("the contact is not reachable on the channel {}", channel.name)))?;
     let call = super::inbound::call_for(app, ws, channel).await.map_err(|e| Failure::Retry(e.to_string()))?;
-    let content = serde_json::to_value(&ctx.message.content).map_err(|e| Failure::Final(e.to_string()))?;
+    let content = match &ctx.message.content {
+        MessageContent::Template { template_id, parameters, header, buttons } => {
+            let template = app.store.get_template(ws, *template_id).await.map_err(|e| match e {
+                crate::store::StoreError::NotFound(_) => Failure::Final("the template was deleted".into()),
+                other => Failure::Retry(other.to_string()),
+            })?;
+            super::templates::provider_content(&template, parameters, header.as_ref(), buttons)
+        }
+        other => serde_json::to_value(other).map_err(|e| Failure::Final(e.to_string()))?,
+    };
     let message = serde_json::to_string(&OutboundMessage { to, content }).map_err(|e| Failure::Final(e.to_string()))?;
     let sent = call.plugin.send(call.ctx, message).await.map_err(|e| Failure::Retry(format!("plugin: {e}")))?;
     match sent {
