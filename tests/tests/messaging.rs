@@ -98,6 +98,14 @@ async fn inbound_and_outbound(backend: Backend) {
     assert_eq!(status, StatusCode::CREATED, "{channel}");
     let ch = channel["id"].as_i64().expect("id");
 
+    // The example channel needs no setup at its provider and has no provider templates.
+    assert_eq!(s.post(&format!("/api/v1/channels/{ch}/connect"), json!({})).await.0, StatusCode::OK);
+    let sync = s.post(&format!("/api/v1/channels/{ch}/templates/sync"), json!({})).await;
+    assert_eq!(
+        (sync.0, sync.1["error"]["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("templates_unsupported"))
+    );
+
     // A handshake is answered by the plugin; a GET that is not one is refused.
     let shake = s.http.get(format!("{}/webhooks/{ch}?challenge=abc123", s.base)).send().await.expect("get");
     assert_eq!((shake.status(), shake.text().await.expect("body")), (StatusCode::OK, "abc123".to_owned()));

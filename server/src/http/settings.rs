@@ -30,6 +30,8 @@ pub(super) fn router() -> ApiRouter {
         .routes(routes!(get_template, update_template, delete_template))
         .routes(routes!(list_channels, create_channel))
         .routes(routes!(get_channel, update_channel, delete_channel))
+        .routes(routes!(reconnect_channel))
+        .routes(routes!(sync_channel_templates))
 }
 
 type Created<T> = AppResult<(StatusCode, Json<T>)>;
@@ -286,4 +288,26 @@ async fn update_channel(
 async fn delete_channel(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
     settings::delete_channel(&app, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Runs the channel's setup at the provider again (e.g. Telegram's webhook registration).
+#[utoipa::path(post, path = "/api/v1/channels/{id}/connect", tag = "channels", params(("id" = i64, Path)),
+    responses((status = 200, body = ChannelView), (status = "4XX", body = ErrorBody)))]
+async fn reconnect_channel(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+) -> AppResult<Json<ChannelView>> {
+    Ok(Json(settings::reconnect_channel(&app, &who, id).await?))
+}
+
+/// Fetches the provider's message templates for this channel now (they are also synced every 6 hours).
+#[utoipa::path(post, path = "/api/v1/channels/{id}/templates/sync", tag = "templates", params(("id" = i64, Path)),
+    responses((status = 200, body = TemplateSync), (status = "4XX", body = ErrorBody)))]
+async fn sync_channel_templates(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+) -> AppResult<Json<TemplateSync>> {
+    Ok(Json(crate::service::channels::sync_templates(&app, &who, id).await?))
 }

@@ -77,6 +77,16 @@ pub struct Template {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What a template sync changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TemplateSync {
+    pub created: u32,
+    pub updated: u32,
+    pub unchanged: u32,
+    /// Templates the provider no longer lists, now `deleted`.
+    pub deleted: u32,
+}
+
 /// The stored fields of a template.
 #[derive(Debug, Clone)]
 pub struct TemplateFields {

@@ -2,6 +2,7 @@
 //! SQL; they check roles and input, then call the store, whose methods are transactions.
 
 pub mod accounts;
+pub mod channels;
 pub mod contacts;
 pub mod conversations;
 pub mod inbound;

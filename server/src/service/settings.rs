@@ -201,7 +201,7 @@ pub struct ChannelView {
 }
 
 fn view(app: &App, channel: Channel) -> ChannelView {
-    let webhook_url = format!("{}/webhooks/{}", app.config.public_url(), channel.id);
+    let webhook_url = super::channels::webhook_url(app, channel.id);
     ChannelView { channel, webhook_url }
 }
 
@@ -249,6 +249,12 @@ pub async fn update_channel(app: &App, who: &Principal, id: Id, req: ChannelUpda
     if changes_settings {
         super::plugins::check_channel_settings(app, &current.plugin_id, &config, &secrets)?;
     }
+    let enabled = req.enabled.unwrap_or(current.enabled);
+    if enabled && (changes_settings || !current.enabled) {
+        // Registered at the provider with the new settings before they are stored: a refusal changes nothing.
+        let next = Channel { config: config.clone(), enabled, ..current.clone() };
+        super::channels::connect(app, ws, &next, secrets.clone()).await?;
+    }
     let plain = serde_json::to_vec(&secrets).map_err(AppError::internal)?;
     let fields = ChannelFields {
         name,
@@ -256,9 +262,13 @@ pub async fn update_channel(app: &App, who: &Principal, id: Id, req: ChannelUpda
         config,
         secret_names: secrets.keys().cloned().collect(),
         secrets_sealed: app.secrets.seal(&plain).map_err(AppError::internal)?,
-        enabled: req.enabled.unwrap_or(current.enabled),
+        enabled,
     };
-    Ok(view(app, app.store.update_channel(ws, id, &fields, actor(who)).await?))
+    let updated = app.store.update_channel(ws, id, &fields, actor(who)).await?;
+    if current.enabled && !enabled {
+        super::channels::disconnect_quietly(app, ws, &current).await;
+    }
+    Ok(view(app, updated))
 }
 
 pub async fn create_channel(app: &App, who: &Principal, req: ChannelInput) -> AppResult<ChannelView> {
@@ -281,7 +291,27 @@ pub async fn create_channel(app: &App, who: &Principal, req: ChannelInput) -> Ap
         secrets_sealed: app.secrets.seal(&plain).map_err(AppError::internal)?,
         enabled: req.enabled,
     };
-    Ok(view(app, app.store.create_channel(who.workspace_id, &fields, actor(who)).await?))
+    let ws = who.workspace_id;
+    let channel = app.store.create_channel(ws, &fields, actor(who)).await?;
+    if channel.enabled
+        && let Err(e) = super::channels::connect(app, ws, &channel, req.secrets.clone()).await
+    {
+        // The webhook URL needs the channel's id, so the channel exists before its setup; a refused setup
+        // removes it again.
+        app.store.delete_channel(ws, channel.id, actor(who)).await?;
+        return Err(e);
+    }
+    super::channels::schedule_sync(app, ws, &channel, chrono::Utc::now()).await?;
+    Ok(view(app, channel))
+}
+
+/// Runs the channel's setup at the provider again (e.g. after fixing something there).
+pub async fn reconnect_channel(app: &App, who: &Principal, id: Id) -> AppResult<ChannelView> {
+    require(who, Role::Manager)?;
+    let channel = app.store.get_channel(who.workspace_id, id).await?;
+    let secrets = channel_secrets(app, who.workspace_id, id).await?;
+    super::channels::connect(app, who.workspace_id, &channel, secrets).await?;
+    Ok(view(app, channel))
 }
 
 /// The decrypted secrets of a channel, for its plugin.
@@ -293,5 +323,9 @@ pub async fn channel_secrets(app: &App, ws: Id, id: Id) -> AppResult<BTreeMap<St
 
 pub async fn delete_channel(app: &App, who: &Principal, id: Id) -> AppResult<()> {
     require(who, Role::Manager)?;
+    let channel = app.store.get_channel(who.workspace_id, id).await?;
+    if channel.enabled {
+        super::channels::disconnect_quietly(app, who.workspace_id, &channel).await;
+    }
     Ok(app.store.delete_channel(who.workspace_id, id, actor(who)).await?)
 }

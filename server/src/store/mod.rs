@@ -242,6 +242,9 @@ pub trait SettingsStore {
     async fn list_templates(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Template>>;
     async fn update_template(&self, ws: Id, id: Id, fields: &TemplateFields, actor: Actor) -> StoreResult<Template>;
     async fn delete_template(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
+    /// Makes `channel`'s templates match the provider's list: new ones created, changed ones updated (by name
+    /// and language), ones the provider no longer lists marked `deleted` (messages may still refer to them).
+    async fn sync_templates(&self, ws: Id, channel: Id, templates: &[TemplateFields]) -> StoreResult<TemplateSync>;
     async fn create_channel(&self, ws: Id, fields: &ChannelFields, actor: Actor) -> StoreResult<Channel>;
     async fn get_channel(&self, ws: Id, id: Id) -> StoreResult<Channel>;
     async fn list_channels(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Channel>>;

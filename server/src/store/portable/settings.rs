@@ -272,6 +272,88 @@ impl SettingsStore for ThisStore {
         Ok(template)
     }
 
+    async fn sync_templates(&self, ws: Id, channel: Id, templates: &[TemplateFields]) -> StoreResult<TemplateSync> {
+        let mut tx = self.begin().await?;
+        check_channel(&mut tx, ws, Some(channel)).await?;
+        let now = now_ms();
+        let mut report = TemplateSync::default();
+        let mut kept = Vec::new();
+        for t in templates {
+            let current: Option<(Id, String, String, String)> = sqlx::query_as(
+                "SELECT id, category, components, status FROM templates \
+                 WHERE workspace_id = $1 AND channel_id = $2 AND name = $3 AND language = $4",
+            )
+            .bind(ws)
+            .bind(channel)
+            .bind(&t.name)
+            .bind(&t.language)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let components = to_json(&t.components)?;
+            match current {
+                Some((id, category, stored, status))
+                    if category == t.category.as_str() && stored == components && status == t.status =>
+                {
+                    report.unchanged += 1;
+                    kept.push(id);
+                }
+                Some((id, ..)) => {
+                    sqlx::query(
+                        "UPDATE templates SET category = $1, components = $2, status = $3, updated_at = $4 WHERE id = $5",
+                    )
+                    .bind(t.category.as_str())
+                    .bind(&components)
+                    .bind(&t.status)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    report.updated += 1;
+                    kept.push(id);
+                }
+                None => {
+                    let id: Id = sqlx::query_scalar(
+                        "INSERT INTO templates (workspace_id, channel_id, name, language, category, components, status, \
+                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                    )
+                    .bind(ws)
+                    .bind(channel)
+                    .bind(&t.name)
+                    .bind(&t.language)
+                    .bind(t.category.as_str())
+                    .bind(&components)
+                    .bind(&t.status)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    report.created += 1;
+                    kept.push(id);
+                }
+            }
+        }
+        let stale: Vec<Id> = sqlx::query_scalar(
+            "SELECT id FROM templates WHERE workspace_id = $1 AND channel_id = $2 AND status <> 'deleted'",
+        )
+        .bind(ws)
+        .bind(channel)
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in stale.into_iter().filter(|id| !kept.contains(id)) {
+            sqlx::query("UPDATE templates SET status = 'deleted', updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            report.deleted += 1;
+        }
+        if report != (TemplateSync { unchanged: report.unchanged, ..Default::default() }) {
+            let data = json!({ "channel_id": channel, "report": report });
+            append_event(&mut tx, ws, event("templates.synced", channel, Actor::system(), data)).await?;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
     async fn get_template(&self, ws: Id, id: Id) -> StoreResult<Template> {
         load_template(&mut *self.pool.acquire().await?, ws, id).await
     }
