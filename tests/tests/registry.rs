@@ -217,7 +217,7 @@ async fn the_server_keeps_answering_while_installed_plugins_misbehave() {
     install(&plugins_dir, "hostile", manifest, &build_wasm("tests/plugins", "hostile"));
     let s = TestServer::start_with(Backend::Sqlite, |c| {
         c.plugins.dir = plugins_dir.display().to_string();
-        c.plugins.settings.insert("hostile".into(), toml_settings("limits = { timeout_ms = 3000 }"));
+        c.plugins.settings.insert("hostile".into(), toml_settings("limits = { timeout_ms = 8000 }"));
     })
     .await;
     let hostile = s.app.plugins.channel("hostile").expect("hostile is ready");
@@ -249,8 +249,8 @@ async fn the_server_keeps_answering_while_installed_plugins_misbehave() {
         outcomes.push(call.await.expect("join").expect_err("every hostile call fails"));
     }
     let finished_at = started.elapsed();
-    assert!(finished_at < std::time::Duration::from_secs(20), "stopped near their deadline: {finished_at:?}");
-    let timeouts = outcomes.iter().filter(|e| matches!(e, switchboard::plugins::PluginError::Timeout(3000))).count();
+    assert!(finished_at < std::time::Duration::from_secs(30), "stopped near their deadline: {finished_at:?}");
+    let timeouts = outcomes.iter().filter(|e| matches!(e, switchboard::plugins::PluginError::Timeout(8000))).count();
     assert_eq!(timeouts, 4, "{outcomes:?}");
     // The failures are counted by kind.
     let metrics = s.http.get(format!("{}/metrics", s.base)).send().await.expect("metrics").text().await.expect("text");
