@@ -57,11 +57,12 @@ impl App {
     }
 }
 
-/// The job handlers a server runs: sending messages through their channel's plugin, syncing templates.
+/// The job handlers a server runs: sending messages, fetching incoming media, syncing templates.
 pub fn standard_jobs() -> JobRegistry {
     let mut jobs = JobRegistry::default();
     jobs.register(crate::model::SEND_MESSAGE_JOB, Arc::new(crate::service::outbound::SendMessage));
     jobs.register(crate::service::channels::SYNC_TEMPLATES_JOB, Arc::new(crate::service::channels::SyncTemplates));
+    jobs.register(crate::model::FETCH_MEDIA_JOB, Arc::new(crate::service::media::FetchMedia));
     jobs
 }
 

@@ -27,6 +27,7 @@ pub struct Config {
     pub log: LogConfig,
     pub jobs: JobsConfig,
     pub plugins: PluginsConfig,
+    pub media: MediaConfig,
     /// The file this configuration was read from, if any (re-read when plugins are reloaded).
     #[serde(skip)]
     pub source_file: Option<PathBuf>,
@@ -98,6 +99,21 @@ pub struct JobsConfig {
     pub backoff_base_ms: u64,
     /// Upper bound of a retry delay in milliseconds.
     pub backoff_max_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Largest media file kept (uploaded by users or downloaded from a provider), in bytes.
+    pub max_bytes: usize,
+    /// How long a signed link handed to a provider to fetch an outgoing file stays valid, in minutes.
+    pub link_minutes: u32,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self { max_bytes: 16 << 20, link_minutes: 60 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -210,6 +226,7 @@ impl Default for Config {
             log: LogConfig::default(),
             jobs: JobsConfig::default(),
             plugins: PluginsConfig::default(),
+            media: MediaConfig::default(),
             source_file: None,
         }
     }
@@ -319,6 +336,9 @@ impl Config {
             return Err(ConfigError("security.session_ttl_hours: must be at least 1".into()));
         }
         self.plugins.validate()?;
+        if self.media.max_bytes == 0 || self.media.max_bytes > 1 << 30 || self.media.link_minutes == 0 {
+            return Err(ConfigError("media: max_bytes must be 1 byte to 1 GiB and link_minutes at least 1".into()));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError(format!("log.level: `{}` is not a valid filter", self.log.level)));
         }

@@ -57,6 +57,8 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// A separate key for signing URLs, derived from the same secret.
+    mac_key: [u8; 32],
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -79,7 +81,14 @@ impl SecretBox {
             return Err(format!("security.secret_key: must be 32 bytes, got {}", key.len()));
         }
         let cipher = XChaCha20Poly1305::new_from_slice(&key).map_err(|e| e.to_string())?;
-        Ok(Self { cipher })
+        let mac_key: [u8; 32] = {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(b"switchboard url signing\0");
+            h.update(&key);
+            h.finalize().into()
+        };
+        Ok(Self { cipher, mac_key })
     }
 
     fn read_or_create_key_file(path: &Path) -> Result<String, String> {
@@ -101,6 +110,19 @@ impl SecretBox {
             .and_then(|()| file.sync_all())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(encoded)
+    }
+
+    /// An HMAC-SHA256 of `data` (hex), for URLs that must not be forged, such as signed media links.
+    pub fn sign(&self, data: &str) -> String {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.mac_key).expect("any key length");
+        mac.update(data.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `signature` is [`SecretBox::sign`] of `data`, compared in constant time.
+    pub fn verify(&self, data: &str, signature: &str) -> bool {
+        constant_time_eq(&self.sign(data), signature)
     }
 
     /// Encrypts `plain`; the output is base64 of nonce ‖ ciphertext.

@@ -282,3 +282,114 @@ async fn messaging_window(backend: Backend) {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     s.stop().await;
 }
+
+both_backends!(media_in_and_out, media_in_and_out_body);
+
+async fn media_in_and_out_body(backend: Backend) {
+    // The provider also serves a file at /files/cat.jpg.
+    let provider = FakeProvider::start().await;
+    let picture: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let served = picture.clone();
+    let files = axum::Router::new().route(
+        "/files/cat.jpg",
+        axum::routing::get(move || {
+            let bytes = served.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], bytes) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let files_port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, files).await.expect("serve") });
+    let files_base = format!("http://127.0.0.1:{files_port}");
+
+    let (base, granted_files) = (provider.base(), files_base.clone());
+    let s = TestServer::start_with(backend, move |c| {
+        c.plugins.allow_private_addresses = vec!["127.0.0.1".parse().expect("ip")];
+        let settings = format!("outbound_hosts = [\"{base}\", \"{granted_files}\"]");
+        c.plugins.settings.insert("example-channel".into(), toml::from_str(&settings).expect("settings"));
+        c.media.max_bytes = 4000;
+    })
+    .await;
+    let (_, channel) = s
+        .post(
+            "/api/v1/channels",
+            json!({"name": "Example", "plugin_id": "example-channel",
+                   "config": {"base_url": provider.base()}, "secrets": {"shared_secret": "s3cret"}}),
+        )
+        .await;
+    let ch = channel["id"].as_i64().expect("id");
+
+    // Incoming: the message is stored at once; the file is fetched through the plugin by a job.
+    let delivery = json!({"from": "user-7", "id": "m-img", "media_url": format!("{files_base}/files/cat.jpg")});
+    assert_eq!(webhook(&s, ch, "s3cret", &delivery.to_string()).await.0, StatusCode::OK);
+    let conv_id = s.get("/api/v1/conversations").await.1["items"][0]["id"].as_i64().expect("conversation");
+    let messages = format!("/api/v1/conversations/{conv_id}/messages");
+    let waiting = s.get(&messages).await.1["items"][0]["content"].clone();
+    assert_eq!((waiting["type"].clone(), waiting["url"].clone()), (json!("media"), json!("")), "{waiting}");
+    let worker = Worker::new(s.app.clone());
+    assert!(worker.run_once().await.expect("worker"), "the fetch job ran");
+    let stored = s.get(&messages).await.1["items"][0]["content"].clone();
+    let url = stored["url"].as_str().expect("a url").to_owned();
+    assert!(url.starts_with("/api/v1/media/"), "{stored}");
+    assert_eq!(stored["mime_type"], "image/jpeg");
+    let got = s.http.get(format!("{}{url}", s.base)).bearer_auth(&s.token).send().await.expect("get media");
+    assert_eq!(got.headers()["content-type"], "image/jpeg");
+    assert_eq!(got.bytes().await.expect("bytes").to_vec(), picture, "the exact bytes");
+    let anonymous = s.http.get(format!("{}{url}", s.base)).send().await.expect("get media");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // Outgoing: an upload, sent as a media message; the provider gets a signed link it can fetch.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"%PDF-1.4 invoice".to_vec())
+            .file_name("invoice.pdf")
+            .mime_str("application/pdf")
+            .expect("mime"),
+    );
+    let up = s
+        .http
+        .post(format!("{}/api/v1/media", s.base))
+        .bearer_auth(&s.token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(up.status(), StatusCode::CREATED);
+    let uploaded: Value = up.json().await.expect("json");
+    assert_eq!((uploaded["content_type"].clone(), uploaded["size"].clone()), (json!("application/pdf"), json!(16)));
+    let local =
+        json!({"content": {"type": "media", "kind": "document", "url": uploaded["url"], "caption": "Your invoice"}});
+    let (status, sent) = s.post(&messages, local).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+    assert!(worker.run_once().await.expect("worker"));
+    let request = provider.requests().pop().expect("the provider got the message");
+    let link = request["content"]["url"].as_str().expect("a link").to_owned();
+    assert_eq!(request["content"]["caption"], "Your invoice");
+    let path = &link[link.find("/media/").expect("a media link")..];
+    // The link works without credentials (the provider has none) and only as signed.
+    let fetched = s.http.get(format!("{}{path}", s.base)).send().await.expect("fetch link");
+    assert_eq!(fetched.status(), StatusCode::OK, "{link}");
+    assert_eq!(fetched.bytes().await.expect("bytes").as_ref(), b"%PDF-1.4 invoice");
+    let forged = path.replace("application%2Fpdf", "text%2Fhtml");
+    assert_eq!(s.http.get(format!("{}{forged}", s.base)).send().await.expect("get").status(), StatusCode::NOT_FOUND);
+    // Files of no workspace of the caller's, and oversized uploads, are refused.
+    let unknown =
+        json!({"content": {"type": "media", "kind": "image", "url": format!("/api/v1/media/{}", "ab".repeat(32))}});
+    let missing = s.post(&messages, unknown).await;
+    assert_eq!(
+        (missing.0, missing.1["error"]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("content.url"))
+    );
+    let big = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(vec![7u8; 5000]).file_name("big.bin"));
+    let too_big = s
+        .http
+        .post(format!("{}/api/v1/media", s.base))
+        .bearer_auth(&s.token)
+        .multipart(big)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    s.stop().await;
+}

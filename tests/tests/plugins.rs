@@ -47,7 +47,7 @@ async fn example_channel_plugin_runs_in_the_host() {
     assert_eq!(engine.compiled_count(), 1);
     assert_eq!(again.id(), "example-channel");
     let info = plugin.describe(example_context()).await.expect("describe");
-    assert_eq!((info.id.as_str(), info.capabilities.text, info.capabilities.media), ("example-channel", true, false));
+    assert_eq!((info.id.as_str(), info.capabilities.text, info.capabilities.media), ("example-channel", true, true));
 
     let handshake = plugin.verify(example_context(), request("GET", "challenge=abc123", &[], b"")).await.expect("call");
     let answer = handshake.expect("accepted").expect("a handshake");

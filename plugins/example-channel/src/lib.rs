@@ -1,5 +1,6 @@
-//! A minimal channel plugin: accepts `{"from": "...", "id": "...", "text": "..."}` webhooks signed with a
-//! shared secret in `x-example-secret`, and sends messages by POSTing JSON to the configured `base_url`.
+//! A minimal channel plugin: accepts `{"from": "...", "id": "...", "text": "..."}` (or `"media_url"` instead
+//! of `"text"`) webhooks signed with a shared secret in `x-example-secret`, and sends messages by POSTing
+//! JSON to the configured `base_url`.
 
 use switchboard_plugin_sdk::channel::*;
 use switchboard_plugin_sdk::host;
@@ -14,7 +15,7 @@ impl Channel for Example {
             version: "0.1.0".into(),
             capabilities: Capabilities {
                 text: true,
-                media: false,
+                media: true,
                 templates: false,
                 interactive: false,
                 reactions: false,
@@ -42,14 +43,29 @@ impl Channel for Example {
                 .map(str::to_owned)
                 .ok_or_else(|| WebhookError::BadRequest(format!("missing `{name}`")))
         };
+        // A file is referred to by its URL; the host downloads it later through `media_request`.
+        let content = match body.get("media_url").and_then(|v| v.as_str()) {
+            Some(url) => serde_json::json!({ "type": "media", "kind": "image", "media_ref": url }),
+            None => serde_json::json!({ "type": "text", "text": field("text")? }),
+        };
         let event = InboundEvent::Message {
             contact: ContactProfile { external_id: field("from")?, ..Default::default() },
             provider_message_id: field("id")?,
             timestamp_ms: Some(host::now_ms()),
-            content: serde_json::json!({ "type": "text", "text": field("text")? }),
+            content,
         };
         host::log(host::Level::Info, "received a message", &[("id", &field("id")?)]);
         Ok((vec![event], HttpResponse::ok()))
+    }
+
+    fn media_request(reference: String) -> Result<OutgoingRequest, SendError> {
+        Ok(OutgoingRequest {
+            method: "GET".into(),
+            url: reference,
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout_ms: None,
+        })
     }
 
     fn send(message: OutboundMessage) -> Result<String, SendError> {

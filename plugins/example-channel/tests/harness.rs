@@ -27,7 +27,7 @@ fn the_manifest_and_the_component_agree() {
         (info.id.as_str(), info.version.as_str()),
         (manifest.plugin.id.as_str(), manifest.plugin.version.as_str())
     );
-    assert!(info.capabilities.text && !info.capabilities.media);
+    assert!(info.capabilities.text && info.capabilities.media && !info.capabilities.templates);
 }
 
 #[test]
@@ -102,9 +102,20 @@ fn hosts_the_admin_did_not_grant_are_refused() {
 
 #[test]
 fn optional_exports_fall_back_to_the_sdk_defaults() {
+    // (`media_request` is the plugin's own: see `a_media_webhook_refers_to_its_file_by_url`.)
     let h = harness();
     assert!(h.connect("https://switchboard.test/webhooks/1").is_ok(), "nothing to register");
     assert!(h.disconnect().is_ok());
-    assert!(matches!(h.media_request("file-1"), Err(SendError::Permanent(_))), "no media on this channel");
     assert!(h.list_templates().expect("no templates").as_array().is_some_and(Vec::is_empty));
+}
+
+#[test]
+fn a_media_webhook_refers_to_its_file_by_url() {
+    let h = harness();
+    let body = json!({"from": "user-7", "id": "m-2", "media_url": "https://provider.test/files/cat.jpg"}).to_string();
+    let (events, _) = h.handle_webhook(Request::post(body).header("x-example-secret", "s3cret").into()).expect("ok");
+    let InboundEvent::Message { content, .. } = &events[0] else { panic!("{events:?}") };
+    assert_eq!(content, &json!({"type": "media", "kind": "image", "media_ref": "https://provider.test/files/cat.jpg"}));
+    let download = h.media_request("https://provider.test/files/cat.jpg").expect("a download");
+    assert_eq!((download.method.as_str(), download.url.as_str()), ("GET", "https://provider.test/files/cat.jpg"));
 }

@@ -7,6 +7,7 @@ mod contacts;
 mod conversations;
 mod error;
 pub mod extract;
+mod media;
 mod plugins;
 mod settings;
 mod system;
@@ -84,6 +85,7 @@ fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .merge(conversations::router())
         .merge(settings::router())
         .merge(plugins::router())
+        .merge(media::router())
         .merge(system::api_router())
         .split_for_parts()
 }
@@ -104,6 +106,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(api_routes)
         .merge(system::router(openapi()))
         .merge(webhooks::router())
+        .merge(media::public_router())
         .fallback(|| async { AppError::NotFound("route") })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))

@@ -36,3 +36,17 @@ pub struct OutboundContext {
     /// The contact's id on that channel (`None` if the contact is not reachable there).
     pub recipient: Option<String>,
 }
+
+/// The job that downloads an incoming media file through its channel's plugin.
+pub const FETCH_MEDIA_JOB: &str = "media.fetch";
+
+/// A file the server keeps, by the SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct MediaFile {
+    pub sha256: String,
+    pub content_type: String,
+    pub size: u64,
+    pub filename: Option<String>,
+    /// Where authenticated users fetch it.
+    pub url: String,
+}

@@ -142,7 +142,10 @@ fn check_content(app_content: &MessageContent) -> AppResult<()> {
             if !["image", "video", "audio", "document", "sticker"].contains(&kind.as_str()) {
                 return Err(AppError::validation("content.kind", "must be image, video, audio, document or sticker"));
             }
-            validate::url("content.url", url)?;
+            // This server's own files (uploaded with POST /api/v1/media) go by their path.
+            if !url.starts_with("/api/v1/media/") {
+                validate::url("content.url", url)?;
+            }
             validate::optional("content.caption", caption.as_deref(), 1024)?;
         }
         MessageContent::Location { latitude, longitude, .. } => {
@@ -182,6 +185,12 @@ pub async fn send(app: &App, who: &Principal, id: Id, req: SendMessage) -> AppRe
         return Err(AppError::conflict("conversation_closed", "the conversation is closed; reopen it to reply"));
     }
     check_content(&req.content)?;
+    if let MessageContent::Media { url, .. } = &req.content
+        && let Some(sha) = url.strip_prefix("/api/v1/media/")
+        && app.store.get_media(ws, sha).await?.is_none()
+    {
+        return Err(AppError::validation("content.url", "no such file in this workspace; upload it first"));
+    }
     if let MessageContent::Template { template_id, parameters, header, buttons } = &req.content {
         let template = app
             .store

@@ -6,6 +6,7 @@ pub mod channels;
 pub mod contacts;
 pub mod conversations;
 pub mod inbound;
+pub mod media;
 pub mod outbound;
 pub mod plugins;
 pub mod settings;

@@ -69,7 +69,7 @@ async fn send(app: &App, ws: Id, id: Id) -> Result<(), Failure> {
             })?;
             super::templates::provider_content(&template, parameters, header.as_ref(), buttons)
         }
-        other => serde_json::to_value(other).map_err(|e| Failure::Final(e.to_string()))?,
+        other => super::media::for_provider(app, ws, other).await.map_err(Failure::Final)?,
     };
     let message = serde_json::to_string(&OutboundMessage { to, content }).map_err(|e| Failure::Final(e.to_string()))?;
     let sent = call.plugin.send(call.ctx, message).await.map_err(|e| Failure::Retry(format!("plugin: {e}")))?;

@@ -272,6 +272,16 @@ pub trait InboundStore {
     async fn record_sent(&self, ws: Id, message: Id, provider_message_id: &str) -> StoreResult<Message>;
 }
 
+/// Media files the server keeps (the bytes live in the data directory; these rows say who may see them).
+#[async_trait]
+pub trait MediaStore {
+    /// Records that `ws` holds this file (once per workspace and hash).
+    async fn record_media(&self, ws: Id, file: &MediaFile) -> StoreResult<MediaFile>;
+    async fn get_media(&self, ws: Id, sha256: &str) -> StoreResult<Option<MediaFile>>;
+    /// Points an incoming media message at the stored file and appends `message.media.stored`.
+    async fn attach_media(&self, ws: Id, message: Id, file: &MediaFile) -> StoreResult<Message>;
+}
+
 /// The event log (read side; writes happen inside the other methods' transactions).
 #[async_trait]
 pub trait EventStore {
@@ -311,6 +321,7 @@ pub trait Store:
     + ConversationStore
     + SettingsStore
     + InboundStore
+    + MediaStore
     + EventStore
     + JobStore
     + PluginKvStore

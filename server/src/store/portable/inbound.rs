@@ -170,6 +170,21 @@ async fn ingest_message(
         "direction": Direction::Incoming, "content_type": content.type_name(),
     });
     append_event(conn, ws, event("message.created", id, Actor::contact(contact), data)).await?;
+    if let MessageContent::Media { media_ref: Some(_), url, .. } = content
+        && url.is_empty()
+    {
+        // The file is fetched after the commit, by a job, so the provider's answer never waits on a download.
+        sqlx::query(
+            "INSERT INTO jobs (workspace_id, kind, payload, status, run_at, attempts, max_attempts, created_at, \
+             updated_at) VALUES ($1, $2, $3, 'queued', $4, 0, 6, $4, $4)",
+        )
+        .bind(ws)
+        .bind(FETCH_MEDIA_JOB)
+        .bind(to_json(&json!({ "message_id": id }))?)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
     report.messages += 1;
     Ok(())
 }

@@ -10,6 +10,7 @@ mod conversations;
 mod inbound;
 mod jobs;
 mod kv;
+mod media;
 mod rows;
 mod settings;
 

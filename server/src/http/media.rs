@@ -1,0 +1,101 @@
+//! Media files: upload (`POST /api/v1/media`, multipart), download for the workspace's users
+//! (`GET /api/v1/media/{sha256}`), and the signed links providers fetch outgoing files from (`GET /media/{sha256}`).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use utoipa_axum::routes;
+
+use super::ApiRouter;
+use super::extract::{Auth, Json, Path, Query};
+use crate::app::App;
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::model::MediaFile;
+use crate::service::media;
+
+/// Uploads may exceed the API's usual body limit; `media.max_bytes` is enforced while reading.
+const UPLOAD_LIMIT: usize = 1 << 30;
+
+pub(super) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(upload_media)).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)).routes(routes!(get_media))
+}
+
+pub(super) fn public_router() -> Router<Arc<App>> {
+    Router::new().route("/media/{sha256}", get(public_media))
+}
+
+fn file_response(content_type: &str, filename: Option<&str>, bytes: Vec<u8>) -> Response {
+    let disposition = match filename {
+        Some(name) => format!("inline; filename=\"{}\"", name.replace('"', "")),
+        None => "inline".to_owned(),
+    };
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Uploads one file (form field `file`); send it with a media message using the returned `url`.
+#[utoipa::path(post, path = "/api/v1/media", tag = "media", request_body(content_type = "multipart/form-data"),
+    responses((status = 201, body = MediaFile), (status = "4XX", body = ErrorBody)))]
+async fn upload_media(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    mut form: Multipart,
+) -> AppResult<(StatusCode, Json<MediaFile>)> {
+    let max = app.config.media.max_bytes;
+    while let Some(mut field) = form.next_field().await.map_err(|e| AppError::BadRequest(e.to_string()))? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
+        let filename = field.file_name().map(str::to_owned);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|e| AppError::BadRequest(e.to_string()))? {
+            if bytes.len() + chunk.len() > max {
+                return Err(AppError::PayloadTooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let file = media::store(&app, who.workspace_id, bytes, &content_type, filename).await?;
+        return Ok((StatusCode::CREATED, Json(file)));
+    }
+    Err(AppError::validation("file", "the form has no `file` field"))
+}
+
+/// A file of the caller's workspace.
+#[utoipa::path(get, path = "/api/v1/media/{sha256}", tag = "media", params(("sha256" = String, Path)),
+    responses((status = 200, description = "the file's bytes"), (status = "4XX", body = ErrorBody)))]
+async fn get_media(State(app): State<Arc<App>>, Auth(who): Auth, Path(sha256): Path<String>) -> AppResult<Response> {
+    let (file, bytes) = media::read(&app, who.workspace_id, &sha256).await?;
+    Ok(file_response(&file.content_type, file.filename.as_deref(), bytes))
+}
+
+#[derive(Debug, Deserialize)]
+struct Signed {
+    #[serde(rename = "type")]
+    content_type: String,
+    expires: i64,
+    sig: String,
+}
+
+async fn public_media(
+    State(app): State<Arc<App>>,
+    Path(sha256): Path<String>,
+    Query(q): Query<Signed>,
+) -> AppResult<Response> {
+    let bytes = media::read_public(&app, &sha256, &q.content_type, q.expires, &q.sig).await?;
+    Ok(file_response(&q.content_type, None, bytes))
+}
