@@ -271,3 +271,85 @@ pub fn build_wasm_with(workspace: &str, krate: &str, features: &[&str]) -> Vec<u
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
     switchboard_plugin_host::testing::build_component_with(&root.join(workspace).join(krate), features)
 }
+
+/// One request a [`FakeProvider`] received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query, e.g. `/bot123:ABC/sendMessage`.
+    pub path: String,
+    /// Header names lower-cased.
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    /// The body as JSON (`Null` if it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_default()
+    }
+}
+
+type Answer = (String, u16, String, Vec<u8>);
+
+/// A provider API on loopback (WhatsApp's Graph API, Telegram's Bot API, a custom channel's system…): it
+/// records every request and answers each path with what the test set (latest matching prefix wins;
+/// `200 {}` otherwise), as the real API would.
+#[derive(Clone)]
+pub struct FakeProvider {
+    pub port: u16,
+    seen: Arc<std::sync::Mutex<Vec<Recorded>>>,
+    answers: Arc<std::sync::Mutex<Vec<Answer>>>,
+}
+
+impl FakeProvider {
+    pub async fn start() -> Self {
+        let seen: Arc<std::sync::Mutex<Vec<Recorded>>> = Arc::default();
+        let answers: Arc<std::sync::Mutex<Vec<Answer>>> = Arc::default();
+        let (record, reply) = (seen.clone(), answers.clone());
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let (record, reply) = (record.clone(), reply.clone());
+            async move {
+                let method = req.method().to_string();
+                let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+                let headers = req
+                    .headers()
+                    .iter()
+                    .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+                    .collect();
+                let body = axum::body::to_bytes(req.into_body(), 64 << 20).await.unwrap_or_default().to_vec();
+                record.lock().expect("lock").push(Recorded { method, path: path.clone(), headers, body });
+                let found =
+                    reply.lock().expect("lock").iter().rev().find(|(p, ..)| path.starts_with(p.as_str())).cloned();
+                let (_, status, content_type, body) =
+                    found.unwrap_or_else(|| (String::new(), 200, "application/json".into(), b"{}".to_vec()));
+                let status = axum::http::StatusCode::from_u16(status).expect("status");
+                (status, [(axum::http::header::CONTENT_TYPE, content_type)], body)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        Self { port, seen, answers }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Answers requests whose path starts with `path_prefix` with this JSON.
+    pub fn answer(&self, path_prefix: &str, status: u16, body: Value) {
+        self.answer_bytes(path_prefix, status, "application/json", body.to_string().into_bytes());
+    }
+
+    /// Answers requests whose path starts with `path_prefix` with these bytes.
+    pub fn answer_bytes(&self, path_prefix: &str, status: u16, content_type: &str, body: Vec<u8>) {
+        self.answers.lock().expect("lock").push((path_prefix.to_owned(), status, content_type.to_owned(), body));
+    }
+
+    /// Every request so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.seen.lock().expect("lock").clone()
+    }
+}

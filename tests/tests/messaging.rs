@@ -2,57 +2,15 @@
 //! conversation and message through the API → an agent's reply → the exact request on a fake provider on
 //! loopback; retried deliveries, tampered and malformed ones, handshakes, and provider failures.
 
-use std::sync::{Arc, Mutex};
-
-use axum::Json;
-use axum::routing::post;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::jobs::Worker;
 use switchboard::model::{JobStatus, PageRequest};
-use switchboard_tests::{Backend, TestServer, both_backends};
+use switchboard_tests::{Backend, FakeProvider, TestServer, both_backends};
 
-/// A provider on loopback: records every request body and answers with the status and body set.
-#[derive(Clone)]
-struct FakeProvider {
-    port: u16,
-    seen: Arc<Mutex<Vec<Value>>>,
-    answer: Arc<Mutex<(u16, Value)>>,
-}
-
-impl FakeProvider {
-    async fn start() -> Self {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let answer = Arc::new(Mutex::new((200, json!({"id": "prov-1"}))));
-        let (record, reply) = (seen.clone(), answer.clone());
-        let app = axum::Router::new().route(
-            "/messages",
-            post(move |Json(body): Json<Value>| {
-                let (record, reply) = (record.clone(), reply.clone());
-                async move {
-                    record.lock().expect("lock").push(body);
-                    let (status, body) = reply.lock().expect("lock").clone();
-                    (axum::http::StatusCode::from_u16(status).expect("status"), Json(body))
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-        Self { port, seen, answer }
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn answer_with(&self, status: u16, body: Value) {
-        *self.answer.lock().expect("lock") = (status, body);
-    }
-
-    fn requests(&self) -> Vec<Value> {
-        self.seen.lock().expect("lock").clone()
-    }
+/// The bodies of the messages the example provider received (`POST /messages`).
+fn sent_bodies(provider: &FakeProvider) -> Vec<Value> {
+    provider.requests().iter().filter(|r| r.path == "/messages").map(|r| r.json()).collect()
 }
 
 async fn server_with(backend: Backend, provider: &FakeProvider) -> TestServer {
@@ -87,6 +45,7 @@ both_backends!(inbound_and_outbound_through_the_example_channel, inbound_and_out
 
 async fn inbound_and_outbound(backend: Backend) {
     let provider = FakeProvider::start().await;
+    provider.answer("/messages", 200, json!({"id": "prov-1"}));
     let s = server_with(backend, &provider).await;
     let (status, channel) = s
         .post(
@@ -167,7 +126,7 @@ async fn inbound_and_outbound(backend: Backend) {
     let worker = Worker::new(s.app.clone());
     assert!(worker.run_once().await.expect("worker"), "a job ran");
     assert_eq!(
-        provider.requests(),
+        sent_bodies(&provider),
         vec![json!({"to": "user-7", "content": {"type": "text", "text": "Hi! How can I help?"}})],
         "the exact request the provider received"
     );
@@ -176,7 +135,7 @@ async fn inbound_and_outbound(backend: Backend) {
     assert_eq!(sent["provider_message_id"], "prov-1");
 
     // A provider that refuses for good: failed, with its reason, and no retry.
-    provider.answer_with(400, json!({"error": "bad recipient"}));
+    provider.answer("/messages", 400, json!({"error": "bad recipient"}));
     let (_, refused) = s
         .post(&format!("/api/v1/conversations/{conv_id}/messages"), json!({"content": {"type": "text", "text": "x"}}))
         .await;
@@ -186,7 +145,7 @@ async fn inbound_and_outbound(backend: Backend) {
     assert!(failed["failure_reason"].as_str().is_some_and(|r| r.contains("400")), "{failed}");
 
     // A provider that is busy: still pending, the job waits for a retry; then it goes through.
-    provider.answer_with(503, json!({}));
+    provider.answer("/messages", 503, json!({}));
     let (_, busy) = s
         .post(&format!("/api/v1/conversations/{conv_id}/messages"), json!({"content": {"type": "text", "text": "y"}}))
         .await;
@@ -196,7 +155,7 @@ async fn inbound_and_outbound(backend: Backend) {
     let queued = s.app.store.list_jobs(Some(JobStatus::Queued), &PageRequest::default()).await.expect("jobs");
     let job = queued.items.iter().find(|j| j.payload["message_id"] == busy["id"]).expect("the job waits");
     assert!(job.last_error.as_deref().is_some_and(|e| e.contains("503")), "{job:?}");
-    provider.answer_with(200, json!({"id": "prov-3"}));
+    provider.answer("/messages", 200, json!({"id": "prov-3"}));
     assert!(worker.run_once_at(job.run_at).await.expect("worker"), "the retry ran when due");
     let delivered = s.get(&format!("/api/v1/conversations/{conv_id}/messages")).await.1["items"][0].clone();
     assert_eq!(
@@ -288,19 +247,10 @@ both_backends!(media_in_and_out, media_in_and_out_body);
 async fn media_in_and_out_body(backend: Backend) {
     // The provider also serves a file at /files/cat.jpg.
     let provider = FakeProvider::start().await;
+    provider.answer("/messages", 200, json!({"id": "prov-1"}));
     let picture: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
-    let served = picture.clone();
-    let files = axum::Router::new().route(
-        "/files/cat.jpg",
-        axum::routing::get(move || {
-            let bytes = served.clone();
-            async move { ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], bytes) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let files_port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, files).await.expect("serve") });
-    let files_base = format!("http://127.0.0.1:{files_port}");
+    provider.answer_bytes("/files/cat.jpg", 200, "image/jpeg", picture.clone());
+    let files_base = provider.base();
 
     let (base, granted_files) = (provider.base(), files_base.clone());
     let s = TestServer::start_with(backend, move |c| {
@@ -362,7 +312,7 @@ async fn media_in_and_out_body(backend: Backend) {
     let (status, sent) = s.post(&messages, local).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
     assert!(worker.run_once().await.expect("worker"));
-    let request = provider.requests().pop().expect("the provider got the message");
+    let request = sent_bodies(&provider).pop().expect("the provider got the message");
     let link = request["content"]["url"].as_str().expect("a link").to_owned();
     assert_eq!(request["content"]["caption"], "Your invoice");
     let path = &link[link.find("/media/").expect("a media link")..];

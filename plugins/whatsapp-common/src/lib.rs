@@ -1,1 +1,17 @@
-//! WhatsApp Cloud-API-shaped webhook parsing and message bodies, shared by the WhatsApp plugins (being written).
+//! WhatsApp Cloud-API-shaped payloads, shared by the WhatsApp channel plugins (Meta's Cloud API, and BSPs
+//! such as 360dialog that relay the same JSON behind a different address and auth header): webhook
+//! deliveries in, message bodies out, and the Graph API's answers (send results, errors, templates, media).
+//!
+//! Nothing here talks to the network or the host, so it builds natively and its tests run without wasm.
+
+mod inbound;
+mod outbound;
+mod responses;
+mod wire;
+
+pub use inbound::parse_webhook;
+pub use outbound::send_body;
+pub use responses::{
+    Failure, FailureKind, MediaLocation, TemplatePage, classify_failure, parse_media, parse_send_response,
+    parse_templates,
+};

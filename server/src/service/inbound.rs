@@ -160,8 +160,15 @@ fn profile(c: ContactProfile) -> (String, ContactFields) {
     // Providers often give the number without its `+` (WhatsApp's wa_id).
     let phone =
         c.phone.map(|p| if !p.is_empty() && p.chars().all(|d| d.is_ascii_digit()) { format!("+{p}") } else { p });
-    let (phone, country) = match phone.as_deref().map(|p| validate::phone("phone", p)) {
-        Some(Ok((e164, country))) => (Some(e164), country),
+    // The provider knows the number reaches the contact even when the number plan does not list its range
+    // yet; keep any plausible E.164 number, with a country only when it validates.
+    let plausible = |p: &str| {
+        let digits = p.strip_prefix('+').unwrap_or(p);
+        (8..=15).contains(&digits.len()) && digits.chars().all(|d| d.is_ascii_digit())
+    };
+    let (phone, country) = match phone.as_deref().map(|p| (p, validate::phone("phone", p))) {
+        Some((_, Ok((e164, country)))) => (Some(e164), country),
+        Some((p, Err(_))) if plausible(p) => (Some(p.to_owned()), None),
         _ => (None, None),
     };
     let fields = ContactFields {

@@ -200,7 +200,7 @@ async fn ingest_status(
 ) -> StoreResult<()> {
     let current: Option<(Id, Id, String)> = sqlx::query_as(
         "SELECT id, conversation_id, status FROM messages \
-         WHERE workspace_id = $1 AND channel_id = $2 AND provider_message_id = $3",
+         WHERE workspace_id = $1 AND channel_id = $2 AND provider_message_id = $3 AND direction = 'outgoing'",
     )
     .bind(ws)
     .bind(channel)

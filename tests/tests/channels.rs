@@ -1,0 +1,305 @@
+//! The bundled channel plugins end to end through the server, against a fake provider on loopback: the
+//! channel's setup at the provider, a real payload in (the plugins' own fixtures), the contact, conversation
+//! and message through the API, an agent's reply, and the exact request the provider received.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard::jobs::Worker;
+use switchboard_tests::{Backend, FakeProvider, TestServer, both_backends};
+
+fn fixture(path: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root");
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A server whose plugin `plugin_id` is granted the fake provider (and only it).
+async fn server(backend: Backend, plugin_id: &str, provider: &FakeProvider) -> TestServer {
+    let (id, base) = (plugin_id.to_owned(), provider.base());
+    TestServer::start_with(backend, move |c| {
+        c.plugins.allow_private_addresses = vec!["127.0.0.1".parse().expect("ip")];
+        let settings = format!("outbound_hosts = [\"{base}\"]");
+        c.plugins.settings.insert(id, toml::from_str(&settings).expect("settings"));
+    })
+    .await
+}
+
+async fn post_webhook(s: &TestServer, channel: i64, headers: &[(&str, &str)], body: &str) -> (StatusCode, String) {
+    let mut req = s.http.post(format!("{}/webhooks/{channel}", s.base)).body(body.to_owned());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.expect("webhook");
+    (resp.status(), resp.text().await.expect("body"))
+}
+
+/// The one conversation's id and its messages, newest first.
+async fn conversation(s: &TestServer) -> (i64, Vec<Value>) {
+    let conv = s.get("/api/v1/conversations").await.1["items"][0].clone();
+    let id = conv["id"].as_i64().expect("a conversation");
+    let messages = s.get(&format!("/api/v1/conversations/{id}/messages")).await.1["items"].as_array().cloned();
+    (id, messages.expect("messages"))
+}
+
+both_backends!(telegram_end_to_end, telegram);
+
+async fn telegram(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    provider.answer("/bot123:ABC/setWebhook", 200, json!({"ok": true, "result": true}));
+    provider.answer(
+        "/bot123:ABC/sendMessage",
+        200,
+        json!({"ok": true, "result": {"message_id": 6558, "chat": {"id": 218485655}}}),
+    );
+    let s = server(backend, "telegram", &provider).await;
+
+    // A wrong token: the setup is refused and nothing is stored.
+    provider.answer(
+        "/botwrong/setWebhook",
+        401,
+        json!({"ok": false, "error_code": 401, "description": "Unauthorized"}),
+    );
+    let body = |token: &str| {
+        json!({"name": "Support bot", "plugin_id": "telegram", "config": {"api_base_url": provider.base()},
+               "secrets": {"bot_token": token, "webhook_secret": "s3cret-Token_1"}})
+    };
+    let refused = s.post("/api/v1/channels", body("wrong")).await;
+    assert_eq!(
+        (refused.0, refused.1["error"]["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("channel_setup_failed"))
+    );
+    assert_eq!(s.get("/api/v1/channels").await.1["items"], json!([]));
+
+    // The right token: the webhook is registered at Telegram with the channel's URL and secret.
+    let (status, channel) = s.post("/api/v1/channels", body("123:ABC")).await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let ch = channel["id"].as_i64().expect("id");
+    let set =
+        provider.requests().into_iter().filter(|r| r.path == "/bot123:ABC/setWebhook").last().expect("setWebhook");
+    assert_eq!(set.json()["url"], channel["webhook_url"]);
+    assert_eq!(set.json()["secret_token"], "s3cret-Token_1");
+
+    // Telegram's update with the secret header; without it nothing is stored.
+    let update = fixture("plugins/telegram/tests/fixtures/update_message_text.json");
+    assert_eq!(post_webhook(&s, ch, &[], &update).await.0, StatusCode::UNAUTHORIZED);
+    let secret = [("x-telegram-bot-api-secret-token", "s3cret-Token_1"), ("content-type", "application/json")];
+    assert_eq!(post_webhook(&s, ch, &secret, &update).await.0, StatusCode::OK);
+    assert_eq!(post_webhook(&s, ch, &secret, &update).await.0, StatusCode::OK, "a retried update");
+    let contact = s.get("/api/v1/contacts").await.1["items"][0].clone();
+    assert_eq!(
+        (contact["first_name"].clone(), contact["language"].clone()),
+        (json!("Waffle"), json!("en")),
+        "{contact}"
+    );
+    assert_eq!(contact["identities"], json!([{"channel_id": ch, "external_id": "218485655"}]));
+    let (conv_id, messages) = conversation(&s).await;
+    assert_eq!(messages.len(), 1, "one message for two deliveries of the same update");
+    assert_eq!(messages[0]["content"], json!({"type": "text", "text": "hello there"}));
+
+    // The agent's reply goes out as sendMessage to the chat.
+    let reply = json!({"content": {"type": "text", "text": "Hi Waffle"}});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await.0, StatusCode::ACCEPTED);
+    assert!(Worker::new(s.app.clone()).run_once().await.expect("worker"));
+    let sent = provider.requests().into_iter().filter(|r| r.path == "/bot123:ABC/sendMessage").last().expect("sent");
+    assert_eq!((sent.json()["chat_id"].clone(), sent.json()["text"].clone()), (json!(218485655), json!("Hi Waffle")));
+    let (_, messages) = conversation(&s).await;
+    assert_eq!(
+        (messages[0]["status"].clone(), messages[0]["provider_message_id"].clone()),
+        (json!("sent"), json!("218485655:6558"))
+    );
+
+    // Deleting the channel removes the webhook at Telegram.
+    assert_eq!(s.delete(&format!("/api/v1/channels/{ch}")).await.0, StatusCode::NO_CONTENT);
+    assert!(provider.requests().iter().any(|r| r.path == "/bot123:ABC/deleteWebhook"), "deleteWebhook was called");
+    s.stop().await;
+}
+
+both_backends!(custom_channel_end_to_end, custom_channel);
+
+async fn custom_channel(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    provider.answer(
+        "/message",
+        200,
+        serde_json::from_str(&fixture(
+            "plugins/custom-channel/tests/fixtures/custom_channel_outbound_response_ok.json",
+        ))
+        .expect("json"),
+    );
+    let s = server(backend, "custom-channel", &provider).await;
+    let (status, channel) = s
+        .post(
+            "/api/v1/channels",
+            json!({"name": "Shop system", "plugin_id": "custom-channel",
+                   "config": {"base_url": provider.base(), "channel_id": "gfd8g7fd89dgfd"},
+                   "secrets": {"api_token": "tok-123"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let ch = channel["id"].as_i64().expect("id");
+
+    let inbound = fixture("plugins/custom-channel/tests/fixtures/custom_channel_inbound_message.json");
+    assert_eq!(post_webhook(&s, ch, &[("authorization", "Bearer nope")], &inbound).await.0, StatusCode::UNAUTHORIZED);
+    let auth = [("authorization", "Bearer tok-123"), ("content-type", "application/json")];
+    let (status, body) = post_webhook(&s, ch, &auth, &inbound).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let contact = s.get("/api/v1/contacts").await.1["items"][0].clone();
+    assert_eq!(
+        (contact["first_name"].clone(), contact["last_name"].clone()),
+        (json!("John"), json!("Doe")),
+        "{contact}"
+    );
+    let (conv_id, messages) = conversation(&s).await;
+    assert_eq!(messages[0]["content"], json!({"type": "text", "text": "Hello World"}));
+    assert_eq!(messages[0]["provider_message_id"], "xcvzzxcxczxczxc");
+
+    let reply = json!({"content": {"type": "text", "text": "Hello World"}});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await.0, StatusCode::ACCEPTED);
+    assert!(Worker::new(s.app.clone()).run_once().await.expect("worker"));
+    let sent = provider.requests().into_iter().filter(|r| r.path == "/message").last().expect("sent");
+    let expected: Value =
+        serde_json::from_str(&fixture("plugins/custom-channel/tests/fixtures/custom_channel_outbound_message.json"))
+            .expect("json");
+    assert_eq!(sent.json(), expected, "the exact body of respond.io's contract");
+    assert_eq!(sent.headers.get("authorization").map(String::as_str), Some("Bearer tok-123"));
+    let (_, messages) = conversation(&s).await;
+    assert_eq!(
+        (messages[0]["status"].clone(), messages[0]["provider_message_id"].clone()),
+        (json!("sent"), json!("1234567890"))
+    );
+    s.stop().await;
+}
+
+const WA_FIXTURES: &str = "plugins/whatsapp-cloud/tests/fixtures";
+
+/// `X-Hub-Signature-256` of a body, as Meta computes it with the app secret.
+fn meta_signature(secret: &str, body: &str) -> String {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+both_backends!(whatsapp_cloud_end_to_end, whatsapp_cloud);
+
+async fn whatsapp_cloud(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    // The reply gets the id the status fixtures refer to, so they move it forward.
+    provider.answer(
+        "/v21.0/1122334455667/messages",
+        200,
+        json!({"messaging_product": "whatsapp",
+        "contacts": [{"input": "972987654321", "wa_id": "972987654321"}], "messages": [{"id": "wamid.xyzxyz"}]}),
+    );
+    provider.answer(
+        "/v21.0/5467539754836534/message_templates",
+        200,
+        json!({"data": [
+        {"name": "order_update", "language": "en_US", "category": "UTILITY", "status": "APPROVED", "id": "1",
+         "components": [{"type": "BODY", "text": "Your order {{1}} has shipped"}]}]}),
+    );
+    let s = server(backend, "whatsapp-cloud", &provider).await;
+    let secret = "app-secret-1";
+    let (status, channel) = s
+        .post(
+            "/api/v1/channels",
+            json!({"name": "WhatsApp +972 12 345 6789", "plugin_id": "whatsapp-cloud",
+                   "config": {"phone_number_id": "1122334455667", "business_account_id": "5467539754836534",
+                              "graph_base_url": provider.base(), "api_version": "v21.0"},
+                   "secrets": {"access_token": "EAAG-token", "app_secret": secret, "verify_token": "1qaz2wsx"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let ch = channel["id"].as_i64().expect("id");
+
+    // Creating the channel scheduled its template sync; the worker runs it.
+    let worker = Worker::new(s.app.clone());
+    while worker.run_once().await.expect("worker") {}
+    let templates = s.get("/api/v1/templates").await.1;
+    let synced = &templates["items"][0];
+    assert_eq!(
+        (synced["name"].clone(), synced["status"].clone(), synced["channel_id"].clone()),
+        (json!("order_update"), json!("approved"), json!(ch)),
+        "{templates}"
+    );
+
+    // Meta's handshake.
+    let shake = s
+        .http
+        .get(format!("{}/webhooks/{ch}?hub.mode=subscribe&hub.verify_token=1qaz2wsx&hub.challenge=abc", s.base))
+        .send()
+        .await
+        .expect("handshake");
+    assert_eq!((shake.status(), shake.text().await.expect("body")), (StatusCode::OK, "abc".to_owned()));
+
+    // The text fixture, with its own id for the incoming message, signed with the app secret.
+    let text = fixture(&format!("{WA_FIXTURES}/inbound_text.json")).replace("wamid.xyzxyz", "wamid.inbound-1");
+    let signed = |body: &str| meta_signature(secret, body);
+    let post = |body: String, signature: String| {
+        let s = &s;
+        async move {
+            post_webhook(s, ch, &[("x-hub-signature-256", &signature), ("content-type", "application/json")], &body)
+                .await
+        }
+    };
+    let tampered = text.replace("Body Text", "Body Text!");
+    assert_eq!(post(tampered, signed(&text)).await.0, StatusCode::UNAUTHORIZED, "a tampered body");
+    assert_eq!(s.get("/api/v1/contacts").await.1["items"], json!([]), "nothing stored");
+    assert_eq!(post(text.clone(), signed(&text)).await.0, StatusCode::OK);
+    assert_eq!(post(text.clone(), signed(&text)).await.0, StatusCode::OK, "Meta retries");
+    let contact = s.get("/api/v1/contacts").await.1["items"][0].clone();
+    assert_eq!(
+        (contact["first_name"].clone(), contact["phone"].clone()),
+        (json!("Test Name"), json!("+972987654321")),
+        "{contact}"
+    );
+    assert_eq!(contact["country"], Value::Null, "the fixture's number is outside Israel's number plan");
+    let (conv_id, messages) = conversation(&s).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["content"], json!({"type": "text", "text": "Body Text"}));
+
+    // One delivery carrying three messages: three messages.
+    let mut batch: Value = serde_json::from_str(&text).expect("json");
+    let one = batch["entry"][0]["changes"][0]["value"]["messages"][0].clone();
+    let three: Vec<Value> = (1..=3)
+        .map(|i| {
+            let mut m = one.clone();
+            m["id"] = json!(format!("wamid.batch-{i}"));
+            m["text"]["body"] = json!(format!("part {i}"));
+            m
+        })
+        .collect();
+    batch["entry"][0]["changes"][0]["value"]["messages"] = json!(three);
+    let batch = batch.to_string();
+    assert_eq!(post(batch.clone(), signed(&batch)).await.0, StatusCode::OK);
+    let (_, messages) = conversation(&s).await;
+    assert_eq!(messages.len(), 4, "1 + 3 messages");
+    let detail = s.get(&format!("/api/v1/conversations/{conv_id}")).await.1;
+    assert_eq!(detail["window"]["open"], true, "the contact just wrote: {detail}");
+
+    // The agent's reply: the exact Graph API request.
+    let reply = json!({"content": {"type": "text", "text": "Hello from support"}});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await.0, StatusCode::ACCEPTED);
+    assert!(worker.run_once().await.expect("worker"));
+    let sent = provider.requests().into_iter().rfind(|r| r.path == "/v21.0/1122334455667/messages").expect("sent");
+    assert_eq!(sent.headers.get("authorization").map(String::as_str), Some("Bearer EAAG-token"));
+    assert_eq!(
+        sent.json(),
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "972987654321",
+               "type": "text", "text": {"body": "Hello from support"}})
+    );
+    let reply_status = || async {
+        let (_, messages) = conversation(&s).await;
+        (messages[0]["status"].clone(), messages[0]["failure_reason"].clone())
+    };
+    assert_eq!(reply_status().await.0, json!("sent"));
+
+    // Receipts move it forward only: delivered, read; a late "sent" and a "failed" change nothing.
+    for (name, expected) in
+        [("status_delivered", "delivered"), ("status_read", "read"), ("status_sent", "read"), ("status_failed", "read")]
+    {
+        let body = fixture(&format!("{WA_FIXTURES}/{name}.json"));
+        assert_eq!(post(body.clone(), signed(&body)).await.0, StatusCode::OK, "{name}");
+        assert_eq!(reply_status().await.0, json!(expected), "after {name}");
+    }
+    s.stop().await;
+}
