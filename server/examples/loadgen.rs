@@ -67,8 +67,7 @@ pub async fn post_all(url: &str, deliveries: &[Delivery], concurrency: usize, ac
     for w in workers {
         let _ = w.await;
     }
-    let acked = acked.lock().expect("lock").clone();
-    acked
+    acked.lock().expect("lock").clone()
 }
 
 #[allow(dead_code)]

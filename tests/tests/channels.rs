@@ -73,8 +73,7 @@ async fn telegram(backend: Backend) {
     let (status, channel) = s.post("/api/v1/channels", body("123:ABC")).await;
     assert_eq!(status, StatusCode::CREATED, "{channel}");
     let ch = channel["id"].as_i64().expect("id");
-    let set =
-        provider.requests().into_iter().filter(|r| r.path == "/bot123:ABC/setWebhook").last().expect("setWebhook");
+    let set = provider.requests().into_iter().rfind(|r| r.path == "/bot123:ABC/setWebhook").expect("setWebhook");
     assert_eq!(set.json()["url"], channel["webhook_url"]);
     assert_eq!(set.json()["secret_token"], "s3cret-Token_1");
 
@@ -99,7 +98,7 @@ async fn telegram(backend: Backend) {
     let reply = json!({"content": {"type": "text", "text": "Hi Waffle"}});
     assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await.0, StatusCode::ACCEPTED);
     assert!(Worker::new(s.app.clone()).run_once().await.expect("worker"));
-    let sent = provider.requests().into_iter().filter(|r| r.path == "/bot123:ABC/sendMessage").last().expect("sent");
+    let sent = provider.requests().into_iter().rfind(|r| r.path == "/bot123:ABC/sendMessage").expect("sent");
     assert_eq!((sent.json()["chat_id"].clone(), sent.json()["text"].clone()), (json!(218485655), json!("Hi Waffle")));
     let (_, messages) = conversation(&s).await;
     assert_eq!(
@@ -155,7 +154,7 @@ async fn custom_channel(backend: Backend) {
     let reply = json!({"content": {"type": "text", "text": "Hello World"}});
     assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await.0, StatusCode::ACCEPTED);
     assert!(Worker::new(s.app.clone()).run_once().await.expect("worker"));
-    let sent = provider.requests().into_iter().filter(|r| r.path == "/message").last().expect("sent");
+    let sent = provider.requests().into_iter().rfind(|r| r.path == "/message").expect("sent");
     let expected: Value =
         serde_json::from_str(&fixture("plugins/custom-channel/tests/fixtures/custom_channel_outbound_message.json"))
             .expect("json");

@@ -64,6 +64,26 @@ pub fn compute(
     WindowState { channel_id, open: left > 0, closes_at, seconds_left: Some(left), last_incoming_at: last, outside }
 }
 
+/// Refuses free-form content outside the window (templates pass where the channel allows them).
+pub async fn check(app: &App, ws: Id, contact: Id, channel: &Channel, content: &MessageContent) -> AppResult<()> {
+    let Some(window) = state(app, ws, contact, channel).await? else { return Ok(()) };
+    if window.open {
+        return Ok(());
+    }
+    if matches!(content, MessageContent::Template { .. }) && window.outside.iter().any(|o| o == "templates") {
+        return Ok(());
+    }
+    let message = match window.closes_at {
+        Some(at) => format!(
+            "the messaging window on this channel closed at {} (no message from the contact since); send a template",
+            at.to_rfc3339()
+        ),
+        None => "the contact has not written on this channel yet, so its messaging window is closed; send a template"
+            .to_owned(),
+    };
+    Err(AppError::Unprocessable { code: "window_closed", message })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,24 +107,4 @@ mod tests {
         let none = WindowPolicy { free_form_hours: None, templates_outside: false, tags_outside: false };
         assert!(compute(1, &none, None, at("2026-11-21T10:00:00Z")).open, "no window: always open");
     }
-}
-
-/// Refuses free-form content outside the window (templates pass where the channel allows them).
-pub async fn check(app: &App, ws: Id, contact: Id, channel: &Channel, content: &MessageContent) -> AppResult<()> {
-    let Some(window) = state(app, ws, contact, channel).await? else { return Ok(()) };
-    if window.open {
-        return Ok(());
-    }
-    if matches!(content, MessageContent::Template { .. }) && window.outside.iter().any(|o| o == "templates") {
-        return Ok(());
-    }
-    let message = match window.closes_at {
-        Some(at) => format!(
-            "the messaging window on this channel closed at {} (no message from the contact since); send a template",
-            at.to_rfc3339()
-        ),
-        None => "the contact has not written on this channel yet, so its messaging window is closed; send a template"
-            .to_owned(),
-    };
-    Err(AppError::Unprocessable { code: "window_closed", message })
 }
