@@ -38,6 +38,9 @@ pub enum Command {
     /// Inspect plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Inspect the background jobs and retry failed ones.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -93,6 +96,28 @@ pub enum PluginCommand {
         /// The `.wasm` component.
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, oldest first: kind, status, attempts, next run, last error.
+    List {
+        /// queued, running, done or failed.
+        #[arg(long, value_parser = parse_job_status)]
+        status: Option<crate::model::JobStatus>,
+        /// At most this many (1-200).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Put a failed job back in the queue with a fresh set of attempts.
+    Retry {
+        /// The job's id (from `jobs list`).
+        id: Id,
+    },
+}
+
+fn parse_job_status(s: &str) -> Result<crate::model::JobStatus, String> {
+    crate::model::JobStatus::parse(s).ok_or_else(|| format!("`{s}` is not one of queued, running, done, failed"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,6 +313,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let org = first.first().map(|(w, _)| w.organisation_id).context("that user belongs to no organisation")?;
             let ws = app.store.create_workspace(org, &name, owner.id).await?;
             println!("created workspace {} (id {}) owned by {email}", ws.name, ws.id);
+            Ok(())
+        }
+        Command::Jobs(JobsCommand::List { status, limit }) => {
+            let app = App::open(config).await?;
+            let page = PageRequest { after: None, limit: limit.clamp(1, 200) };
+            let jobs = app.store.list_jobs(status, &page).await?;
+            println!("{:<8} {:<16} {:<8} {:<9} {:<25} LAST ERROR", "ID", "KIND", "STATUS", "ATTEMPTS", "RUN AT");
+            for j in jobs.items {
+                println!(
+                    "{:<8} {:<16} {:<8} {:<9} {:<25} {}",
+                    j.id,
+                    j.kind,
+                    j.status.as_str(),
+                    format!("{}/{}", j.attempts, j.max_attempts),
+                    j.run_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    j.last_error.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        Command::Jobs(JobsCommand::Retry { id }) => {
+            let app = App::open(config).await?;
+            let job = app.store.retry_job(id, chrono::Utc::now()).await.with_context(|| format!("job {id}"))?;
+            println!("job {} ({}) is {} again", job.id, job.kind, job.status.as_str());
             Ok(())
         }
         Command::Workspace(WorkspaceCommand::List) => {

@@ -41,6 +41,8 @@ fn help_on_every_command() {
         vec!["workspace", "create", "--help"],
         vec!["plugin", "check", "--help"],
         vec!["plugin", "list", "--help"],
+        vec!["jobs", "list", "--help"],
+        vec!["jobs", "retry", "--help"],
     ] {
         let o = run(dir.path(), &args, &[]);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
@@ -72,6 +74,18 @@ fn plugin_list_shows_bundled_and_installed_plugins() {
     let example = list.as_array().and_then(|l| l.iter().find(|p| p["id"] == "example-channel")).expect("listed");
     assert_eq!((example["source"].as_str(), example["status"].as_str()), (Some("bundled"), Some("ready")));
     assert_eq!(example["sha256"].as_str().map(str::len), Some(64));
+}
+
+#[test]
+fn jobs_are_listed_and_unknown_ones_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = run(dir.path(), &["jobs", "list", "--status", "failed"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("ID"), "{}", stdout(&o));
+    let o = run(dir.path(), &["jobs", "list", "--status", "stuck"], &[]);
+    assert!(!o.status.success() && stderr(&o).contains("stuck"), "{}", stderr(&o));
+    let o = run(dir.path(), &["jobs", "retry", "4242"], &[]);
+    assert!(!o.status.success() && stderr(&o).contains("job 4242"), "{}", stderr(&o));
 }
 
 #[test]
