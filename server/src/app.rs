@@ -49,11 +49,19 @@ impl App {
         } else {
             tracing::info!("using PostgreSQL");
         }
+        // Plugins are loaded by `load_plugins`, which `serve` runs beside the listener: a first start
+        // compiles them (about a second), and commands that do not need them should not wait for that.
         let plugins = Arc::new(open_plugins(&config, store.clone())?);
-        let loaded = plugins.load_all().await;
-        let ready = loaded.iter().filter(|e| e.status == crate::plugins::PluginStatus::Ready).count();
-        tracing::info!(ready, known = loaded.len(), dir = %plugins.dir().display(), "plugins loaded");
         Ok(Arc::new(Self { config: Arc::new(config), store, secrets, jobs, plugins }))
+    }
+
+    /// Loads (compiles, or takes from the cache) every bundled and installed plugin.
+    pub async fn load_plugins(&self) {
+        let started = std::time::Instant::now();
+        let loaded = self.plugins.load_all().await;
+        let ready = loaded.iter().filter(|e| e.status == crate::plugins::PluginStatus::Ready).count();
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::info!(ready, known = loaded.len(), ms, dir = %self.plugins.dir().display(), "plugins loaded");
     }
 }
 

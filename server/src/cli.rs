@@ -429,6 +429,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.server.listen;
     let app = App::open(config).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let loader = app.clone();
+    tokio::spawn(async move { loader.load_plugins().await });
     let reloader = tokio::spawn(reload_plugins_on_hangup(app.clone()));
     let result = crate::app::run(app.clone(), listener, shutdown_signal()).await;
     reloader.abort();

@@ -208,8 +208,15 @@ async fn init_token_serve_and_create_a_contact() {
     assert_eq!(resp.status(), 201);
     let contact: serde_json::Value = resp.json().await.expect("json");
     assert_eq!(contact["country"], "AE");
-    let health = client.get(format!("http://{addr}/readyz")).send().await.expect("readyz");
-    assert_eq!(health.status(), 200);
+    // Ready once the bundled plugins are loaded (in the background: the API answered before).
+    loop {
+        let health = client.get(format!("http://{addr}/readyz")).send().await.expect("readyz");
+        match health.status().as_u16() {
+            200 => break,
+            503 => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            other => panic!("readyz answered {other}"),
+        }
+    }
 
     // A plugin installed while the server runs is picked up on SIGHUP, without a restart.
     let late = d.join("data/plugins/late");

@@ -68,6 +68,10 @@ async fn acknowledged_deliveries_survive_sigkill_and_replays_add_nothing() {
 
     let (mut server, addr) = serve(d);
     let client = reqwest::Client::new();
+    // Ready once the bundled plugins are loaded (the first start compiles them).
+    while !client.get(format!("http://{addr}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let channel: serde_json::Value = client
         .post(format!("http://{addr}/api/v1/channels"))
         .bearer_auth(&token)
@@ -104,6 +108,9 @@ async fn acknowledged_deliveries_survive_sigkill_and_replays_add_nothing() {
 
     // After a restart, every acknowledged delivery is there.
     let (mut server, addr) = serve(d);
+    while !client.get(format!("http://{addr}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let stored: HashSet<String> = stored_ids(d).await.into_iter().collect();
     let lost: Vec<&&str> = acked_ids.iter().filter(|id| !stored.contains(**id)).collect();
     assert!(lost.is_empty(), "{} acknowledged deliveries were lost, e.g. {:?}", lost.len(), lost.first());

@@ -144,6 +144,7 @@ impl TestServer {
         let mut db = TestDb::new(backend).await;
         adjust(&mut db.config);
         let app = db.app().await;
+        app.load_plugins().await;
         let (_, ws, owner) = accounts::init(
             &app,
             InitRequest {

@@ -45,6 +45,10 @@ async fn healthz() -> impl IntoResponse {
 
 /// `GET /readyz`: the database answers.
 async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
+    if !app.plugins.is_loaded() {
+        let err = AppError::PluginUnavailable("the plugins are still loading".into());
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(err.body())).into_response();
+    }
     match app.store.ping().await {
         Ok(()) => (StatusCode::OK, axum::Json(Health { status: "ready" })).into_response(),
         Err(e) => {

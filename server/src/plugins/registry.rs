@@ -143,6 +143,8 @@ pub struct PluginRegistry {
     entries: RwLock<BTreeMap<String, Arc<PluginEntry>>>,
     /// One reload at a time, so two admins reloading cannot interleave their swaps.
     reloading: tokio::sync::Mutex<()>,
+    /// Set once the first load finished (readiness).
+    loaded: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for PluginRegistry {
@@ -168,7 +170,13 @@ impl PluginRegistry {
             settings: RwLock::new(Arc::new(config.plugins.clone())),
             entries: RwLock::default(),
             reloading: tokio::sync::Mutex::new(()),
+            loaded: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether the first load has finished.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The directory installed plugins are read from.
@@ -208,6 +216,7 @@ impl PluginRegistry {
         if let Ok(mut map) = self.entries.write() {
             *map = next;
         }
+        self.loaded.store(true, std::sync::atomic::Ordering::Release);
         list
     }
 
