@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
-};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 
 use super::bindings::channel::exports::switchboard::plugin::channel::{Info, SendError, WebhookError, WebhookResult};
 use super::bindings::channel::switchboard::plugin::http::OutgoingRequest;
@@ -84,7 +82,8 @@ impl PluginEngine {
         // When a call ends, copy the pages it dirtied (found with PAGEMAP_SCAN, up to this much) back from
         // the module's image instead of dropping them with madvise: the next call still starts from fresh
         // memory and tables, without the TLB shootdowns and page faults that were most of a short call.
-        // Without PAGEMAP_SCAN (Linux < 6.7) wasmtime would memset the whole amount, so it stays off there.
+        // A pool slot keeps at most this much resident between calls. Without PAGEMAP_SCAN (Linux < 6.7)
+        // wasmtime would memset the whole amount on every call, so it stays off there.
         if PoolingAllocationConfig::is_pagemap_scan_available() {
             pooling.pagemap_scan(Enabled::Yes);
             pooling.linear_memory_keep_resident(1 << 20);

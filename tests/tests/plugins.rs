@@ -125,6 +125,12 @@ async fn hostile_plugin_is_stopped_by_each_limit() {
         other => panic!("the request should have been denied: {other:?}"),
     }
 
+    // Nothing of one call survives into the next: globals and heap start fresh every time.
+    for _ in 0..3 {
+        let fresh = hostile.handle_webhook(hostile_context(), webhook("remember")).await.expect("call").expect("ok");
+        assert_eq!(String::from_utf8_lossy(&fresh.response.body), "calls=1 seen=0");
+    }
+
     // After all that, both plugins still work.
     let fine = hostile.handle_webhook(hostile_context(), webhook("hello")).await.expect("call").expect("ok");
     assert_eq!(fine.response.body, b"fine: hello");

@@ -1,5 +1,6 @@
 //! A channel plugin that misbehaves in the way the webhook body names: `loop`, `memory`, `hostcalls`,
-//! `huge`, `panic`, `http`; `kv` counts calls in its key-value storage; anything else is answered normally.
+//! `huge`, `panic`, `http`; `kv` counts calls in its key-value storage; `remember` leaves state behind for
+//! the next call to find; anything else is answered normally.
 //! The sandbox tests use it.
 
 use switchboard_plugin_sdk::channel::*;
@@ -54,6 +55,17 @@ impl Channel for Hostile {
                 Ok((vec![], HttpResponse::text(200, &text)))
             }
             "panic" => panic!("the plugin panicked on purpose"),
+            // Leaves traces in its globals and heap; a later call must never see them (every call gets a fresh
+            // instance, whatever the allocator keeps resident between calls).
+            "remember" => {
+                static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                static KEPT: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+                let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                let mut kept = KEPT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let seen = kept.iter().filter(|b| **b == 0xAB).count();
+                kept.resize(200_000, 0xAB);
+                Ok((vec![], HttpResponse::text(200, &format!("calls={calls} seen={seen}"))))
+            }
             "http" => {
                 let result = host::post_json("https://metadata.example.internal/latest", &serde_json::json!({}), &[]);
                 match result {
