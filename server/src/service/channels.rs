@@ -25,8 +25,9 @@ pub fn webhook_url(app: &App, channel: Id) -> String {
     format!("{}/webhooks/{}", app.config.public_url(), channel)
 }
 
-/// The plugin call for a channel with the given (possibly not yet stored) settings and secrets.
-fn call_with(app: &App, ws: Id, channel: &Channel, secrets: BTreeMap<String, String>) -> AppResult<ChannelCall> {
+/// The plugin call for a channel with the given (possibly not yet stored) settings and secrets; the
+/// key-value scope is the plugin and the channel instance.
+pub fn call_with(app: &App, ws: Id, channel: &Channel, secrets: BTreeMap<String, String>) -> AppResult<ChannelCall> {
     let plugin = app.plugins.channel(&channel.plugin_id).ok_or_else(|| {
         AppError::PluginUnavailable(format!("the channel plugin `{}` is not loaded", channel.plugin_id))
     })?;

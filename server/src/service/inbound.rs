@@ -41,20 +41,10 @@ pub async fn channel_call(app: &App, id: Id) -> AppResult<ChannelCall> {
     call_for(app, ws, channel).await
 }
 
-/// The call context of a known channel.
+/// The call context of a known channel, with its stored secrets.
 pub async fn call_for(app: &App, ws: Id, channel: Channel) -> AppResult<ChannelCall> {
-    let plugin = app.plugins.channel(&channel.plugin_id).ok_or_else(|| {
-        AppError::PluginUnavailable(format!("the channel plugin `{}` is not loaded", channel.plugin_id))
-    })?;
     let secrets: BTreeMap<String, String> = super::settings::channel_secrets(app, ws, channel.id).await?;
-    let ctx = CallContext {
-        plugin_id: channel.plugin_id.clone(),
-        kv_scope: format!("{}/{}", channel.plugin_id, channel.id),
-        config: channel.config.clone(),
-        secrets,
-        fixed_now_ms: None,
-    };
-    Ok(ChannelCall { workspace_id: ws, channel, plugin, ctx })
+    super::channels::call_with(app, ws, &channel, secrets)
 }
 
 fn plugin_failed(channel: Id, e: PluginError) -> AppError {
