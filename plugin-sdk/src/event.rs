@@ -59,12 +59,17 @@ pub enum InboundEvent {
 }
 
 /// A message the server asks a channel plugin to send.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OutboundMessage {
     /// The contact's id on this channel.
     pub to: String,
     /// The server's message content shape.
     pub content: serde_json::Value,
+    /// The server's own id for this message, unique per server and stable across retries of the send. A
+    /// channel whose transport is the server itself (the website chat) has no provider id and answers with
+    /// one made from this. Empty from servers older than the field.
+    #[serde(default)]
+    pub reference: String,
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::config::{Config, DatabaseUrl};
 use crate::crypto::SecretBox;
 use crate::jobs::{JobRegistry, Worker};
 use crate::plugins::{PluginEngine, PluginRegistry, StoreKv};
+use crate::service::committer::Committer;
 use crate::store::{self, Store};
 
 /// Everything a request or a job needs; shared as `Arc<App>`.
@@ -19,6 +20,13 @@ pub struct App {
     pub secrets: SecretBox,
     pub jobs: JobRegistry,
     pub plugins: Arc<PluginRegistry>,
+    /// Group commit for inbound deliveries.
+    pub committer: Committer,
+    /// Bumped after changes that live readers wait for (new messages, status changes): a wake-up hint for
+    /// streams, which also re-read on a timer, so a change made elsewhere (another node) is only late.
+    pub changes: tokio::sync::watch::Sender<u64>,
+    /// Set when the server begins to shut down: long-lived responses end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for App {
@@ -52,7 +60,17 @@ impl App {
         // Plugins are loaded by `load_plugins`, which `serve` runs beside the listener: a first start
         // compiles them (about a second), and commands that do not need them should not wait for that.
         let plugins = Arc::new(open_plugins(&config, store.clone())?);
-        Ok(Arc::new(Self { config: Arc::new(config), store, secrets, jobs, plugins }))
+        // SQLite has one writer; PostgreSQL commits in parallel.
+        let writers = if matches!(url, DatabaseUrl::Sqlite(_)) { 1 } else { 4 };
+        let committer = Committer::start(store.clone(), writers);
+        let (changes, stopping) = (tokio::sync::watch::Sender::new(0), tokio::sync::watch::Sender::new(false));
+        let config = Arc::new(config);
+        Ok(Arc::new(Self { config, store, secrets, jobs, plugins, committer, changes, stopping }))
+    }
+
+    /// Wakes whoever waits on [`App::changes`].
+    pub fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Loads (compiles, or takes from the cache) every bundled and installed plugin.

@@ -58,6 +58,12 @@ pub enum AppError {
     /// The plugin failed (timeout, limit, trap, or output the server cannot use); the caller may retry.
     #[error("{0}")]
     PluginFailed(String),
+    /// A website-chat request without a valid visitor token for that chat.
+    #[error("{0}")]
+    VisitorTokenInvalid(String),
+    /// Too many requests from one client; retry after this many seconds.
+    #[error("too many requests; retry in {0} s")]
+    RateLimited(u64),
     /// A fault of the server (database down, bug); details are logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -115,6 +121,8 @@ impl AppError {
             Self::WebhookRejected(_) => "webhook_rejected",
             Self::PluginUnavailable(_) => "plugin_unavailable",
             Self::PluginFailed(_) => "plugin_failed",
+            Self::VisitorTokenInvalid(_) => "visitor_token_invalid",
+            Self::RateLimited(_) => "rate_limited",
             Self::Internal(_) => "internal",
         }
     }
@@ -136,6 +144,8 @@ impl AppError {
             Self::WebhookRejected(_) => 400,
             Self::PluginUnavailable(_) => 503,
             Self::PluginFailed(_) => 502,
+            Self::VisitorTokenInvalid(_) => 401,
+            Self::RateLimited(_) => 429,
             Self::Internal(_) => 500,
         }
     }

@@ -708,3 +708,83 @@ async fn plugin_kv(backend: Backend) {
     db.cleanup().await;
 }
 both_backends!(plugin_kv_store, plugin_kv);
+
+fn incoming(external_id: &str, provider_id: &str, text: &str) -> InboundItem {
+    InboundItem::Message {
+        external_id: external_id.into(),
+        profile: fields("Batch"),
+        provider_message_id: provider_id.into(),
+        content: MessageContent::Text { text: text.into() },
+    }
+}
+
+async fn group_commit(backend: Backend) {
+    use switchboard::service::committer::Committer;
+    use switchboard::store::Delivery;
+    let db = TestDb::new(backend).await;
+    let app = db.app().await;
+    let s = app.store.as_ref();
+    let (_, ws, owner_user) = s.init_organisation("Org", "Main", &owner()).await.expect("init");
+    let channel_fields = ChannelFields {
+        name: "WA".into(),
+        plugin_id: "whatsapp-cloud".into(),
+        config: json!({}),
+        secret_names: vec![],
+        secrets_sealed: String::new(),
+        enabled: true,
+    };
+    let ch = s.create_channel(ws.id, &channel_fields, Actor::user(owner_user.id)).await.expect("channel").id;
+
+    // Two deliveries from the same new contact in one transaction: one contact, one conversation, and the
+    // second delivery sees what the first created; a repeated provider id inside the batch is a duplicate.
+    let first = [incoming("c-1", "m-1", "one")];
+    let second = [incoming("c-1", "m-2", "two"), incoming("c-1", "m-1", "one again")];
+    let batch = [
+        Delivery { workspace_id: ws.id, channel_id: ch, items: &first },
+        Delivery { workspace_id: ws.id, channel_id: ch, items: &second },
+    ];
+    let reports = s.ingest_many(&batch).await.expect("ingest many");
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| (r.messages, r.duplicates, r.contacts_created, r.conversations_opened))
+            .collect::<Vec<_>>(),
+        vec![(1, 0, 1, 1), (1, 1, 0, 0)]
+    );
+    let kinds = event_kinds(s, ws.id).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "message.created").count(), 2);
+    assert_eq!(kinds.iter().filter(|k| *k == "conversation.opened").count(), 1);
+
+    // All or nothing: a delivery for a workspace that does not exist fails the whole transaction.
+    let third = [incoming("c-2", "m-3", "three")];
+    let bad = [incoming("c-3", "m-4", "four")];
+    let broken = [
+        Delivery { workspace_id: ws.id, channel_id: ch, items: &third },
+        Delivery { workspace_id: ws.id + 1000, channel_id: ch, items: &bad },
+    ];
+    assert!(s.ingest_many(&broken).await.is_err());
+    assert_eq!(event_kinds(s, ws.id).await.len(), kinds.len(), "nothing of the failed batch was written");
+
+    // The committer batches concurrent deliveries; when a batch fails it commits them one by one, so the
+    // bad delivery fails alone and the others are stored.
+    let committer = Committer::start(app.store.clone(), 1);
+    let mut waiting = Vec::new();
+    for i in 0..40 {
+        let (c, w) = (committer.clone(), if i == 7 { ws.id + 1000 } else { ws.id });
+        let items = vec![incoming(&format!("c-{}", i % 5), &format!("k-{i}"), "hi")];
+        waiting.push(tokio::spawn(async move { c.ingest(w, ch, items).await }));
+    }
+    let mut stored = 0;
+    for (i, w) in waiting.into_iter().enumerate() {
+        match w.await.expect("task") {
+            Ok(report) => stored += report.messages,
+            Err(e) => assert_eq!(i, 7, "only the bad delivery fails: {e}"),
+        }
+    }
+    assert_eq!(stored, 39);
+    let kinds = event_kinds(s, ws.id).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "message.created").count(), 2 + 39);
+    drop(app);
+    db.cleanup().await;
+}
+both_backends!(group_commit_store, group_commit);

@@ -48,7 +48,11 @@ fn content_of(events: &[InboundEvent]) -> &Value {
 }
 
 fn hello() -> OutboundMessage {
-    OutboundMessage { to: "+60177872890".into(), content: json!({ "type": "text", "text": "Hello World" }) }
+    OutboundMessage {
+        to: "+60177872890".into(),
+        content: json!({ "type": "text", "text": "Hello World" }),
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -227,11 +231,14 @@ fn media_and_locations_go_out_in_the_contracts_shapes() {
     let h = harness();
     h.respond("POST", BASE, 200, r#"{"mId": 77}"#);
     let photo = json!({ "type": "media", "kind": "image", "url": "https://cdn.test/p.jpg", "caption": "menu" });
-    assert_eq!(h.send(&OutboundMessage { to: "c-1".into(), content: photo }).expect("sent"), "77");
+    assert_eq!(
+        h.send(&OutboundMessage { to: "c-1".into(), content: photo, ..Default::default() }).expect("sent"),
+        "77"
+    );
     let pdf = json!({ "type": "media", "kind": "document", "url": "https://cdn.test/a.pdf", "filename": "a.pdf" });
-    h.send(&OutboundMessage { to: "c-1".into(), content: pdf }).expect("sent");
+    h.send(&OutboundMessage { to: "c-1".into(), content: pdf, ..Default::default() }).expect("sent");
     let pin = json!({ "type": "location", "latitude": 3.139, "longitude": 101.6869, "name": "Office" });
-    h.send(&OutboundMessage { to: "c-1".into(), content: pin }).expect("sent");
+    h.send(&OutboundMessage { to: "c-1".into(), content: pin, ..Default::default() }).expect("sent");
     let messages: Vec<Value> = h.requests().iter().map(|r| r.json()["message"].clone()).collect();
     assert_eq!(
         messages,
@@ -242,7 +249,7 @@ fn media_and_locations_go_out_in_the_contracts_shapes() {
         ]
     );
     let buttons = json!({ "type": "interactive", "text": "?", "buttons": ["a"] });
-    let refused = h.send(&OutboundMessage { to: "c-1".into(), content: buttons });
+    let refused = h.send(&OutboundMessage { to: "c-1".into(), content: buttons, ..Default::default() });
     assert!(matches!(refused, Err(SendError::Permanent(_))), "{refused:?}");
 }
 

@@ -15,7 +15,7 @@ fn harness() -> Harness {
 }
 
 fn hello() -> OutboundMessage {
-    OutboundMessage { to: "user-7".into(), content: json!({"type": "text", "text": "hello"}) }
+    OutboundMessage { to: "user-7".into(), content: json!({"type": "text", "text": "hello"}), ..Default::default() }
 }
 
 #[test]

@@ -47,7 +47,7 @@ fn one_message(h: &Harness, update: &Value) -> (ContactProfile, String, Option<i
 }
 
 fn to(chat: &str, content: Value) -> OutboundMessage {
-    OutboundMessage { to: chat.into(), content }
+    OutboundMessage { to: chat.into(), content, ..Default::default() }
 }
 
 fn sent_ok(chat_id: i64, message_id: i64) -> String {

@@ -27,7 +27,7 @@ fn fixture_json(name: &str) -> Value {
 }
 
 fn message(to: &str, content: Value) -> OutboundMessage {
-    OutboundMessage { to: to.into(), content }
+    OutboundMessage { to: to.into(), content, ..Default::default() }
 }
 
 fn hello() -> OutboundMessage {

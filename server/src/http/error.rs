@@ -13,7 +13,15 @@ impl IntoResponse for AppError {
             tracing::error!(error = %detail, "internal error");
         }
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.body())).into_response()
+        let retry_after = match &self {
+            AppError::RateLimited(secs) => Some(secs.to_string()),
+            _ => None,
+        };
+        let mut response = (status, Json(self.body())).into_response();
+        if let Some(secs) = retry_after.and_then(|s| axum::http::HeaderValue::from_str(&s).ok()) {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs);
+        }
+        response
     }
 }
 

@@ -12,6 +12,7 @@ mod plugins;
 mod settings;
 mod system;
 mod webhooks;
+mod widget;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -106,6 +107,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(api_routes)
         .merge(system::router(openapi()))
         .merge(webhooks::router())
+        .merge(widget::router())
         .merge(media::public_router())
         .fallback(|| async { AppError::NotFound("route") })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
@@ -126,10 +128,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "switchboard listening");
-    axum::serve(listener, router(app).into_make_service())
+    let stopping = app.stopping.clone();
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down");
+            // Long-lived responses (live streams) end, so in-flight requests can drain.
+            stopping.send_replace(true);
         })
         .await
 }

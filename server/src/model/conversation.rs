@@ -229,6 +229,27 @@ impl MessageContent {
             Self::ContactCard { .. } => "contact_card",
         }
     }
+
+    /// A one-line reading of the content, for places that show text only (previews, the website chat).
+    pub fn preview(&self) -> String {
+        match self {
+            Self::Text { text } | Self::Reply { text, .. } => text.clone(),
+            Self::Media { kind, caption, .. } => caption.clone().unwrap_or_else(|| format!("[{kind}]")),
+            Self::Location { name, address, latitude, longitude } => match (name, address) {
+                (Some(n), Some(a)) => format!("📍 {n}, {a}"),
+                (Some(n), None) => format!("📍 {n}"),
+                (None, Some(a)) => format!("📍 {a}"),
+                (None, None) => format!("📍 {latitude}, {longitude}"),
+            },
+            Self::Template { .. } => "[template]".into(),
+            Self::Interactive { text, buttons } => format!("{text} [{}]", buttons.join(" | ")),
+            Self::Reaction { emoji, .. } => emoji.clone(),
+            Self::ContactCard { card } => {
+                let name = card["name"]["formatted_name"].as_str().or_else(|| card["name"].as_str());
+                format!("[contact: {}]", name.unwrap_or("card"))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -226,7 +226,9 @@ pub async fn send(app: &App, who: &Principal, id: Id, req: SendMessage) -> AppRe
         provider_message_id: None,
         status: MessageStatus::Pending,
     };
-    Ok(app.store.add_message(ws, id, &message).await?)
+    let stored = app.store.add_message(ws, id, &message).await?;
+    app.changed();
+    Ok(stored)
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -10,7 +10,6 @@ use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::model::*;
 use crate::plugins::{CallContext, ChannelPlugin, HttpRequest, HttpResponse, PluginError, WebhookError};
-use crate::store::StoreError;
 
 /// A provider's request as it arrived.
 #[derive(Debug, Clone)]
@@ -94,25 +93,11 @@ pub async fn deliver(app: &App, channel_id: Id, request: WebhookRequest) -> AppR
     let events: Vec<InboundEvent> = serde_json::from_str(&result.events)
         .map_err(|e| AppError::PluginFailed(format!("the channel's plugin returned unreadable events: {e}")))?;
     let items: Vec<InboundItem> = events.into_iter().map(item).collect();
-    let report = ingest(app, call.workspace_id, channel_id, &items).await?;
+    let report = app.committer.ingest(call.workspace_id, channel_id, items).await?;
+    app.changed();
     metrics::counter!("switchboard_inbound_messages_total", "plugin" => call.channel.plugin_id.clone())
         .increment(u64::from(report.messages));
     Ok((result.response, report))
-}
-
-/// Ingests with a retry when a concurrent delivery created the same contact or conversation first
-/// (possible on PostgreSQL; SQLite has one writer).
-async fn ingest(app: &App, ws: Id, channel: Id, items: &[InboundItem]) -> AppResult<IngestReport> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match app.store.ingest(ws, channel, items).await {
-            Err(StoreError::Conflict { code: "already_exists", .. }) if attempt < 3 => {
-                tracing::debug!(channel, "a concurrent delivery created the same rows; retrying");
-            }
-            other => return Ok(other?),
-        }
-    }
 }
 
 /// A plugin's event as the store takes it.

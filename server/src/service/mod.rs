@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod channels;
+pub mod committer;
 pub mod contacts;
 pub mod conversations;
 pub mod inbound;
@@ -12,6 +13,7 @@ pub mod plugins;
 pub mod settings;
 pub mod templates;
 pub mod validate;
+pub mod widget;
 pub mod window;
 
 use serde::{Deserialize, Deserializer};

@@ -32,6 +32,7 @@ impl JobHandler for SendMessage {
             .update_message_status(ws, id, MessageStatus::Failed, Some(&failure))
             .await
             .map_err(|e| JobError::Transient(format!("cannot record the failure: {e}")))?;
+        app.changed();
         metrics::counter!("switchboard_outbound_failed_total").increment(1);
         Err(JobError::Permanent(failure))
     }
@@ -71,11 +72,13 @@ async fn send(app: &App, ws: Id, id: Id) -> Result<(), Failure> {
         }
         other => super::media::for_provider(app, ws, other).await.map_err(Failure::Final)?,
     };
-    let message = serde_json::to_string(&OutboundMessage { to, content }).map_err(|e| Failure::Final(e.to_string()))?;
+    let message = serde_json::to_string(&OutboundMessage { to, content, reference: format!("m{id}") })
+        .map_err(|e| Failure::Final(e.to_string()))?;
     let sent = call.plugin.send(call.ctx, message).await.map_err(|e| Failure::Retry(format!("plugin: {e}")))?;
     match sent {
         Ok(provider_id) => {
             app.store.record_sent(ws, id, &provider_id).await.map_err(|e| Failure::Retry(e.to_string()))?;
+            app.changed();
             metrics::counter!("switchboard_outbound_sent_total", "plugin" => call.channel.plugin_id).increment(1);
             Ok(())
         }

@@ -264,12 +264,40 @@ pub trait InboundStore {
     /// `channel`, reuses its open conversation or opens one (opened by the contact), inserts each message
     /// once per provider id, moves statuses forward only, and appends the events.
     async fn ingest(&self, ws: Id, channel: Id, items: &[InboundItem]) -> StoreResult<IngestReport>;
+    /// Ingests several deliveries in one transaction (group commit: one durable commit for all of them),
+    /// each exactly as [`InboundStore::ingest`] would and in order; all or nothing.
+    async fn ingest_many(&self, deliveries: &[Delivery<'_>]) -> StoreResult<Vec<IngestReport>>;
     /// What sending a stored outgoing message needs: the message, its channel and the contact's id there.
     async fn outbound(&self, ws: Id, message: Id) -> StoreResult<OutboundContext>;
     /// When the contact's latest incoming message on `channel` arrived (the start of a messaging window).
     async fn last_incoming_at(&self, ws: Id, contact: Id, channel: Id) -> StoreResult<Option<Timestamp>>;
     /// Records the provider's id of a sent message and moves it to `sent` (if it is still pending).
     async fn record_sent(&self, ws: Id, message: Id, provider_message_id: &str) -> StoreResult<Message>;
+    /// The message with this provider id on the channel.
+    async fn message_by_provider_id(
+        &self,
+        ws: Id,
+        channel: Id,
+        provider_message_id: &str,
+    ) -> StoreResult<Option<Message>>;
+    /// The messages exchanged on `channel` with the contact known there as `external_id` (every one of
+    /// its conversations), with `id > after`, oldest first, at most `limit`: what a website-chat visitor sees.
+    async fn channel_history(
+        &self,
+        ws: Id,
+        channel: Id,
+        external_id: &str,
+        after: Id,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+}
+
+/// One parsed delivery for [`InboundStore::ingest_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub workspace_id: Id,
+    pub channel_id: Id,
+    pub items: &'a [InboundItem],
 }
 
 /// Media files the server keeps (the bytes live in the data directory; these rows say who may see them).

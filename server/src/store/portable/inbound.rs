@@ -7,7 +7,7 @@ use serde_json::json;
 use super::rows::*;
 use super::{Conn, ThisStore, append_event, event, found, now_ms, to_json};
 use crate::model::*;
-use crate::store::{InboundStore, StoreResult};
+use crate::store::{Delivery, InboundStore, StoreResult};
 
 /// The contact with this identity on the channel, created (with its identity) when there is none.
 async fn resolve_contact(
@@ -229,6 +229,41 @@ async fn ingest_status(
     Ok(())
 }
 
+/// Every item of one delivery, in the caller's transaction.
+async fn ingest_items(conn: &mut Conn, ws: Id, channel: Id, items: &[InboundItem]) -> StoreResult<IngestReport> {
+    let mut report = IngestReport::default();
+    for item in items {
+        match item {
+            InboundItem::Message { external_id, profile, provider_message_id, content } => {
+                let message = (external_id.as_str(), profile, provider_message_id.as_str(), content);
+                ingest_message(conn, ws, channel, message, &mut report).await?;
+            }
+            InboundItem::Status { provider_message_id, status, reason } => {
+                let reason = reason.as_deref();
+                ingest_status(conn, ws, channel, provider_message_id, *status, reason, &mut report).await?;
+            }
+            InboundItem::Profile { external_id, profile } => {
+                let known: Option<Id> = sqlx::query_scalar(
+                    "SELECT contact_id FROM channel_identities \
+                     WHERE workspace_id = $1 AND channel_id = $2 AND external_id = $3",
+                )
+                .bind(ws)
+                .bind(channel)
+                .bind(external_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                if let Some(contact) = known
+                    && fill_profile(conn, ws, contact, profile).await?
+                {
+                    let data = json!({ "source": "channel", "channel_id": channel });
+                    append_event(conn, ws, event("contact.updated", contact, Actor::contact(contact), data)).await?;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
 #[async_trait]
 impl InboundStore for ThisStore {
     async fn find_channel(&self, id: Id) -> StoreResult<Option<(Id, Channel)>> {
@@ -240,39 +275,19 @@ impl InboundStore for ThisStore {
 
     async fn ingest(&self, ws: Id, channel: Id, items: &[InboundItem]) -> StoreResult<IngestReport> {
         let mut tx = self.begin().await?;
-        let mut report = IngestReport::default();
-        for item in items {
-            match item {
-                InboundItem::Message { external_id, profile, provider_message_id, content } => {
-                    let message = (external_id.as_str(), profile, provider_message_id.as_str(), content);
-                    ingest_message(&mut tx, ws, channel, message, &mut report).await?;
-                }
-                InboundItem::Status { provider_message_id, status, reason } => {
-                    let reason = reason.as_deref();
-                    ingest_status(&mut tx, ws, channel, provider_message_id, *status, reason, &mut report).await?;
-                }
-                InboundItem::Profile { external_id, profile } => {
-                    let known: Option<Id> = sqlx::query_scalar(
-                        "SELECT contact_id FROM channel_identities \
-                         WHERE workspace_id = $1 AND channel_id = $2 AND external_id = $3",
-                    )
-                    .bind(ws)
-                    .bind(channel)
-                    .bind(external_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some(contact) = known
-                        && fill_profile(&mut tx, ws, contact, profile).await?
-                    {
-                        let data = json!({ "source": "channel", "channel_id": channel });
-                        append_event(&mut tx, ws, event("contact.updated", contact, Actor::contact(contact), data))
-                            .await?;
-                    }
-                }
-            }
-        }
+        let report = ingest_items(&mut tx, ws, channel, items).await?;
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn ingest_many(&self, deliveries: &[Delivery<'_>]) -> StoreResult<Vec<IngestReport>> {
+        let mut tx = self.begin().await?;
+        let mut reports = Vec::with_capacity(deliveries.len());
+        for d in deliveries {
+            reports.push(ingest_items(&mut tx, d.workspace_id, d.channel_id, d.items).await?);
+        }
+        tx.commit().await?;
+        Ok(reports)
     }
 
     async fn outbound(&self, ws: Id, message: Id) -> StoreResult<OutboundContext> {
@@ -336,5 +351,49 @@ impl InboundStore for ThisStore {
         let row: MessageRow = sqlx::query_as(&sql).bind(message).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok(row.into())
+    }
+
+    async fn message_by_provider_id(
+        &self,
+        ws: Id,
+        channel: Id,
+        provider_message_id: &str,
+    ) -> StoreResult<Option<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE workspace_id = $1 AND channel_id = $2 AND provider_message_id = $3"
+        );
+        let row: Option<MessageRow> = sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(channel)
+            .bind(provider_message_id)
+            .fetch_optional(&mut *self.pool.acquire().await?)
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn channel_history(
+        &self,
+        ws: Id,
+        channel: Id,
+        external_id: &str,
+        after: Id,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = $1 AND channel_id = $2 AND id > $4 \
+             AND contact_id = (SELECT contact_id FROM channel_identities \
+                               WHERE workspace_id = $1 AND channel_id = $2 AND external_id = $3) \
+             ORDER BY id LIMIT $5"
+        );
+        let rows: Vec<MessageRow> = sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(channel)
+            .bind(external_id)
+            .bind(after)
+            .bind(i64::from(limit.clamp(1, 500)))
+            .fetch_all(&mut *self.pool.acquire().await?)
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 }
