@@ -788,3 +788,51 @@ async fn group_commit(backend: Backend) {
     db.cleanup().await;
 }
 both_backends!(group_commit_store, group_commit);
+
+async fn early_receipts(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let app = db.app().await;
+    let s = app.store.as_ref();
+    let (_, ws, owner_user) = s.init_organisation("Org", "Main", &owner()).await.expect("init");
+    let actor = Actor::user(owner_user.id);
+    let channel_fields = ChannelFields {
+        name: "WA".into(),
+        plugin_id: "whatsapp-cloud".into(),
+        config: json!({}),
+        secret_names: vec![],
+        secrets_sealed: String::new(),
+        enabled: true,
+    };
+    let ch = s.create_channel(ws.id, &channel_fields, actor).await.expect("channel").id;
+    s.ingest(ws.id, ch, &[incoming("c-1", "in-1", "hello")]).await.expect("ingest");
+    let first = s.message_by_provider_id(ws.id, ch, "in-1").await.expect("find").expect("stored");
+
+    // The provider reports delivered and read before its answer to the send reached us.
+    let receipt = |status| InboundItem::Status { provider_message_id: "out-1".into(), status, reason: None };
+    let report = s
+        .ingest(ws.id, ch, &[receipt(MessageStatus::Delivered), receipt(MessageStatus::Read)])
+        .await
+        .expect("early receipts");
+    assert_eq!((report.statuses, report.statuses_early), (0, 2));
+
+    let reply = NewMessage {
+        channel_id: Some(ch),
+        direction: Direction::Outgoing,
+        sender: actor,
+        content: MessageContent::Text { text: "hi".into() },
+        provider_message_id: None,
+        status: MessageStatus::Pending,
+    };
+    let reply = s.add_message(ws.id, first.conversation_id, &reply).await.expect("reply");
+    // Recording the send applies what came early: the message is read, not merely sent.
+    let sent = s.record_sent(ws.id, reply.id, "out-1").await.expect("record sent");
+    assert_eq!(sent.status, MessageStatus::Read);
+    let kinds = event_kinds(s, ws.id).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "message.status.updated").count(), 3, "sent, delivered, read");
+    // The early receipts were used up: a later send under another id does not inherit them.
+    let again = s.ingest(ws.id, ch, &[receipt(MessageStatus::Read)]).await.expect("late receipt");
+    assert_eq!((again.statuses, again.statuses_ignored), (0, 1), "already read");
+    drop(app);
+    db.cleanup().await;
+}
+both_backends!(early_receipts_store, early_receipts);

@@ -21,8 +21,11 @@ pub struct IngestReport {
     /// Messages already stored from an earlier delivery of the same provider id.
     pub duplicates: u32,
     pub statuses: u32,
-    /// Receipts for unknown messages, or that would move a status backwards.
+    /// Receipts that would move a status backwards, or for incoming messages.
     pub statuses_ignored: u32,
+    /// Receipts for messages whose send is not recorded yet (the provider was faster than its own API
+    /// answer): kept for a day and applied when the send is recorded.
+    pub statuses_early: u32,
     pub contacts_created: u32,
     pub conversations_opened: u32,
 }

@@ -208,7 +208,8 @@ async fn ingest_status(
     .fetch_optional(&mut *conn)
     .await?;
     let Some((id, conversation, from)) = current else {
-        report.statuses_ignored += 1;
+        keep_early_receipt(conn, ws, channel, provider_id, status, reason).await?;
+        report.statuses_early += 1;
         return Ok(());
     };
     let from = MessageStatus::parse(&from).unwrap_or(MessageStatus::Pending);
@@ -226,6 +227,69 @@ async fn ingest_status(
     let data = json!({ "conversation_id": conversation, "from": from, "to": status, "failure_reason": reason });
     append_event(conn, ws, event("message.status.updated", id, Actor::system(), data)).await?;
     report.statuses += 1;
+    Ok(())
+}
+
+/// How long a receipt for a message not known yet is kept.
+const EARLY_RECEIPT_MS: i64 = 24 * 3600 * 1000;
+
+/// Keeps a receipt whose message is not known (yet) on this channel, and forgets old ones.
+async fn keep_early_receipt(
+    conn: &mut Conn,
+    ws: Id,
+    channel: Id,
+    provider_id: &str,
+    status: MessageStatus,
+    reason: Option<&str>,
+) -> StoreResult<()> {
+    let now = now_ms();
+    sqlx::query("DELETE FROM pending_receipts WHERE created_at < $1")
+        .bind(now - EARLY_RECEIPT_MS)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO pending_receipts (workspace_id, channel_id, provider_message_id, status, reason, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(ws)
+    .bind(channel)
+    .bind(provider_id)
+    .bind(status.as_str())
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Applies the receipts that arrived before the send of this message was recorded, in arrival order.
+async fn apply_early_receipts(conn: &mut Conn, ws: Id, channel: Id, provider_id: &str) -> StoreResult<()> {
+    let early: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT status, reason FROM pending_receipts \
+         WHERE workspace_id = $1 AND channel_id = $2 AND provider_message_id = $3 ORDER BY id",
+    )
+    .bind(ws)
+    .bind(channel)
+    .bind(provider_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if early.is_empty() {
+        return Ok(());
+    }
+    let mut report = IngestReport::default();
+    for (status, reason) in early {
+        if let Some(status) = MessageStatus::parse(&status) {
+            ingest_status(conn, ws, channel, provider_id, status, reason.as_deref(), &mut report).await?;
+        }
+    }
+    sqlx::query(
+        "DELETE FROM pending_receipts WHERE workspace_id = $1 AND channel_id = $2 AND provider_message_id = $3",
+    )
+    .bind(ws)
+    .bind(channel)
+    .bind(provider_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -346,6 +410,9 @@ impl InboundStore for ThisStore {
                 "provider_message_id": provider_message_id,
             });
             append_event(&mut tx, ws, event("message.status.updated", message, Actor::system(), data)).await?;
+        }
+        if let Some(channel) = current.channel_id {
+            apply_early_receipts(&mut tx, ws, channel, provider_message_id).await?;
         }
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
         let row: MessageRow = sqlx::query_as(&sql).bind(message).fetch_one(&mut *tx).await?;
