@@ -343,3 +343,68 @@ async fn media_in_and_out_body(backend: Backend) {
     assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
     s.stop().await;
 }
+
+both_backends!(content_is_checked_against_the_channel, content_checks);
+
+async fn content_checks(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    let s = server_with(backend, &provider).await;
+    let (_, channel) = s
+        .post(
+            "/api/v1/channels",
+            json!({"name": "Example", "plugin_id": "example-channel",
+                   "config": {"base_url": provider.base()}, "secrets": {"shared_secret": "s3cret"}}),
+        )
+        .await;
+    let ch = channel["id"].as_i64().expect("id");
+    assert_eq!(webhook(&s, ch, "s3cret", r#"{"from": "u-1", "id": "m-1", "text": "hi"}"#).await.0, StatusCode::OK);
+    let conv_id = s.get("/api/v1/conversations").await.1["items"][0]["id"].as_i64().expect("conversation");
+    let send = async |content: Value| {
+        s.post(&format!("/api/v1/conversations/{conv_id}/messages"), json!({"content": content})).await
+    };
+
+    // What the channel's plugin declares it cannot send is refused up front, naming the channel.
+    let list = json!({"type": "list", "text": "Pick a size", "button": "Sizes",
+        "sections": [{"rows": [{"title": "Small"}, {"title": "Large", "description": "Roomy"}]}]});
+    let (status, body) = send(list).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("content_unsupported"))
+    );
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("Example")), "{body}");
+    let (status, body) = send(json!({"type": "reaction", "emoji": "👍", "provider_message_id": "m-1"})).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("content_unsupported"))
+    );
+
+    // Malformed lists and cards name the part at fault, whatever the channel.
+    let two_untitled = json!({"type": "list", "text": "t", "button": "b",
+        "sections": [{"rows": [{"title": "a"}]}, {"rows": [{"title": "b"}]}]});
+    let (status, body) = send(two_untitled).await;
+    assert_eq!(
+        (status, body["error"]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("content.sections[0].title"))
+    );
+    let duplicate = json!({"type": "list", "text": "t", "button": "b",
+        "sections": [{"rows": [{"id": "x", "title": "a"}, {"id": "x", "title": "b"}]}]});
+    let (status, body) = send(duplicate).await;
+    assert_eq!(
+        (status, body["error"]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("content.sections[0].rows[1].id"))
+    );
+    let eleven: Vec<Value> = (0..11).map(|i| json!({"title": format!("row {i}")})).collect();
+    let (status, body) =
+        send(json!({"type": "list", "text": "t", "button": "b", "sections": [{"rows": eleven}]})).await;
+    assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("content.sections")));
+    let (status, body) =
+        send(json!({"type": "contact_card", "card": [{"name": {"formatted_name": "Ana"}}, {"phones": []}]})).await;
+    assert_eq!(
+        (status, body["error"]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("content.card[1].name.formatted_name"))
+    );
+    // Nothing of it was stored.
+    let messages = s.get(&format!("/api/v1/conversations/{conv_id}/messages")).await.1["items"].clone();
+    assert_eq!(messages.as_array().map(Vec::len), Some(1), "{messages}");
+    s.stop().await;
+}

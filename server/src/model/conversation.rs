@@ -149,6 +149,28 @@ pub struct TemplateButton {
     pub parameter: String,
 }
 
+/// One section of an interactive list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListSection {
+    /// Required when the list has more than one section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub rows: Vec<ListRow>,
+}
+
+/// One choice of an interactive list; its `id` comes back as the payload of the contact's reply
+/// (default: `"{section index}.{row index}"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListRow {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
 /// The content of a message as structured JSON, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -198,6 +220,13 @@ pub enum MessageContent {
         text: String,
         buttons: Vec<String>,
     },
+    /// A text with a menu button opening a list of choices (WhatsApp list messages).
+    List {
+        text: String,
+        /// The label of the button that opens the list.
+        button: String,
+        sections: Vec<ListSection>,
+    },
     Reaction {
         emoji: String,
         provider_message_id: String,
@@ -224,6 +253,7 @@ impl MessageContent {
             Self::Location { .. } => "location",
             Self::Template { .. } => "template",
             Self::Interactive { .. } => "interactive",
+            Self::List { .. } => "list",
             Self::Reaction { .. } => "reaction",
             Self::Reply { .. } => "reply",
             Self::ContactCard { .. } => "contact_card",
@@ -243,6 +273,10 @@ impl MessageContent {
             },
             Self::Template { .. } => "[template]".into(),
             Self::Interactive { text, buttons } => format!("{text} [{}]", buttons.join(" | ")),
+            Self::List { text, sections, .. } => {
+                let rows: Vec<&str> = sections.iter().flat_map(|s| s.rows.iter().map(|r| r.title.as_str())).collect();
+                format!("{text} [{}]", rows.join(" | "))
+            }
             Self::Reaction { emoji, .. } => emoji.clone(),
             Self::ContactCard { card } => {
                 let name = card["name"]["formatted_name"].as_str().or_else(|| card["name"].as_str());

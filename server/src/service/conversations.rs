@@ -165,6 +165,22 @@ fn check_content(app_content: &MessageContent) -> AppResult<()> {
                 validate::required(&format!("content.buttons[{i}]"), b, 20)?;
             }
         }
+        MessageContent::List { text, button, sections } => check_list(text, button, sections)?,
+        MessageContent::ContactCard { card } => {
+            let cards: Vec<&serde_json::Value> = match card {
+                serde_json::Value::Array(list) => list.iter().collect(),
+                one => vec![one],
+            };
+            if cards.is_empty() || cards.len() > 10 {
+                return Err(AppError::validation("content.card", "must be a contact object or a list of 1 to 10"));
+            }
+            for (i, c) in cards.iter().enumerate() {
+                let named = c["name"]["formatted_name"].as_str().is_some_and(|n| !n.trim().is_empty());
+                if !named {
+                    return Err(AppError::validation(format!("content.card[{i}].name.formatted_name"), "is required"));
+                }
+            }
+        }
         MessageContent::Reaction { emoji, provider_message_id } => {
             validate::required("content.emoji", emoji, 16)?;
             validate::required("content.provider_message_id", provider_message_id, 256)?;
@@ -172,9 +188,69 @@ fn check_content(app_content: &MessageContent) -> AppResult<()> {
         MessageContent::Reply { .. } => {
             return Err(AppError::validation("content.type", "replies to buttons come from contacts, not agents"));
         }
-        MessageContent::Template { .. } | MessageContent::ContactCard { .. } => {}
+        MessageContent::Template { .. } => {}
     }
     Ok(())
+}
+
+/// The limits of interactive lists (WhatsApp's, the strictest provider's).
+fn check_list(text: &str, button: &str, sections: &[ListSection]) -> AppResult<()> {
+    validate::required("content.text", text, 1024)?;
+    validate::required("content.button", button, 20)?;
+    if sections.is_empty() || sections.len() > 10 {
+        return Err(AppError::validation("content.sections", "must have 1 to 10 sections"));
+    }
+    let rows: usize = sections.iter().map(|s| s.rows.len()).sum();
+    if rows == 0 || rows > 10 {
+        return Err(AppError::validation("content.sections", "must have 1 to 10 rows in all"));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for (i, section) in sections.iter().enumerate() {
+        let field = format!("content.sections[{i}].title");
+        match section.title.as_deref() {
+            Some(t) => validate::required(&field, t, 24).map(|_| ())?,
+            None if sections.len() > 1 => return Err(AppError::validation(field, "is required with several sections")),
+            None => {}
+        }
+        for (j, row) in section.rows.iter().enumerate() {
+            let field = |f: &str| format!("content.sections[{i}].rows[{j}].{f}");
+            validate::required(&field("title"), &row.title, 24)?;
+            validate::optional(&field("description"), row.description.as_deref(), 72)?;
+            let id = row.id.clone().unwrap_or_else(|| format!("{i}.{j}"));
+            if id.is_empty() || id.chars().count() > 200 || !ids.insert(id) {
+                return Err(AppError::validation(field("id"), "must be 1 to 200 characters and unique in the list"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses content the channel's plugin declares it cannot send (when the plugin is loaded; otherwise
+/// the send job finds out and fails the message with the reason).
+fn check_capability(app: &App, channel: &Channel, content: &MessageContent) -> AppResult<()> {
+    let Some(entry) = app.plugins.get(&channel.plugin_id) else {
+        return Ok(());
+    };
+    let Some(info) = entry.channel_info() else {
+        return Ok(());
+    };
+    let c = &info.capabilities;
+    let (supported, what) = match content {
+        MessageContent::Text { .. } => (c.text, "text"),
+        MessageContent::Media { .. } => (c.media, "media"),
+        MessageContent::Location { .. } => (c.locations, "locations"),
+        MessageContent::Template { .. } => (c.templates, "templates"),
+        MessageContent::Interactive { .. } | MessageContent::List { .. } => (c.interactive, "interactive messages"),
+        MessageContent::Reaction { .. } => (c.reactions, "reactions"),
+        MessageContent::Reply { .. } | MessageContent::ContactCard { .. } => (true, ""),
+    };
+    if supported {
+        return Ok(());
+    }
+    Err(AppError::Unprocessable {
+        code: "content_unsupported",
+        message: format!("the channel {} ({}) cannot send {what}", channel.name, info.name),
+    })
 }
 
 /// Stores an outgoing message from the calling user as `pending`, with its send job.
@@ -217,6 +293,7 @@ pub async fn send(app: &App, who: &Principal, id: Id, req: SendMessage) -> AppRe
         .get_channel(ws, channel_id)
         .await
         .map_err(|_| AppError::validation("channel_id", "no such channel"))?;
+    check_capability(app, &channel, &req.content)?;
     super::window::check(app, ws, conversation.contact_id, &channel, &req.content).await?;
     let message = NewMessage {
         channel_id: Some(channel_id),

@@ -17,7 +17,7 @@ impl Channel for Hostile {
             capabilities: Capabilities {
                 text: true,
                 media: false,
-                templates: false,
+                templates: true,
                 interactive: false,
                 reactions: false,
                 locations: false,
