@@ -189,9 +189,17 @@ async fn init_token_serve_and_create_a_contact() {
         .spawn()
         .expect("start server");
     // The server logs its address once it is listening; read it instead of guessing or sleeping.
-    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
+    // A thread drains the log all the time: a server writing into a full pipe nobody reads would block.
+    let (log_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = BufReader::new(server.stderr.take().expect("stderr"));
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = log_tx.send(line);
+        }
+    });
+    let mut lines = lines.into_iter();
     let addr = loop {
-        let line = lines.next().expect("server exited before listening").expect("read log");
+        let line = lines.next().expect("server exited before listening");
         let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
         if entry["message"] == "switchboard listening" {
             break entry["addr"].as_str().expect("addr").to_owned();
@@ -209,7 +217,9 @@ async fn init_token_serve_and_create_a_contact() {
     let contact: serde_json::Value = resp.json().await.expect("json");
     assert_eq!(contact["country"], "AE");
     // Ready once the bundled plugins are loaded (in the background: the API answered before).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
+        assert!(std::time::Instant::now() < deadline, "the plugins did not load within 2 minutes");
         let health = client.get(format!("http://{addr}/readyz")).send().await.expect("readyz");
         match health.status().as_u16() {
             200 => break,
@@ -229,7 +239,7 @@ async fn init_token_serve_and_create_a_contact() {
     let hup = Command::new("kill").args(["-HUP", &server.id().to_string()]).status().expect("kill -HUP");
     assert!(hup.success());
     loop {
-        let line = lines.next().expect("server exited before reloading").expect("read log");
+        let line = lines.next().expect("server exited before reloading");
         let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
         if entry["message"] == "plugins reloaded on SIGHUP" {
             break;

@@ -13,6 +13,9 @@ const DEFAULT_API: &str = "https://api.telegram.org";
 /// posting polls, chat-member changes and the like that would be dropped anyway.
 const ALLOWED_UPDATES: [&str; 3] = ["message", "edited_message", "callback_query"];
 
+/// Telegram's limit on an inline button's `callback_data`, in bytes.
+const MAX_CALLBACK_DATA: usize = 64;
+
 struct Telegram;
 
 impl Channel for Telegram {
@@ -81,17 +84,37 @@ impl Channel for Telegram {
             }
             "interactive" => {
                 let buttons = c["buttons"].as_array().map(Vec::as_slice).unwrap_or_default();
-                // One button per row so that titles are never squeezed; the index comes back as callback data.
-                let rows: Vec<Value> = buttons
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| {
-                        let title = b.as_str().or_else(|| b["title"].as_str()).unwrap_or_default();
-                        json!([{ "text": title, "callback_data": i.to_string() }])
-                    })
-                    .collect();
-                ("sendMessage", json!({ "text": text("text")?, "reply_markup": { "inline_keyboard": rows } }))
+                // The index comes back as callback data.
+                let buttons = buttons.iter().enumerate().map(|(i, b)| {
+                    let title = b.as_str().or_else(|| b["title"].as_str()).unwrap_or_default();
+                    (title.to_owned(), i.to_string())
+                });
+                ("sendMessage", json!({ "text": text("text")?, "reply_markup": keyboard(buttons) }))
             }
+            "list" => {
+                // Telegram has no list messages: the rows become buttons like an interactive message's, the
+                // section titles are not shown, and the row's id comes back as callback data.
+                let sections = c["sections"].as_array().map(Vec::as_slice).unwrap_or_default();
+                let mut buttons = Vec::new();
+                for (i, section) in sections.iter().enumerate() {
+                    let rows = section["rows"].as_array().map(Vec::as_slice).unwrap_or_default();
+                    for (j, row) in rows.iter().enumerate() {
+                        let id = row["id"].as_str().map_or_else(|| format!("{i}.{j}"), str::to_owned);
+                        if !(1..=MAX_CALLBACK_DATA).contains(&id.len()) {
+                            return Err(SendError::Permanent(format!(
+                                "section {i}, row {j}: Telegram takes an id of 1 to {MAX_CALLBACK_DATA} bytes, not {}",
+                                id.len()
+                            )));
+                        }
+                        buttons.push((row["title"].as_str().unwrap_or_default().to_owned(), id));
+                    }
+                }
+                if buttons.is_empty() {
+                    return Err(SendError::Permanent("a list needs at least one row".into()));
+                }
+                ("sendMessage", json!({ "text": text("text")?, "reply_markup": keyboard(buttons) }))
+            }
+            "contact_card" => ("sendContact", contact(&c["card"])?),
             other => return Err(SendError::Permanent(format!("Telegram cannot send `{other}` messages"))),
         };
         body["chat_id"] = chat_ref(&message.to);
@@ -131,6 +154,41 @@ impl Channel for Telegram {
             timeout_ms: None,
         })
     }
+}
+
+/// An inline keyboard of `(title, callback data)` buttons, one per row so that titles are never squeezed.
+fn keyboard(buttons: impl IntoIterator<Item = (String, String)>) -> Value {
+    let rows: Vec<Value> =
+        buttons.into_iter().map(|(title, data)| json!([{ "text": title, "callback_data": data }])).collect();
+    json!({ "inline_keyboard": rows })
+}
+
+/// The `sendContact` fields of a contact card in WhatsApp's contact shape (what the server sends): the first
+/// phone number, and the first name (or the formatted name) with the last name.
+fn contact(card: &Value) -> Result<Value, SendError> {
+    let card = match card.as_array().map(Vec::as_slice) {
+        None => card,
+        Some([one]) => one,
+        Some([]) => return Err(SendError::Permanent("a contact card needs a contact".into())),
+        Some(_) => return Err(SendError::Permanent("Telegram sends one contact per message".into())),
+    };
+    fn text(v: &Value) -> Option<&str> {
+        v.as_str().map(str::trim).filter(|s| !s.is_empty())
+    }
+    let phones = card["phones"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let phone = phones
+        .iter()
+        .find_map(|p| text(&p["phone"]))
+        .ok_or_else(|| SendError::Permanent("Telegram cannot send a contact card without a phone number".into()))?;
+    let name = &card["name"];
+    let first_name = text(&name["first_name"])
+        .or_else(|| text(&name["formatted_name"]))
+        .ok_or_else(|| SendError::Permanent("Telegram cannot send a contact card without a name".into()))?;
+    let mut body = json!({ "phone_number": phone, "first_name": first_name });
+    if let Some(last_name) = text(&name["last_name"]) {
+        body["last_name"] = last_name.into();
+    }
+    Ok(body)
 }
 
 /// Numeric chat ids are sent as JSON integers (they exceed 2^53 for supergroups, so never via f64);

@@ -316,6 +316,122 @@ fn buttons_become_an_inline_keyboard_with_their_index_as_data() {
 }
 
 #[test]
+fn a_list_becomes_an_inline_keyboard_of_its_rows_with_their_ids_as_data() {
+    let h = harness();
+    h.respond("POST", &format!("{BOT}/sendMessage"), 200, sent_ok(427_770_117, 14));
+    let list = json!({
+        "type": "list", "text": "Pick a size", "button": "Sizes",
+        "sections": [
+            { "title": "Shirts", "rows": [
+                { "id": "s-m", "title": "Medium", "description": "Chest 96-101 cm" },
+                { "id": null, "title": "Large", "description": null }
+            ]},
+            { "title": null, "rows": [{ "id": null, "title": "One size", "description": null }] }
+        ]
+    });
+    assert_eq!(h.send(&to("427770117", list)).expect("sent"), "427770117:14");
+    let sent = h.requests();
+    assert_eq!((sent.len(), sent[0].url.as_str()), (1, &*format!("{BOT}/sendMessage")));
+    assert_eq!(
+        sent[0].json(),
+        json!({ "chat_id": 427_770_117, "text": "Pick a size", "reply_markup": { "inline_keyboard": [
+            [{ "text": "Medium", "callback_data": "s-m" }],
+            [{ "text": "Large", "callback_data": "0.1" }],
+            [{ "text": "One size", "callback_data": "1.0" }]
+        ]}})
+    );
+
+    // The contact's tap comes back as a reply with the row's title and id.
+    let tap = json!({ "update_id": 8, "callback_query": {
+        "id": "77", "chat_instance": "-8", "data": "s-m",
+        "from": { "id": 427_770_117, "is_bot": false, "first_name": "Ada" },
+        "message": { "message_id": 14, "date": 1, "chat": { "id": 427_770_117, "type": "private" },
+                     "text": "Pick a size", "reply_markup": sent[0].json()["reply_markup"] }
+    }});
+    assert_eq!(one_message(&h, &tap).3, json!({ "type": "reply", "text": "Medium", "payload": "s-m" }));
+}
+
+#[test]
+fn a_list_row_id_telegram_cannot_carry_is_refused() {
+    let h = harness();
+    let list = |id: &str| {
+        json!({ "type": "list", "text": "Pick", "button": "Open", "sections": [
+            { "title": null, "rows": [{ "id": null, "title": "a" }, { "id": id, "title": "b" }] }
+        ]})
+    };
+    // 64 bytes is the limit, counted in bytes: 32 two-byte characters fit, 33 do not.
+    h.respond("POST", BOT, 200, sent_ok(42, 15));
+    h.send(&to("42", list(&"é".repeat(32)))).expect("sent");
+    assert_eq!(h.requests()[0].json()["reply_markup"]["inline_keyboard"][1][0]["callback_data"], "é".repeat(32));
+    for (id, bytes) in [("é".repeat(33), 66), ("x".repeat(65), 65), (String::new(), 0)] {
+        match h.send(&to("42", list(&id))) {
+            Err(SendError::Permanent(why)) => {
+                assert_eq!(why, format!("section 0, row 1: Telegram takes an id of 1 to 64 bytes, not {bytes}"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let empty =
+        json!({ "type": "list", "text": "Pick", "button": "Open", "sections": [{ "title": null, "rows": [] }] });
+    assert!(
+        matches!(h.send(&to("42", empty)), Err(SendError::Permanent(why)) if why == "a list needs at least one row")
+    );
+    assert_eq!(h.requests().len(), 1, "only the first list was sent");
+}
+
+#[test]
+fn a_contact_card_is_sent_with_send_contact() {
+    let h = harness();
+    h.respond("POST", &format!("{BOT}/sendContact"), 200, sent_ok(42, 16));
+    let ana = json!({
+        "name": { "formatted_name": "Ana Diaz", "first_name": "Ana", "last_name": "Diaz" },
+        "phones": [{ "phone": "+1 555 0100", "type": "CELL", "wa_id": "15550100" }, { "phone": "+1 555 0199", "type": "WORK" }],
+        "emails": [{ "email": "ana@example.com", "type": "WORK" }]
+    });
+    assert_eq!(h.send(&to("42", json!({ "type": "contact_card", "card": ana }))).expect("sent"), "42:16");
+    // Without a first name the formatted name stands in; a one-card array is that card.
+    let bo = json!({ "name": { "formatted_name": "Bo" }, "phones": [{ "phone": "+44 20 7946 0000" }] });
+    h.send(&to("42", json!({ "type": "contact_card", "card": [bo] }))).expect("sent");
+    let sent: Vec<(String, Value)> =
+        h.requests().iter().map(|r| (r.url.trim_start_matches(BOT).to_owned(), r.json())).collect();
+    assert_eq!(
+        sent,
+        vec![
+            (
+                "/sendContact".into(),
+                json!({ "chat_id": 42, "phone_number": "+1 555 0100", "first_name": "Ana", "last_name": "Diaz" })
+            ),
+            ("/sendContact".into(), json!({ "chat_id": 42, "phone_number": "+44 20 7946 0000", "first_name": "Bo" })),
+        ]
+    );
+}
+
+#[test]
+fn contact_cards_telegram_cannot_send_are_refused() {
+    let h = harness();
+    let card = |card: Value| h.send(&to("42", json!({ "type": "contact_card", "card": card })));
+    let ana = json!({ "name": { "formatted_name": "Ana Diaz" }, "phones": [{ "phone": "+1 555 0100" }] });
+    for (result, expected) in [
+        (card(json!([ana, ana])), "Telegram sends one contact per message"),
+        (
+            card(json!({ "name": { "formatted_name": "Ana" }, "phones": [] })),
+            "Telegram cannot send a contact card without a phone number",
+        ),
+        (
+            card(json!({ "name": { "formatted_name": "Ana" } })),
+            "Telegram cannot send a contact card without a phone number",
+        ),
+        (card(json!([])), "a contact card needs a contact"),
+    ] {
+        match result {
+            Err(SendError::Permanent(why)) => assert_eq!(why, expected),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(h.requests().is_empty(), "nothing was sent");
+}
+
+#[test]
 fn bot_api_errors_are_classified() {
     let h = harness();
     let error = |code: u16, description: &str, extra: Value| {

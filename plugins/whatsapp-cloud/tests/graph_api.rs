@@ -116,6 +116,113 @@ fn a_template_carries_its_header_body_and_button_parameters() {
 }
 
 #[test]
+fn a_list_is_posted_as_an_interactive_list() {
+    let h = harness();
+    h.respond("POST", MESSAGES_URL, 200, fixture("send_response.json"));
+    let content = json!({
+        "type": "list", "text": "Pick a size", "button": "Sizes",
+        "sections": [
+            {"title": "Shirts", "rows": [
+                {"id": "s-m", "title": "Medium", "description": "Chest 96-101 cm"},
+                {"id": null, "title": "Large", "description": null},
+            ]},
+            {"title": "Hoodies", "rows": [{"id": null, "title": "One size", "description": null}]},
+        ],
+    });
+    let id = h.send(&message("16505551234", content)).expect("sent");
+    assert_eq!(id, "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA");
+    let sent = h.requests();
+    assert_eq!((sent.len(), sent[0].url.as_str()), (1, MESSAGES_URL));
+    assert_eq!(
+        sent[0].json(),
+        json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "16505551234",
+            "type": "interactive",
+            "interactive": {
+                "type": "list",
+                "body": {"text": "Pick a size"},
+                "action": {
+                    "button": "Sizes",
+                    "sections": [
+                        {"title": "Shirts", "rows": [
+                            {"id": "s-m", "title": "Medium", "description": "Chest 96-101 cm"},
+                            {"id": "0.1", "title": "Large"},
+                        ]},
+                        {"title": "Hoodies", "rows": [{"id": "1.0", "title": "One size"}]},
+                    ],
+                },
+            },
+        })
+    );
+}
+
+#[test]
+fn a_list_beyond_whatsapps_limits_is_refused_before_any_request() {
+    let h = harness();
+    let list = |sections: Value| json!({"type": "list", "text": "Pick", "button": "Open", "sections": sections});
+    let rows: Vec<Value> = (0..11).map(|i| json!({"id": null, "title": format!("Row {i}")})).collect();
+    let cases = [
+        (list(json!([{"title": null, "rows": rows}])), "WhatsApp takes 1 to 10 list rows in all, not 11"),
+        (
+            list(json!([{"title": "A", "rows": [{"title": "a"}]}, {"title": null, "rows": [{"title": "b"}]}])),
+            "section 1: WhatsApp needs a title on each of several sections",
+        ),
+        (
+            list(json!([{"rows": [{"title": "a", "description": "d".repeat(73)}]}])),
+            "section 0, row 0: the description must be at most 72 characters, not 73",
+        ),
+        (
+            list(json!([{"rows": [{"id": "x", "title": "a"}, {"id": "x", "title": "b"}]}])),
+            "section 0, row 1: WhatsApp needs distinct row ids, `x` is repeated",
+        ),
+        (
+            json!({"type": "list", "text": "Pick", "button": "Open the list of sizes", "sections": [{"rows": [{"title": "a"}]}]}),
+            "the list's button must be 1 to 20 characters, not 22",
+        ),
+    ];
+    for (content, expected) in cases {
+        let error = h.send(&message("16505551234", content)).expect_err("refused");
+        assert_eq!(failure(error), ("permanent", expected.to_owned()));
+    }
+    assert!(h.requests().is_empty(), "nothing was sent");
+}
+
+#[test]
+fn a_contact_card_is_posted_as_contacts_as_given() {
+    let h = harness();
+    h.respond("POST", MESSAGES_URL, 200, fixture("send_response.json"));
+    let ana = json!({
+        "name": {"formatted_name": "Ana Diaz", "first_name": "Ana", "last_name": "Diaz"},
+        "phones": [{"phone": "+1 555 0100", "type": "CELL", "wa_id": "15550100"}],
+        "emails": [{"email": "ana@example.com", "type": "WORK"}],
+        "org": {"company": "Example Ltd", "title": "Buyer"},
+    });
+    let bo = json!({"name": {"formatted_name": "Bo"}, "phones": [{"phone": "+44 20 7946 0000", "type": "WORK"}]});
+    h.send(&message("16505551234", json!({"type": "contact_card", "card": ana}))).expect("sent");
+    h.send(&message("16505551234", json!({"type": "contact_card", "card": [ana, bo]}))).expect("sent");
+    let sent = h.requests();
+    let expected = |contacts: Value| {
+        json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "16505551234",
+            "type": "contacts",
+            "contacts": contacts,
+        })
+    };
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].json(), expected(json!([ana])));
+    assert_eq!(sent[1].json(), expected(json!([ana, bo])));
+
+    let unnamed = json!({"type": "contact_card", "card": [ana, {"name": {"first_name": "Cy"}, "phones": []}]});
+    let error = h.send(&message("16505551234", unnamed)).expect_err("refused");
+    assert_eq!(failure(error), ("permanent", "contact card 1: WhatsApp needs a `name.formatted_name`".to_owned()));
+    assert_eq!(h.requests().len(), 2, "the refused card was not sent");
+}
+
+#[test]
 fn provider_errors_are_classified() {
     let h = harness();
     let cases = [

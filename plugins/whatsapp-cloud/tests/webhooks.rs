@@ -233,6 +233,26 @@ fn each_inbound_fixture_becomes_its_event() {
 }
 
 #[test]
+fn a_list_reply_becomes_a_reply_with_the_row_id_as_payload() {
+    let mut body = fixture_json("inbound_interactive_button_reply.json");
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"] = json!({
+        "type": "list_reply",
+        "list_reply": {"id": "s-m", "title": "Medium", "description": "Chest 96-101 cm"},
+    });
+    let (events, status) = deliver(&harness(), body.to_string().as_bytes()).expect("accepted");
+    assert_eq!(status, 200);
+    assert_eq!(
+        events,
+        vec![InboundEvent::Message {
+            contact: test_name(),
+            provider_message_id: "wamid.xyzxyz".into(),
+            timestamp_ms: Some(1_698_266_730_000),
+            content: json!({"type": "reply", "text": "Medium", "payload": "s-m"}),
+        }]
+    );
+}
+
+#[test]
 fn every_status_fixture_becomes_a_status() {
     let h = harness();
     for (name, expected) in STATUS_FIXTURES.into_iter().zip(status_events()) {

@@ -29,6 +29,15 @@ enum Outgoing {
         text: String,
         buttons: Vec<String>,
     },
+    List {
+        text: String,
+        button: String,
+        sections: Vec<Section>,
+    },
+    /// One contact object or an array of them, in WhatsApp's own contact shape.
+    ContactCard {
+        card: Json,
+    },
     Reaction {
         emoji: String,
         provider_message_id: String,
@@ -52,6 +61,23 @@ enum Header {
     Video { url: String },
     Document { url: String },
     Text { text: String },
+}
+
+#[derive(Deserialize)]
+struct Section {
+    #[serde(default)]
+    title: Option<String>,
+    rows: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    /// `"{section index}.{row index}"` when not given.
+    #[serde(default)]
+    id: Option<String>,
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +107,7 @@ enum Payload {
     Sticker { sticker: MediaBody },
     Location { location: LocationBody },
     Interactive { interactive: InteractiveBody },
+    Contacts { contacts: Vec<Json> },
     Reaction { reaction: ReactionBody },
     Template { template: TemplateBody },
 }
@@ -125,8 +152,10 @@ struct BodyText {
 }
 
 #[derive(Serialize)]
-struct Action {
-    buttons: Vec<ReplyButton>,
+#[serde(untagged)]
+enum Action {
+    Buttons { buttons: Vec<ReplyButton> },
+    List { button: String, sections: Vec<ListSection> },
 }
 
 #[derive(Serialize)]
@@ -140,6 +169,21 @@ struct ReplyButton {
 struct Reply {
     id: String,
     title: String,
+}
+
+#[derive(Serialize)]
+struct ListSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    rows: Vec<ListRow>,
+}
+
+#[derive(Serialize)]
+struct ListRow {
+    id: String,
+    title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -193,6 +237,16 @@ struct Link {
 const MAX_BUTTONS: usize = 3;
 const MAX_BUTTON_TITLE: usize = 20;
 
+/// WhatsApp's limits on list messages.
+const MAX_LIST_TEXT: usize = 1024;
+const MAX_LIST_BUTTON: usize = 20;
+const MAX_SECTIONS: usize = 10;
+const MAX_ROWS: usize = 10;
+const MAX_SECTION_TITLE: usize = 24;
+const MAX_ROW_TITLE: usize = 24;
+const MAX_ROW_DESCRIPTION: usize = 72;
+const MAX_ROW_ID: usize = 200;
+
 /// The request body that sends `content` (the server's message content JSON) to the WhatsApp user `to`.
 /// Content WhatsApp cannot carry is refused with the reason, so the message fails visibly instead of
 /// arriving altered.
@@ -216,6 +270,10 @@ fn payload(outgoing: Outgoing) -> Result<Payload, String> {
             Payload::Location { location: LocationBody { latitude, longitude, name, address } }
         }
         Outgoing::Interactive { text, buttons } => Payload::Interactive { interactive: interactive(text, buttons)? },
+        Outgoing::List { text, button, sections } => {
+            Payload::Interactive { interactive: list(text, button, sections)? }
+        }
+        Outgoing::ContactCard { card } => Payload::Contacts { contacts: contacts(card)? },
         Outgoing::Reaction { emoji, provider_message_id } => {
             Payload::Reaction { reaction: ReactionBody { message_id: provider_message_id, emoji } }
         }
@@ -265,7 +323,84 @@ fn interactive(text: String, titles: Vec<String>) -> Result<InteractiveBody, Str
         .enumerate()
         .map(|(i, title)| ReplyButton { kind: "reply", reply: Reply { id: i.to_string(), title } })
         .collect();
-    Ok(InteractiveBody { kind: "button", body: BodyText { text }, action: Action { buttons } })
+    Ok(InteractiveBody { kind: "button", body: BodyText { text }, action: Action::Buttons { buttons } })
+}
+
+/// Refuses `value` unless it has `min` to `max` characters (WhatsApp counts characters, not bytes); with a
+/// minimum, a blank value counts as empty.
+fn check_length(part: &str, value: &str, min: usize, max: usize) -> Result<(), String> {
+    let length = if value.trim().is_empty() { 0 } else { value.chars().count() };
+    if (min..=max).contains(&length) {
+        return Ok(());
+    }
+    Err(if min == 0 {
+        format!("{part} must be at most {max} characters, not {length}")
+    } else {
+        format!("{part} must be {min} to {max} characters, not {length}")
+    })
+}
+
+fn list(text: String, button: String, sections: Vec<Section>) -> Result<InteractiveBody, String> {
+    check_length("the list's text", &text, 1, MAX_LIST_TEXT)?;
+    check_length("the list's button", &button, 1, MAX_LIST_BUTTON)?;
+    if sections.is_empty() || sections.len() > MAX_SECTIONS {
+        return Err(format!("WhatsApp takes 1 to {MAX_SECTIONS} list sections, not {}", sections.len()));
+    }
+    let rows: usize = sections.iter().map(|s| s.rows.len()).sum();
+    if rows == 0 || rows > MAX_ROWS {
+        return Err(format!("WhatsApp takes 1 to {MAX_ROWS} list rows in all, not {rows}"));
+    }
+    let several = sections.len() > 1;
+    let mut ids: Vec<String> = Vec::with_capacity(rows);
+    let mut out = Vec::with_capacity(sections.len());
+    for (i, section) in sections.into_iter().enumerate() {
+        let title = section.title.filter(|t| !t.trim().is_empty());
+        match &title {
+            Some(title) => check_length(&format!("section {i}: the title"), title, 1, MAX_SECTION_TITLE)?,
+            None if several => return Err(format!("section {i}: WhatsApp needs a title on each of several sections")),
+            None => {}
+        }
+        if section.rows.is_empty() {
+            return Err(format!("section {i}: WhatsApp needs at least one row in each section"));
+        }
+        let mut rows = Vec::with_capacity(section.rows.len());
+        for (j, row) in section.rows.into_iter().enumerate() {
+            let part = |what: &str| format!("section {i}, row {j}: the {what}");
+            check_length(&part("title"), &row.title, 1, MAX_ROW_TITLE)?;
+            let description = row.description.filter(|d| !d.is_empty());
+            if let Some(description) = &description {
+                check_length(&part("description"), description, 0, MAX_ROW_DESCRIPTION)?;
+            }
+            // The id comes back as the reply's payload.
+            let id = row.id.unwrap_or_else(|| format!("{i}.{j}"));
+            check_length(&part("id"), &id, 1, MAX_ROW_ID)?;
+            if ids.contains(&id) {
+                return Err(format!("section {i}, row {j}: WhatsApp needs distinct row ids, `{id}` is repeated"));
+            }
+            ids.push(id.clone());
+            rows.push(ListRow { id, title: row.title, description });
+        }
+        out.push(ListSection { title, rows });
+    }
+    Ok(InteractiveBody { kind: "list", body: BodyText { text }, action: Action::List { button, sections: out } })
+}
+
+/// The contact objects, sent as given: WhatsApp's shape is also what incoming contact cards store.
+fn contacts(card: Json) -> Result<Vec<Json>, String> {
+    let cards = match card {
+        Json::Array(cards) => cards,
+        one => vec![one],
+    };
+    if cards.is_empty() {
+        return Err("a contact card needs at least one contact".into());
+    }
+    for (i, card) in cards.iter().enumerate() {
+        let named = card["name"]["formatted_name"].as_str().is_some_and(|n| !n.trim().is_empty());
+        if !named {
+            return Err(format!("contact card {i}: WhatsApp needs a `name.formatted_name`"));
+        }
+    }
+    Ok(cards)
 }
 
 fn template(
@@ -398,6 +533,130 @@ mod tests {
         assert_eq!(refused(json!(["a", "x".repeat(21)])), "button 1: a title must be 1 to 20 characters, not 21");
         assert_eq!(refused(json!(["a", "a"])), "button 1: WhatsApp needs distinct titles, `a` is repeated");
         assert!(sent(json!({"type": "interactive", "text": "t", "buttons": ["é".repeat(20)]})).is_object());
+    }
+
+    #[test]
+    fn a_list_omits_what_is_not_given_and_numbers_rows_without_an_id() {
+        let content = json!({
+            "type": "list", "text": "Pick a size", "button": "Sizes",
+            "sections": [{"title": null, "rows": [
+                {"id": "s-m", "title": "Medium", "description": "Chest 96-101 cm"},
+                {"id": null, "title": "Large", "description": null},
+                {"title": "XL"},
+            ]}],
+        });
+        assert_eq!(
+            sent(content),
+            json!({"type": "interactive", "interactive": {
+                "type": "list",
+                "body": {"text": "Pick a size"},
+                "action": {"button": "Sizes", "sections": [{"rows": [
+                    {"id": "s-m", "title": "Medium", "description": "Chest 96-101 cm"},
+                    {"id": "0.1", "title": "Large"},
+                    {"id": "0.2", "title": "XL"},
+                ]}]},
+            }})
+        );
+    }
+
+    #[test]
+    fn lists_keep_to_whatsapps_limits() {
+        let list = |text: &str, button: &str, sections: Json| json!({"type": "list", "text": text, "button": button, "sections": sections});
+        let refused = |sections: Json| send_body("1", &list("t", "b", sections)).expect_err("refused");
+        let row = |title: &str| json!({"title": title});
+        let rows = |n: usize| Json::Array((0..n).map(|i| row(&format!("r{i}"))).collect());
+
+        assert_eq!(
+            send_body("1", &list(&"x".repeat(1025), "b", json!([{"rows": [row("a")]}]))).expect_err("refused"),
+            "the list's text must be 1 to 1024 characters, not 1025"
+        );
+        assert_eq!(
+            send_body("1", &list(" ", "b", json!([{"rows": [row("a")]}]))).expect_err("refused"),
+            "the list's text must be 1 to 1024 characters, not 0"
+        );
+        assert_eq!(
+            send_body("1", &list("t", "", json!([{"rows": [row("a")]}]))).expect_err("refused"),
+            "the list's button must be 1 to 20 characters, not 0"
+        );
+        assert_eq!(
+            send_body("1", &list("t", &"b".repeat(21), json!([{"rows": [row("a")]}]))).expect_err("refused"),
+            "the list's button must be 1 to 20 characters, not 21"
+        );
+        assert_eq!(refused(json!([])), "WhatsApp takes 1 to 10 list sections, not 0");
+        let eleven: Vec<Json> = (0..11).map(|i| json!({"title": format!("s{i}"), "rows": []})).collect();
+        assert_eq!(refused(json!(eleven)), "WhatsApp takes 1 to 10 list sections, not 11");
+        assert_eq!(refused(json!([{"rows": []}])), "WhatsApp takes 1 to 10 list rows in all, not 0");
+        assert_eq!(
+            refused(json!([{"title": "A", "rows": rows(6)}, {"title": "B", "rows": rows(5)}])),
+            "WhatsApp takes 1 to 10 list rows in all, not 11"
+        );
+        assert_eq!(
+            refused(json!([{"title": "A", "rows": [row("a")]}, {"title": null, "rows": [row("b")]}])),
+            "section 1: WhatsApp needs a title on each of several sections"
+        );
+        assert_eq!(
+            refused(json!([{"title": "x".repeat(25), "rows": [row("a")]}])),
+            "section 0: the title must be 1 to 24 characters, not 25"
+        );
+        assert_eq!(
+            refused(json!([{"title": "A", "rows": [row("a")]}, {"title": "B", "rows": []}])),
+            "section 1: WhatsApp needs at least one row in each section"
+        );
+        assert_eq!(
+            refused(json!([{"rows": [row("a"), row(&"é".repeat(25))]}])),
+            "section 0, row 1: the title must be 1 to 24 characters, not 25"
+        );
+        assert_eq!(
+            refused(json!([{"rows": [row("")]}])),
+            "section 0, row 0: the title must be 1 to 24 characters, not 0"
+        );
+        assert_eq!(
+            refused(json!([{"rows": [{"title": "a", "description": "d".repeat(73)}]}])),
+            "section 0, row 0: the description must be at most 72 characters, not 73"
+        );
+        assert_eq!(
+            refused(json!([{"rows": [{"id": "i".repeat(201), "title": "a"}]}])),
+            "section 0, row 0: the id must be 1 to 200 characters, not 201"
+        );
+        assert_eq!(
+            refused(json!([{"rows": [{"id": "", "title": "a"}]}])),
+            "section 0, row 0: the id must be 1 to 200 characters, not 0"
+        );
+        // A given id may not repeat another, given or numbered.
+        assert_eq!(
+            refused(json!([{"title": "A", "rows": [row("a")]}, {"title": "B", "rows": [{"id": "0.0", "title": "b"}]}])),
+            "section 1, row 0: WhatsApp needs distinct row ids, `0.0` is repeated"
+        );
+
+        // At the limits.
+        let full = json!([
+            {"title": "s".repeat(24), "rows": [{"id": "i".repeat(200), "title": "é".repeat(24), "description": "d".repeat(72)}]},
+            {"title": "B", "rows": rows(9)},
+        ]);
+        assert!(send_body("1", &list(&"x".repeat(1024), &"b".repeat(20), full)).is_ok());
+    }
+
+    #[test]
+    fn contact_cards_go_as_given_and_need_a_formatted_name() {
+        let ana = json!({
+            "name": {"formatted_name": "Ana Diaz", "first_name": "Ana", "last_name": "Diaz"},
+            "phones": [{"phone": "+1 555 0100", "type": "CELL", "wa_id": "15550100"}],
+            "emails": [{"email": "ana@example.com", "type": "WORK"}],
+        });
+        let bo = json!({"name": {"formatted_name": "Bo"}});
+        assert_eq!(sent(json!({"type": "contact_card", "card": ana})), json!({"type": "contacts", "contacts": [ana]}));
+        assert_eq!(
+            sent(json!({"type": "contact_card", "card": [ana, bo]})),
+            json!({"type": "contacts", "contacts": [ana, bo]})
+        );
+        let refused = |card: Json| send_body("1", &json!({"type": "contact_card", "card": card})).expect_err("refused");
+        assert_eq!(refused(json!([])), "a contact card needs at least one contact");
+        assert_eq!(refused(json!({"phones": []})), "contact card 0: WhatsApp needs a `name.formatted_name`");
+        assert_eq!(
+            refused(json!([ana, {"name": {"formatted_name": " ", "first_name": "X"}}])),
+            "contact card 1: WhatsApp needs a `name.formatted_name`"
+        );
+        assert_eq!(refused(json!("Ana")), "contact card 0: WhatsApp needs a `name.formatted_name`");
     }
 
     #[test]
