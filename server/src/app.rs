@@ -22,6 +22,8 @@ pub struct App {
     pub plugins: Arc<PluginRegistry>,
     /// Group commit for inbound deliveries.
     pub committer: Committer,
+    /// Channels recently used by webhooks (settings and opened secrets).
+    pub channel_cache: crate::service::inbound::ChannelCache,
     /// Bumped after changes that live readers wait for (new messages, status changes): a wake-up hint for
     /// streams, which also re-read on a timer, so a change made elsewhere (another node) is only late.
     pub changes: tokio::sync::watch::Sender<u64>,
@@ -65,7 +67,8 @@ impl App {
         let committer = Committer::start(store.clone(), writers);
         let (changes, stopping) = (tokio::sync::watch::Sender::new(0), tokio::sync::watch::Sender::new(false));
         let config = Arc::new(config);
-        Ok(Arc::new(Self { config, store, secrets, jobs, plugins, committer, changes, stopping }))
+        let channel_cache = Default::default();
+        Ok(Arc::new(Self { config, store, secrets, jobs, plugins, committer, channel_cache, changes, stopping }))
     }
 
     /// Wakes whoever waits on [`App::changes`].

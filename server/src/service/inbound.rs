@@ -1,7 +1,9 @@
 //! Provider webhooks: the channel's plugin verifies and parses the raw request, the store ingests every
 //! item in one transaction, and only then is the plugin's answer returned to the provider.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use switchboard_plugin_sdk::event::{ContactProfile, DeliveryStatus, InboundEvent};
 
@@ -30,14 +32,56 @@ pub struct ChannelCall {
     pub ctx: CallContext,
 }
 
+/// A channel as webhooks need it: its workspace, its settings and its opened secrets.
+type CachedChannel = Arc<(Id, Channel, BTreeMap<String, String>)>;
+
+/// How long a channel read for a webhook is reused before it is read again.
+const CHANNEL_TTL: Duration = Duration::from_secs(5);
+
+/// Channels recently used by webhooks, with their opened secrets: a busy channel is read and its secrets
+/// decrypted once every few seconds instead of on every delivery. A change made through this server forgets
+/// the channel at once; a change made on another node is seen within [`CHANNEL_TTL`].
+#[derive(Default)]
+pub struct ChannelCache(Mutex<HashMap<Id, (Instant, CachedChannel)>>);
+
+impl ChannelCache {
+    fn get(&self, id: Id) -> Option<CachedChannel> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&id).filter(|(at, _)| at.elapsed() < CHANNEL_TTL).map(|(_, c)| c.clone())
+    }
+
+    fn put(&self, id: Id, channel: CachedChannel) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= 10_000 {
+            map.retain(|_, (at, _)| at.elapsed() < CHANNEL_TTL);
+        }
+        map.insert(id, (Instant::now(), channel));
+    }
+
+    /// Forgets a channel that changed or was deleted.
+    pub fn forget(&self, id: Id) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
+}
+
 /// The enabled channel `id` (in any workspace) and its loaded plugin, with the instance's settings and
 /// secrets in the call context.
 pub async fn channel_call(app: &App, id: Id) -> AppResult<ChannelCall> {
-    let (ws, channel) = app.store.find_channel(id).await?.ok_or(AppError::NotFound("channel"))?;
+    let cached = match app.channel_cache.get(id) {
+        Some(c) => c,
+        None => {
+            let (ws, channel) = app.store.find_channel(id).await?.ok_or(AppError::NotFound("channel"))?;
+            let secrets = super::settings::channel_secrets(app, ws, channel.id).await?;
+            let entry = Arc::new((ws, channel, secrets));
+            app.channel_cache.put(id, entry.clone());
+            entry
+        }
+    };
+    let (ws, channel, secrets) = cached.as_ref();
     if !channel.enabled {
         return Err(AppError::NotFound("channel"));
     }
-    call_for(app, ws, channel).await
+    super::channels::call_with(app, *ws, channel, secrets.clone())
 }
 
 /// The call context of a known channel, with its stored secrets.

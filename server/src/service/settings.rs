@@ -265,6 +265,7 @@ pub async fn update_channel(app: &App, who: &Principal, id: Id, req: ChannelUpda
         enabled,
     };
     let updated = app.store.update_channel(ws, id, &fields, actor(who)).await?;
+    app.channel_cache.forget(id);
     if current.enabled && !enabled {
         super::channels::disconnect_quietly(app, ws, &current).await;
     }
@@ -327,5 +328,7 @@ pub async fn delete_channel(app: &App, who: &Principal, id: Id) -> AppResult<()>
     if channel.enabled {
         super::channels::disconnect_quietly(app, who.workspace_id, &channel).await;
     }
-    Ok(app.store.delete_channel(who.workspace_id, id, actor(who)).await?)
+    app.store.delete_channel(who.workspace_id, id, actor(who)).await?;
+    app.channel_cache.forget(id);
+    Ok(())
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::rows::*;
-use super::{Conn, ThisStore, append_event, event, found, now_ms, to_json};
+use super::{Conn, EventBuffer, ThisStore, append_event, event, found, now_ms, to_json};
 use crate::model::*;
 use crate::store::{Delivery, InboundStore, StoreResult};
 
@@ -17,6 +17,7 @@ async fn resolve_contact(
     external_id: &str,
     profile: &ContactFields,
     report: &mut IngestReport,
+    events: &mut EventBuffer,
 ) -> StoreResult<Id> {
     let known: Option<Id> = sqlx::query_scalar(
         "SELECT contact_id FROM channel_identities WHERE workspace_id = $1 AND channel_id = $2 AND external_id = $3",
@@ -58,13 +59,19 @@ async fn resolve_contact(
     .execute(&mut *conn)
     .await?;
     let data = json!({ "tags": [], "channel_id": channel, "external_id": external_id });
-    append_event(conn, ws, event("contact.created", id, Actor::contact(id), data)).await?;
+    events.push(ws, event("contact.created", id, Actor::contact(id), data));
     report.contacts_created += 1;
     Ok(id)
 }
 
 /// The contact's open conversation, opened by the contact when there is none.
-async fn resolve_conversation(conn: &mut Conn, ws: Id, contact: Id, report: &mut IngestReport) -> StoreResult<Id> {
+async fn resolve_conversation(
+    conn: &mut Conn,
+    ws: Id,
+    contact: Id,
+    report: &mut IngestReport,
+    events: &mut EventBuffer,
+) -> StoreResult<Id> {
     let open: Option<Id> = sqlx::query_scalar(
         "SELECT id FROM conversations WHERE workspace_id = $1 AND contact_id = $2 AND status = 'open'",
     )
@@ -89,7 +96,7 @@ async fn resolve_conversation(conn: &mut Conn, ws: Id, contact: Id, report: &mut
     .fetch_one(&mut *conn)
     .await?;
     let data = json!({ "contact_id": contact, "team_id": null, "opened_by": actor });
-    append_event(conn, ws, event("conversation.opened", id, actor, data)).await?;
+    events.push(ws, event("conversation.opened", id, actor, data));
     report.conversations_opened += 1;
     Ok(id)
 }
@@ -127,6 +134,7 @@ async fn ingest_message(
     channel: Id,
     (external_id, profile, provider_id, content): (&str, &ContactFields, &str, &MessageContent),
     report: &mut IngestReport,
+    events: &mut EventBuffer,
 ) -> StoreResult<()> {
     // A retried delivery: the message is there already, and so is everything it created.
     let seen: Option<Id> =
@@ -139,8 +147,8 @@ async fn ingest_message(
         report.duplicates += 1;
         return Ok(());
     }
-    let contact = resolve_contact(conn, ws, channel, external_id, profile, report).await?;
-    let conversation = resolve_conversation(conn, ws, contact, report).await?;
+    let contact = resolve_contact(conn, ws, channel, external_id, profile, report, events).await?;
+    let conversation = resolve_conversation(conn, ws, contact, report, events).await?;
     let now = now_ms();
     let id: Id = sqlx::query_scalar(
         "INSERT INTO messages (workspace_id, conversation_id, contact_id, channel_id, direction, sender_kind, \
@@ -169,7 +177,7 @@ async fn ingest_message(
         "conversation_id": conversation, "contact_id": contact, "channel_id": channel,
         "direction": Direction::Incoming, "content_type": content.type_name(),
     });
-    append_event(conn, ws, event("message.created", id, Actor::contact(contact), data)).await?;
+    events.push(ws, event("message.created", id, Actor::contact(contact), data));
     if let MessageContent::Media { media_ref: Some(_), url, .. } = content
         && url.is_empty()
     {
@@ -193,10 +201,9 @@ async fn ingest_status(
     conn: &mut Conn,
     ws: Id,
     channel: Id,
-    provider_id: &str,
-    status: MessageStatus,
-    reason: Option<&str>,
+    (provider_id, status, reason): (&str, MessageStatus, Option<&str>),
     report: &mut IngestReport,
+    events: &mut EventBuffer,
 ) -> StoreResult<()> {
     let current: Option<(Id, Id, String)> = sqlx::query_as(
         "SELECT id, conversation_id, status FROM messages \
@@ -225,7 +232,7 @@ async fn ingest_status(
         .execute(&mut *conn)
         .await?;
     let data = json!({ "conversation_id": conversation, "from": from, "to": status, "failure_reason": reason });
-    append_event(conn, ws, event("message.status.updated", id, Actor::system(), data)).await?;
+    events.push(ws, event("message.status.updated", id, Actor::system(), data));
     report.statuses += 1;
     Ok(())
 }
@@ -276,12 +283,14 @@ async fn apply_early_receipts(conn: &mut Conn, ws: Id, channel: Id, provider_id:
     if early.is_empty() {
         return Ok(());
     }
-    let mut report = IngestReport::default();
+    let (mut report, mut events) = (IngestReport::default(), EventBuffer::default());
     for (status, reason) in early {
         if let Some(status) = MessageStatus::parse(&status) {
-            ingest_status(conn, ws, channel, provider_id, status, reason.as_deref(), &mut report).await?;
+            let receipt = (provider_id, status, reason.as_deref());
+            ingest_status(conn, ws, channel, receipt, &mut report, &mut events).await?;
         }
     }
+    events.flush(conn).await?;
     sqlx::query(
         "DELETE FROM pending_receipts WHERE workspace_id = $1 AND channel_id = $2 AND provider_message_id = $3",
     )
@@ -294,17 +303,24 @@ async fn apply_early_receipts(conn: &mut Conn, ws: Id, channel: Id, provider_id:
 }
 
 /// Every item of one delivery, in the caller's transaction.
-async fn ingest_items(conn: &mut Conn, ws: Id, channel: Id, items: &[InboundItem]) -> StoreResult<IngestReport> {
+async fn ingest_items(
+    conn: &mut Conn,
+    ws: Id,
+    channel: Id,
+    items: &[InboundItem],
+    events: &mut EventBuffer,
+) -> StoreResult<IngestReport> {
     let mut report = IngestReport::default();
     for item in items {
         match item {
             InboundItem::Message { external_id, profile, provider_message_id, content } => {
                 let message = (external_id.as_str(), profile, provider_message_id.as_str(), content);
-                ingest_message(conn, ws, channel, message, &mut report).await?;
+                ingest_message(conn, ws, channel, message, &mut report, events).await?;
             }
             InboundItem::Status { provider_message_id, status, reason } => {
                 let reason = reason.as_deref();
-                ingest_status(conn, ws, channel, provider_message_id, *status, reason, &mut report).await?;
+                let receipt = (provider_message_id.as_str(), *status, reason);
+                ingest_status(conn, ws, channel, receipt, &mut report, events).await?;
             }
             InboundItem::Profile { external_id, profile } => {
                 let known: Option<Id> = sqlx::query_scalar(
@@ -320,7 +336,7 @@ async fn ingest_items(conn: &mut Conn, ws: Id, channel: Id, items: &[InboundItem
                     && fill_profile(conn, ws, contact, profile).await?
                 {
                     let data = json!({ "source": "channel", "channel_id": channel });
-                    append_event(conn, ws, event("contact.updated", contact, Actor::contact(contact), data)).await?;
+                    events.push(ws, event("contact.updated", contact, Actor::contact(contact), data));
                 }
             }
         }
@@ -339,7 +355,9 @@ impl InboundStore for ThisStore {
 
     async fn ingest(&self, ws: Id, channel: Id, items: &[InboundItem]) -> StoreResult<IngestReport> {
         let mut tx = self.begin().await?;
-        let report = ingest_items(&mut tx, ws, channel, items).await?;
+        let mut events = EventBuffer::default();
+        let report = ingest_items(&mut tx, ws, channel, items, &mut events).await?;
+        events.flush(&mut tx).await?;
         tx.commit().await?;
         Ok(report)
     }
@@ -347,9 +365,11 @@ impl InboundStore for ThisStore {
     async fn ingest_many(&self, deliveries: &[Delivery<'_>]) -> StoreResult<Vec<IngestReport>> {
         let mut tx = self.begin().await?;
         let mut reports = Vec::with_capacity(deliveries.len());
+        let mut events = EventBuffer::default();
         for d in deliveries {
-            reports.push(ingest_items(&mut tx, d.workspace_id, d.channel_id, d.items).await?);
+            reports.push(ingest_items(&mut tx, d.workspace_id, d.channel_id, d.items, &mut events).await?);
         }
+        events.flush(&mut tx).await?;
         tx.commit().await?;
         Ok(reports)
     }

@@ -89,6 +89,64 @@ async fn append_event(conn: &mut Conn, ws: Id, event: NewEvent) -> StoreResult<i
     Ok(seq)
 }
 
+/// Events of a batch, appended together before its commit: one sequence bump and one multi-row insert per
+/// workspace instead of two statements per event (each statement is a round trip to SQLite's connection
+/// thread). Same guarantees as [`append_event`]: same transaction, gap-free sequence numbers, in push order.
+#[derive(Default)]
+struct EventBuffer(Vec<(Id, NewEvent)>);
+
+impl EventBuffer {
+    fn push(&mut self, ws: Id, event: NewEvent) {
+        self.0.push((ws, event));
+    }
+
+    async fn flush(self, conn: &mut Conn) -> StoreResult<()> {
+        let mut by_workspace: Vec<(Id, Vec<NewEvent>)> = Vec::new();
+        for (ws, event) in self.0 {
+            match by_workspace.iter_mut().find(|(w, _)| *w == ws) {
+                Some((_, events)) => events.push(event),
+                None => by_workspace.push((ws, vec![event])),
+            }
+        }
+        let now = now_ms();
+        for (ws, events) in by_workspace {
+            let count = events.len() as i64;
+            let last: Option<i64> = sqlx::query_scalar(
+                "UPDATE workspaces SET event_seq = event_seq + $1 WHERE id = $2 RETURNING event_seq",
+            )
+            .bind(count)
+            .bind(ws)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let first = found(last, "workspace")? - count + 1;
+            let mut rows = Vec::with_capacity(events.len());
+            for (i, event) in events.into_iter().enumerate() {
+                let data = to_json(&event.data)?;
+                rows.push((first + i as i64, event, data));
+            }
+            // Well under both backends' limits on bound parameters (8 per row).
+            while !rows.is_empty() {
+                let chunk: Vec<_> = rows.drain(..rows.len().min(500)).collect();
+                let mut qb = QueryBuilder::<Db>::new(
+                    "INSERT INTO events (workspace_id, seq, kind, subject_id, actor_kind, actor_id, data, created_at) ",
+                );
+                qb.push_values(chunk, |mut row, (seq, event, data)| {
+                    row.push_bind(ws)
+                        .push_bind(seq)
+                        .push_bind(event.kind)
+                        .push_bind(event.subject_id)
+                        .push_bind(event.actor.kind.as_str())
+                        .push_bind(event.actor.id)
+                        .push_bind(data)
+                        .push_bind(now);
+                });
+                qb.build().execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Shorthand for an event about one subject.
 fn event(kind: &'static str, subject_id: Id, actor: Actor, data: serde_json::Value) -> NewEvent {
     NewEvent { kind, subject_id: Some(subject_id), actor, data }
