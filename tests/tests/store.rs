@@ -709,6 +709,18 @@ async fn plugin_kv(backend: Backend) {
 }
 both_backends!(plugin_kv_store, plugin_kv);
 
+/// A WhatsApp channel's fields, for the messaging pipeline's tests.
+fn whatsapp() -> ChannelFields {
+    ChannelFields {
+        name: "WA".into(),
+        plugin_id: "whatsapp-cloud".into(),
+        config: json!({}),
+        secret_names: vec![],
+        secrets_sealed: String::new(),
+        enabled: true,
+    }
+}
+
 fn incoming(external_id: &str, provider_id: &str, text: &str) -> InboundItem {
     InboundItem::Message {
         external_id: external_id.into(),
@@ -725,15 +737,7 @@ async fn group_commit(backend: Backend) {
     let app = db.app().await;
     let s = app.store.as_ref();
     let (_, ws, owner_user) = s.init_organisation("Org", "Main", &owner()).await.expect("init");
-    let channel_fields = ChannelFields {
-        name: "WA".into(),
-        plugin_id: "whatsapp-cloud".into(),
-        config: json!({}),
-        secret_names: vec![],
-        secrets_sealed: String::new(),
-        enabled: true,
-    };
-    let ch = s.create_channel(ws.id, &channel_fields, Actor::user(owner_user.id)).await.expect("channel").id;
+    let ch = s.create_channel(ws.id, &whatsapp(), Actor::user(owner_user.id)).await.expect("channel").id;
 
     // Two deliveries from the same new contact in one transaction: one contact, one conversation, and the
     // second delivery sees what the first created; a repeated provider id inside the batch is a duplicate.
@@ -795,15 +799,7 @@ async fn early_receipts(backend: Backend) {
     let s = app.store.as_ref();
     let (_, ws, owner_user) = s.init_organisation("Org", "Main", &owner()).await.expect("init");
     let actor = Actor::user(owner_user.id);
-    let channel_fields = ChannelFields {
-        name: "WA".into(),
-        plugin_id: "whatsapp-cloud".into(),
-        config: json!({}),
-        secret_names: vec![],
-        secrets_sealed: String::new(),
-        enabled: true,
-    };
-    let ch = s.create_channel(ws.id, &channel_fields, actor).await.expect("channel").id;
+    let ch = s.create_channel(ws.id, &whatsapp(), actor).await.expect("channel").id;
     s.ingest(ws.id, ch, &[incoming("c-1", "in-1", "hello")]).await.expect("ingest");
     let first = s.message_by_provider_id(ws.id, ch, "in-1").await.expect("find").expect("stored");
 
