@@ -47,6 +47,29 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Tools for development and benchmarks.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Fill a workspace with realistic generated data (agents, teams, channels, contacts with English and
+    /// Arabic names, conversations with messages in both languages, assignments, tags, closed conversations).
+    Seed {
+        /// Workspace id (default: the only workspace).
+        #[arg(long)]
+        workspace: Option<Id>,
+        /// How many conversations (one contact each).
+        #[arg(long, default_value_t = 1000)]
+        conversations: u32,
+        /// How many messages in all (at least one per conversation).
+        #[arg(long, default_value_t = 10_000)]
+        messages: u64,
+        /// The same seed makes the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -380,6 +403,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 created.email,
                 created.id,
                 created.role.as_str()
+            );
+            Ok(())
+        }
+        Command::Dev(DevCommand::Seed { workspace, conversations, messages, seed }) => {
+            let app = App::open(config).await?;
+            let ws = pick_workspace(&app, workspace).await?;
+            let bar = indicatif::ProgressBar::new(u64::from(conversations));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} conversations ({per_sec}, {eta} left)")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let started = std::time::Instant::now();
+            let plan = crate::service::seed::SeedPlan { conversations, messages, seed };
+            let report = crate::service::seed::seed(&app, ws, &plan, |done| bar.set_position(done)).await?;
+            bar.finish_and_clear();
+            println!(
+                "seeded workspace {ws}: {} conversations ({} closed), {} messages in {:.1} s",
+                report.conversations,
+                report.closed,
+                report.messages,
+                started.elapsed().as_secs_f64()
             );
             Ok(())
         }

@@ -769,6 +769,35 @@ async fn group_commit(backend: Backend) {
     assert!(s.ingest_many(&broken).await.is_err());
     assert_eq!(event_kinds(s, ws.id).await.len(), kinds.len(), "nothing of the failed batch was written");
 
+    // A batch across two channels: identities and provider ids are per channel, and each conversation
+    // remembers the channel of its latest message.
+    let second = ChannelFields { name: "WA 2".into(), ..whatsapp() };
+    let ch2 = s.create_channel(ws.id, &second, Actor::user(owner_user.id)).await.expect("channel").id;
+    let (on_two, on_one) = ([incoming("c-1", "m-1", "same ids, other channel")], [incoming("c-1", "m-5", "five")]);
+    let batch = [
+        Delivery { workspace_id: ws.id, channel_id: ch2, items: &on_two },
+        Delivery { workspace_id: ws.id, channel_id: ch, items: &on_one },
+    ];
+    let reports = s.ingest_many(&batch).await.expect("ingest across channels");
+    let summary: Vec<_> = reports.iter().map(|r| (r.messages, r.duplicates, r.contacts_created)).collect();
+    assert_eq!(summary, vec![(1, 0, 1), (1, 0, 0)]);
+    let page = PageRequest { after: None, limit: 10 };
+    for (channel, texts) in [(ch2, vec!["same ids, other channel"]), (ch, vec!["five", "two", "one"])] {
+        let filter = ConversationFilter { channel_id: Some(channel), ..Default::default() };
+        let conversations = s.list_conversations(ws.id, &filter, &page).await.expect("list").items;
+        assert_eq!(conversations.len(), 1, "channel {channel}");
+        assert!(conversations[0].unread && conversations[0].last_incoming_at.is_some());
+        let messages = s.list_messages(ws.id, conversations[0].id, &page).await.expect("messages").items;
+        let got: Vec<_> = messages
+            .iter()
+            .map(|m| match &m.content {
+                MessageContent::Text { text } => text.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(got, texts, "channel {channel}");
+    }
+
     // The committer batches concurrent deliveries; when a batch fails it commits them one by one, so the
     // bad delivery fails alone and the others are stored.
     let committer = Committer::start(app.store.clone(), 1);
@@ -787,7 +816,7 @@ async fn group_commit(backend: Backend) {
     }
     assert_eq!(stored, 39);
     let kinds = event_kinds(s, ws.id).await;
-    assert_eq!(kinds.iter().filter(|k| *k == "message.created").count(), 2 + 39);
+    assert_eq!(kinds.iter().filter(|k| *k == "message.created").count(), 2 + 2 + 39);
     drop(app);
     db.cleanup().await;
 }

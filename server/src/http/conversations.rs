@@ -11,17 +11,18 @@ use utoipa_axum::routes;
 use super::extract::{Auth, Json, Path, Query};
 use super::{ApiRouter, PageQuery};
 use crate::app::App;
-use crate::error::{AppError, AppResult, ErrorBody};
+use crate::error::{AppResult, ErrorBody};
 use crate::model::*;
 use crate::service::conversations::{
     self, AddComment, AssignRequest, CloseConversation, OpenConversation, SendMessage,
 };
-use crate::service::page;
 use crate::service::window::WindowState;
+use crate::service::{export, inbox};
 
 pub(super) fn router() -> ApiRouter {
     ApiRouter::new()
         .routes(routes!(list_conversations, open_conversation))
+        .routes(routes!(inbox_counts))
         .routes(routes!(get_conversation))
         .routes(routes!(list_messages, send_message))
         .routes(routes!(assign))
@@ -29,17 +30,30 @@ pub(super) fn router() -> ApiRouter {
         .routes(routes!(reopen))
         .routes(routes!(list_comments, add_comment))
         .routes(routes!(pin, unpin))
+        .routes(routes!(export))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ConversationQuery {
-    /// `open` or `closed`; both when absent.
+    /// `all` (default), `mine`, `unassigned`, `mentions` (where you were @mentioned in a comment) or
+    /// `team:{id}`.
+    view: Option<String>,
+    /// `open`, `closed` or `all` (default).
     status: Option<String>,
+    /// `newest` (default) or `oldest` last activity first; your pinned conversations come first either way.
+    sort: Option<String>,
+    /// Only conversations awaiting a reply (the last message is the contact's).
+    #[serde(default)]
+    unread: bool,
+    /// Only conversations whose last message went through this channel.
+    channel: Option<Id>,
+    /// Only conversations whose contact has this tag (by name).
+    tag: Option<String>,
     assignee_id: Option<Id>,
     team_id: Option<Id>,
     contact_id: Option<Id>,
-    /// Only conversations without an assignee.
+    /// Only conversations without an assignee (the same as `view=unassigned`).
     #[serde(default)]
     unassigned: bool,
     cursor: Option<String>,
@@ -47,7 +61,7 @@ struct ConversationQuery {
     limit: Option<u32>,
 }
 
-/// Conversations, most recent activity first.
+/// An inbox view: the caller's pinned conversations first, then the others by last activity.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ConversationQuery),
     responses((status = 200, body = Page<Conversation>), (status = "4XX", body = ErrorBody)))]
 async fn list_conversations(
@@ -55,21 +69,28 @@ async fn list_conversations(
     Auth(who): Auth,
     Query(q): Query<ConversationQuery>,
 ) -> AppResult<Json<Page<Conversation>>> {
-    let status = match q.status.as_deref() {
-        None | Some("") | Some("all") => None,
-        Some(s) => {
-            Some(ConversationStatus::parse(s).ok_or_else(|| AppError::validation("status", "must be open or closed"))?)
-        }
-    };
-    let filter = ConversationFilter {
-        status,
+    let req = inbox::ListRequest {
+        view: q.view,
+        status: q.status,
+        sort: q.sort,
+        unread: q.unread,
+        channel_id: q.channel,
+        tag: q.tag,
         contact_id: q.contact_id,
         assignee_id: q.assignee_id,
         team_id: q.team_id,
         unassigned: q.unassigned,
+        cursor: q.cursor,
+        limit: q.limit,
     };
-    let page = page(q.cursor.as_deref(), q.limit)?;
-    Ok(Json(app.store.list_conversations(who.workspace_id, &filter, &page).await?))
+    Ok(Json(inbox::list(&app, &who, req).await?))
+}
+
+/// Open conversations per view (all, mine, unassigned, mentions, each team) and how many await a reply.
+#[utoipa::path(get, path = "/api/v1/inbox/counts", tag = "conversations",
+    responses((status = 200, body = InboxCounts), (status = "4XX", body = ErrorBody)))]
+async fn inbox_counts(State(app): State<Arc<App>>, Auth(who): Auth) -> AppResult<Json<InboxCounts>> {
+    Ok(Json(inbox::counts(&app, &who).await?))
 }
 
 /// Opens a conversation with a contact that has none open (`conversation_already_open` otherwise).
@@ -83,14 +104,13 @@ async fn open_conversation(
     Ok((StatusCode::CREATED, Json(conversations::open(&app, &who, req).await?)))
 }
 
-/// A conversation with its contact, its assignment history and whether the caller pinned it.
+/// A conversation with its contact, its assignment history and its messaging window.
 #[derive(Debug, Serialize, ToSchema)]
 struct ConversationDetail {
     #[serde(flatten)]
     conversation: Conversation,
     contact: Contact,
     assignments: Vec<Assignment>,
-    pinned: bool,
     /// The messaging window on the conversation's last channel; `null` without a channel or a loaded plugin.
     window: Option<WindowState>,
 }
@@ -103,10 +123,10 @@ async fn get_conversation(
     Path(id): Path<Id>,
 ) -> AppResult<Json<ConversationDetail>> {
     let ws = who.workspace_id;
-    let conversation = app.store.get_conversation(ws, id).await?;
+    let mut conversation = app.store.get_conversation(ws, id).await?;
     let contact = app.store.get_contact(ws, conversation.contact_id).await?;
     let assignments = app.store.list_assignments(ws, id).await?;
-    let pinned = app.store.list_pins(ws, who.user_id).await?.contains(&id);
+    conversation.pinned = app.store.list_pins(ws, who.user_id).await?.contains(&id);
     let window = match conversation.last_channel_id {
         Some(channel) => match app.store.get_channel(ws, channel).await {
             Ok(channel) => crate::service::window::state(&app, ws, contact.id, &channel).await?,
@@ -114,7 +134,7 @@ async fn get_conversation(
         },
         None => None,
     };
-    Ok(Json(ConversationDetail { conversation, contact, assignments, pinned, window }))
+    Ok(Json(ConversationDetail { conversation, contact, assignments, window }))
 }
 
 /// Messages, newest first.
@@ -209,4 +229,29 @@ async fn pin(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -
 async fn unpin(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
     conversations::set_pin(&app, &who, id, false).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ExportQuery {
+    /// `json` (everything), `csv` (one row per timeline entry) or `text` (a readable transcript).
+    format: Option<String>,
+}
+
+/// The conversation as a file: messages, comments, assignments and closing note, times in the workspace's
+/// time zone.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/export", tag = "conversations", params(("id" = i64, Path), ExportQuery),
+    responses((status = 200, description = "The file, as an attachment"), (status = "4XX", body = ErrorBody)))]
+async fn export(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+    Query(q): Query<ExportQuery>,
+) -> AppResult<axum::response::Response> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let file = export::conversation(&app, &who, id, q.format.as_deref().unwrap_or("json")).await?;
+    let disposition = format!("attachment; filename=\"{}\"", file.filename);
+    Ok(([(header::CONTENT_TYPE, file.content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], file.body)
+        .into_response())
 }

@@ -8,7 +8,9 @@ mod conversations;
 mod error;
 pub mod extract;
 mod media;
+mod notifications;
 mod plugins;
+mod realtime;
 mod settings;
 mod system;
 mod webhooks;
@@ -18,7 +20,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -87,6 +90,8 @@ fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .merge(settings::router())
         .merge(plugins::router())
         .merge(media::router())
+        .merge(realtime::router())
+        .merge(notifications::router())
         .merge(system::api_router())
         .split_for_parts()
 }
@@ -112,6 +117,7 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(|| async { AppError::NotFound("route") })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(app.clone(), wake_readers))
         .layer(middleware::from_fn(record_metrics))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
@@ -141,6 +147,17 @@ pub async fn serve(
 }
 
 /// Counts requests and their durations per route template and status.
+/// A successful state-changing API call has appended to the event log: live readers (the realtime
+/// stream) look now instead of at their next poll. One rule here instead of a call in every handler.
+async fn wake_readers(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let response = next.run(req).await;
+    if changes && response.status().is_success() {
+        app.changed();
+    }
+    response
+}
+
 async fn record_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::routes;
 
 use super::extract::{Auth, Json, Path, Query};
@@ -25,6 +27,7 @@ pub(super) fn router() -> ApiRouter {
         .routes(routes!(list_closing_categories, create_closing_category))
         .routes(routes!(delete_closing_category))
         .routes(routes!(list_snippets, create_snippet))
+        .routes(routes!(search_snippets))
         .routes(routes!(get_snippet, update_snippet, delete_snippet))
         .routes(routes!(list_templates, create_template))
         .routes(routes!(get_template, update_template, delete_template))
@@ -163,6 +166,28 @@ async fn list_snippets(
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<Page<Snippet>>> {
     Ok(Json(app.store.list_snippets(who.workspace_id, &q.page()?).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SnippetSearch {
+    /// What was typed after `/` in the composer: shortcuts starting with it come first, then snippets whose
+    /// text contains it (any case).
+    #[serde(default)]
+    q: String,
+    /// 1–50, default 10.
+    limit: Option<u32>,
+}
+
+/// Snippets for the composer's `/` shortcut.
+#[utoipa::path(get, path = "/api/v1/snippets/search", tag = "snippets", params(SnippetSearch),
+    responses((status = 200, body = Vec<Snippet>), (status = "4XX", body = ErrorBody)))]
+async fn search_snippets(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Query(q): Query<SnippetSearch>,
+) -> AppResult<Json<Vec<Snippet>>> {
+    Ok(Json(settings::search_snippets(&app, &who, &q.q, q.limit).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/snippets", tag = "snippets", request_body = SnippetInput,

@@ -57,6 +57,9 @@ pub struct Workspace {
     /// IANA time zone name used for dates shown to people and for workflow variables.
     pub timezone: String,
     pub closing_note_mode: ClosingNoteMode,
+    /// Open conversations close by themselves this many minutes after a human agent's last reply, unless
+    /// the contact answers first; `null` when off.
+    pub auto_close_minutes: Option<u32>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -67,6 +70,10 @@ pub struct WorkspaceUpdate {
     pub name: Option<String>,
     pub timezone: Option<String>,
     pub closing_note_mode: Option<ClosingNoteMode>,
+    /// 30 to 20,160 (14 days); `null` turns auto-close off.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<u32>)]
+    pub auto_close_minutes: Option<Option<u32>>,
 }
 
 /// A user's role in one workspace. Ordered: an owner can do everything a manager can, and so on.

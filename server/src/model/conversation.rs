@@ -51,17 +51,94 @@ pub struct Conversation {
     /// The channel of the last message in either direction; replies go there unless told otherwise.
     pub last_channel_id: Option<Id>,
     pub last_activity_at: DateTime<Utc>,
+    /// Awaiting a reply: the last message is the contact's.
+    pub unread: bool,
+    /// Pinned by the user asking (pins are per user); false where no user asked.
+    pub pinned: bool,
 }
 
-/// Filters for listing conversations.
+/// The inbox views of `GET /conversations?view=…`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum View {
+    #[default]
+    All,
+    /// Assigned to the user asking.
+    Mine,
+    Unassigned,
+    /// Where the user asking was @mentioned in a comment.
+    Mentions,
+    Team(Id),
+}
+
+impl View {
+    /// `all`, `mine`, `unassigned`, `mentions` or `team:{id}`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "all" => Self::All,
+            "mine" => Self::Mine,
+            "unassigned" => Self::Unassigned,
+            "mentions" => Self::Mentions,
+            _ => Self::Team(s.strip_prefix("team:")?.parse().ok().filter(|id: &Id| *id > 0)?),
+        })
+    }
+}
+
+/// The order of a conversation list, by last activity (pinned conversations come first either way).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Newest,
+    Oldest,
+}
+
+/// Filters for listing conversations. Every field narrows the list; the default lists them all.
 #[derive(Debug, Clone, Default)]
 pub struct ConversationFilter {
+    /// The user asking: whose pins, mentions and "mine" count. `None` (system callers) has no pins.
+    pub user_id: Option<Id>,
+    pub view: View,
     pub status: Option<ConversationStatus>,
     pub contact_id: Option<Id>,
     pub assignee_id: Option<Id>,
     pub team_id: Option<Id>,
     /// Only conversations with no assignee.
     pub unassigned: bool,
+    /// Only conversations awaiting a reply.
+    pub unread: bool,
+    /// Only conversations whose last message went through this channel.
+    pub channel_id: Option<Id>,
+    /// Only conversations whose contact has the tag with this name.
+    pub tag: Option<String>,
+    /// `Some(true)`: only the user's pinned conversations; `Some(false)`: only the others.
+    pub pinned: Option<bool>,
+    pub sort: Sort,
+}
+
+/// Open conversations per inbox view, for the sidebar.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct InboxCounts {
+    pub all: ViewCount,
+    pub mine: ViewCount,
+    pub unassigned: ViewCount,
+    pub mentions: ViewCount,
+    /// Every team of the workspace, in id order.
+    pub teams: Vec<TeamCount>,
+    /// The caller's unread notifications (mentions and assignments).
+    pub notifications_unread: u64,
+}
+
+/// Open conversations in one view, and how many of them await a reply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ViewCount {
+    pub open: u64,
+    pub unread: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TeamCount {
+    pub team_id: Id,
+    #[serde(flatten)]
+    pub count: ViewCount,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -346,4 +423,19 @@ pub struct Assignment {
 pub struct CloseRequest {
     pub category_id: Option<Id>,
     pub summary: Option<String>,
+}
+
+/// Something a user is told about: a mention of them in a comment, or a conversation assigned to them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Notification {
+    pub id: Id,
+    /// `mention` or `assignment`.
+    pub kind: String,
+    pub conversation_id: Id,
+    /// The comment that mentions the user (`mention` only).
+    pub comment_id: Option<Id>,
+    /// Who mentioned or assigned.
+    pub actor: Actor,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
 }

@@ -10,6 +10,13 @@ use super::Id;
 /// The job kind that delivers a pending outgoing message through its channel's plugin; enqueued by the
 /// store in the same transaction as the message.
 pub const SEND_MESSAGE_JOB: &str = "message.send";
+
+/// The auto-close timer of a conversation (payload `{"conversation_id", "replied_at"}`), started by a human
+/// agent's reply when the workspace has auto-close on.
+pub const AUTO_CLOSE_JOB: &str = "conversation.auto_close";
+
+/// The auto-close periods a workspace may set, in minutes: 30 minutes to 14 days.
+pub const AUTO_CLOSE_MINUTES: std::ops::RangeInclusive<u32> = 30..=20_160;
 /// Attempts of a `message.send` job before the message is given up.
 pub const SEND_MESSAGE_MAX_ATTEMPTS: u32 = 8;
 

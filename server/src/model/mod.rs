@@ -15,7 +15,7 @@ pub use job::*;
 pub use settings::*;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 /// Row ids are 64-bit integers, unique per table across workspaces.
@@ -161,4 +161,13 @@ pub struct NewEvent {
     pub subject_id: Option<Id>,
     pub actor: Actor,
     pub data: serde_json::Value,
+}
+
+/// Deserialises a field that distinguishes "absent" (`None`) from "null" (`Some(None)`), for PATCH bodies.
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }

@@ -235,6 +235,12 @@ pub async fn update_workspace(app: &App, who: &Principal, req: WorkspaceUpdate) 
         name: req.name.map(|n| validate::required("name", &n, 100)).transpose()?,
         timezone: req.timezone.map(|t| validate::timezone("timezone", &t)).transpose()?,
         closing_note_mode: req.closing_note_mode,
+        auto_close_minutes: req.auto_close_minutes,
     };
+    if let Some(Some(minutes)) = update.auto_close_minutes
+        && !(AUTO_CLOSE_MINUTES.contains(&minutes))
+    {
+        return Err(AppError::validation("auto_close_minutes", "must be between 30 and 20160 (14 days), or null"));
+    }
     Ok(app.store.update_workspace(who.workspace_id, &update, actor(who)).await?)
 }

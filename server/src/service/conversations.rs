@@ -254,11 +254,18 @@ fn check_capability(app: &App, channel: &Channel, content: &MessageContent) -> A
 }
 
 /// Stores an outgoing message from the calling user as `pending`, with its send job.
-pub async fn send(app: &App, who: &Principal, id: Id, req: SendMessage) -> AppResult<Message> {
+pub async fn send(app: &App, who: &Principal, id: Id, mut req: SendMessage) -> AppResult<Message> {
     let ws = who.workspace_id;
     let conversation = app.store.get_conversation(ws, id).await?;
     if conversation.status != ConversationStatus::Open {
         return Err(AppError::conflict("conversation_closed", "the conversation is closed; reopen it to reply"));
+    }
+    // `$contact.first_name` and the like become their values; the limits apply to what is sent.
+    if matches!(&req.content, MessageContent::Text { text } if text.contains('$'))
+        || matches!(&req.content, MessageContent::Media { caption: Some(c), .. } if c.contains('$'))
+    {
+        let scope = super::variables::Scope::of(app, ws, &conversation).await?;
+        req.content = super::variables::apply(&scope, req.content);
     }
     check_content(&req.content)?;
     if let MessageContent::Media { url, .. } = &req.content

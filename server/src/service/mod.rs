@@ -2,21 +2,25 @@
 //! SQL; they check roles and input, then call the store, whose methods are transactions.
 
 pub mod accounts;
+pub mod auto_close;
 pub mod channels;
 pub mod committer;
 pub mod contacts;
 pub mod conversations;
+pub mod export;
 pub mod inbound;
+pub mod inbox;
 pub mod media;
 pub mod outbound;
 pub mod plugins;
+pub mod realtime;
+pub mod seed;
 pub mod settings;
 pub mod templates;
 pub mod validate;
+pub mod variables;
 pub mod widget;
 pub mod window;
-
-use serde::{Deserialize, Deserializer};
 
 use crate::error::{AppError, AppResult};
 use crate::model::{Actor, Cursor, PageRequest, Principal, Role};
@@ -50,11 +54,4 @@ pub fn page(cursor: Option<&str>, limit: Option<u32>) -> AppResult<PageRequest> 
     Ok(PageRequest { after, limit })
 }
 
-/// Deserialises a field that distinguishes "absent" (`None`) from "null" (`Some(None)`), for PATCH bodies.
-pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
+pub use crate::model::double_option;

@@ -80,6 +80,19 @@ fn snippet(req: &SnippetInput) -> AppResult<(String, String)> {
     Ok((shortcut, validate::required("body", &req.body, 2000)?))
 }
 
+/// Snippets for the composer's `/` shortcut.
+pub async fn search_snippets(app: &App, who: &Principal, q: &str, limit: Option<u32>) -> AppResult<Vec<Snippet>> {
+    let limit = limit.unwrap_or(10);
+    if !(1..=50).contains(&limit) {
+        return Err(AppError::validation("limit", "must be between 1 and 50"));
+    }
+    let q = q.trim().trim_start_matches('/');
+    if q.chars().count() > 100 {
+        return Err(AppError::validation("q", "at most 100 characters"));
+    }
+    Ok(app.store.search_snippets(who.workspace_id, q, limit).await?)
+}
+
 pub async fn create_snippet(app: &App, who: &Principal, req: SnippetInput) -> AppResult<Snippet> {
     require(who, Role::Manager)?;
     let (shortcut, body) = snippet(&req)?;

@@ -168,13 +168,16 @@ pub trait ConversationStore {
     async fn open_conversation(&self, ws: Id, contact: Id, team: Option<Id>, actor: Actor)
     -> StoreResult<Conversation>;
     async fn get_conversation(&self, ws: Id, id: Id) -> StoreResult<Conversation>;
-    /// Newest activity first.
+    /// Conversations matching the filter, by last activity in the filter's order (pins are a filter here:
+    /// the inbox service lists the pinned ones first).
     async fn list_conversations(
         &self,
         ws: Id,
         filter: &ConversationFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Conversation>>;
+    /// Open conversations per inbox view as seen by `user`.
+    async fn inbox_counts(&self, ws: Id, user: Id) -> StoreResult<InboxCounts>;
     /// Sets the assignee and team (either may be `None` to unassign) and records the change.
     async fn assign_conversation(
         &self,
@@ -194,6 +197,8 @@ pub trait ConversationStore {
     /// also enqueues its `message.send` job, all in one transaction.
     async fn add_message(&self, ws: Id, conversation: Id, message: &NewMessage) -> StoreResult<Message>;
     async fn get_message(&self, ws: Id, id: Id) -> StoreResult<Message>;
+    /// When a user (not a workflow, broadcast or the contact) last wrote in the conversation.
+    async fn last_human_reply_at(&self, ws: Id, conversation: Id) -> StoreResult<Option<Timestamp>>;
     /// Newest first.
     async fn list_messages(&self, ws: Id, conversation: Id, page: &PageRequest) -> StoreResult<Page<Message>>;
     /// Moves a message's status forward (never backward); returns the message as stored after the call.
@@ -235,6 +240,8 @@ pub trait SettingsStore {
     async fn create_snippet(&self, ws: Id, shortcut: &str, body: &str, actor: Actor) -> StoreResult<Snippet>;
     async fn get_snippet(&self, ws: Id, id: Id) -> StoreResult<Snippet>;
     async fn list_snippets(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Snippet>>;
+    /// Snippets whose shortcut starts with `q` (first, by shortcut) or whose text contains it; any case.
+    async fn search_snippets(&self, ws: Id, q: &str, limit: u32) -> StoreResult<Vec<Snippet>>;
     async fn update_snippet(&self, ws: Id, id: Id, shortcut: &str, body: &str, actor: Actor) -> StoreResult<Snippet>;
     async fn delete_snippet(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
     async fn create_template(&self, ws: Id, fields: &TemplateFields, actor: Actor) -> StoreResult<Template>;
@@ -311,10 +318,28 @@ pub trait MediaStore {
 }
 
 /// The event log (read side; writes happen inside the other methods' transactions).
+/// Per-user notifications (mentions, assignments); written by the comment and assignment transactions.
+#[async_trait]
+pub trait NotificationStore {
+    /// Newest first.
+    async fn list_notifications(
+        &self,
+        ws: Id,
+        user: Id,
+        unread_only: bool,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Notification>>;
+    /// Marks the user's notifications read (those with these ids, or all); returns how many changed.
+    async fn mark_notifications_read(&self, ws: Id, user: Id, ids: Option<&[Id]>) -> StoreResult<u64>;
+    async fn unread_notifications(&self, ws: Id, user: Id) -> StoreResult<u64>;
+}
+
 #[async_trait]
 pub trait EventStore {
     /// Events with `seq > after`, in order, at most `limit`.
     async fn list_events(&self, ws: Id, after: i64, limit: u32) -> StoreResult<Vec<Event>>;
+    /// The sequence number of the workspace's latest event (0 before the first).
+    async fn last_event_seq(&self, ws: Id) -> StoreResult<i64>;
 }
 
 /// The durable jobs table.
@@ -350,6 +375,7 @@ pub trait Store:
     + SettingsStore
     + InboundStore
     + MediaStore
+    + NotificationStore
     + EventStore
     + JobStore
     + PluginKvStore

@@ -136,14 +136,21 @@ impl AccountStore for ThisStore {
         let name = update.name.clone().unwrap_or(current.name);
         let timezone = update.timezone.clone().unwrap_or(current.timezone);
         let mode = update.closing_note_mode.unwrap_or(current.closing_note_mode);
-        sqlx::query("UPDATE workspaces SET name = $1, timezone = $2, closing_note_mode = $3 WHERE id = $4")
-            .bind(&name)
-            .bind(&timezone)
-            .bind(mode.as_str())
-            .bind(ws)
-            .execute(&mut *tx)
-            .await?;
-        let data = json!({ "name": name, "timezone": timezone, "closing_note_mode": mode });
+        let auto_close = update.auto_close_minutes.unwrap_or(current.auto_close_minutes);
+        sqlx::query(
+            "UPDATE workspaces SET name = $1, timezone = $2, closing_note_mode = $3, auto_close_minutes = $4 \
+             WHERE id = $5",
+        )
+        .bind(&name)
+        .bind(&timezone)
+        .bind(mode.as_str())
+        .bind(auto_close.map(i64::from))
+        .bind(ws)
+        .execute(&mut *tx)
+        .await?;
+        let data = json!({
+            "name": name, "timezone": timezone, "closing_note_mode": mode, "auto_close_minutes": auto_close,
+        });
         append_event(&mut tx, ws, event("workspace.updated", ws, actor, data)).await?;
         let updated = load_workspace(&mut tx, ws).await?;
         tx.commit().await?;

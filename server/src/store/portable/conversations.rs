@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use sqlx::QueryBuilder;
 
+use super::notifications::notify;
 use super::rows::*;
 use super::{Conn, Db, ThisStore, append_event, clamp_limit, event, fetch_limit, found, now_ms, on_unique, to_json};
 use crate::model::*;
@@ -25,6 +26,93 @@ async fn load_message(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<Message> {
 
 fn already_open(e: sqlx::Error) -> StoreError {
     on_unique(e, "conversation_already_open", "the contact already has an open conversation")
+}
+
+/// Starts (or, by superseding the one before, resets) the workspace's auto-close timer after a human
+/// agent's reply, when auto-close is on: a job due when the inactivity period ends.
+async fn schedule_auto_close(conn: &mut Conn, ws: Id, conversation: Id, now: i64) -> StoreResult<()> {
+    let minutes: Option<Option<i64>> = sqlx::query_scalar("SELECT auto_close_minutes FROM workspaces WHERE id = $1")
+        .bind(ws)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(minutes) = minutes.flatten() else { return Ok(()) };
+    sqlx::query(
+        "INSERT INTO jobs (workspace_id, kind, payload, status, run_at, attempts, max_attempts, created_at, \
+         updated_at) VALUES ($1, $2, $3, 'queued', $4, 0, 5, $5, $5)",
+    )
+    .bind(ws)
+    .bind(AUTO_CLOSE_JOB)
+    .bind(to_json(&json!({ "conversation_id": conversation, "replied_at": now }))?)
+    .bind(now + minutes * 60_000)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The condition "awaits a reply" (the last message is the contact's) on table alias `t` ("" for none).
+fn awaiting_reply(t: &str) -> String {
+    format!(
+        "{t}last_incoming_at IS NOT NULL AND ({t}last_outgoing_at IS NULL OR {t}last_outgoing_at < {t}last_incoming_at)"
+    )
+}
+
+/// The `WHERE` conditions of a conversation filter, after `workspace_id = ws`.
+fn push_filter(qb: &mut QueryBuilder<'_, Db>, ws: Id, filter: &ConversationFilter) {
+    if let Some(status) = filter.status {
+        qb.push(" AND status = ").push_bind(status.as_str());
+    }
+    let user = filter.user_id.unwrap_or(0);
+    match filter.view {
+        View::All => {}
+        View::Mine => {
+            qb.push(" AND assignee_id = ").push_bind(user);
+        }
+        View::Unassigned => {
+            qb.push(" AND assignee_id IS NULL");
+        }
+        View::Mentions => {
+            qb.push(" AND id IN (SELECT cm.conversation_id FROM comment_mentions m JOIN comments cm ON cm.id = m.comment_id WHERE m.user_id = ")
+                .push_bind(user)
+                .push(" AND m.workspace_id = ")
+                .push_bind(ws)
+                .push(")");
+        }
+        View::Team(team) => {
+            qb.push(" AND team_id = ").push_bind(team);
+        }
+    }
+    if let Some(contact) = filter.contact_id {
+        qb.push(" AND contact_id = ").push_bind(contact);
+    }
+    if let Some(assignee) = filter.assignee_id {
+        qb.push(" AND assignee_id = ").push_bind(assignee);
+    }
+    if let Some(team) = filter.team_id {
+        qb.push(" AND team_id = ").push_bind(team);
+    }
+    if filter.unassigned {
+        qb.push(" AND assignee_id IS NULL");
+    }
+    if filter.unread {
+        qb.push(" AND ").push(awaiting_reply(""));
+    }
+    if let Some(channel) = filter.channel_id {
+        qb.push(" AND last_channel_id = ").push_bind(channel);
+    }
+    if let Some(tag) = &filter.tag {
+        qb.push(" AND contact_id IN (SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.workspace_id = ")
+            .push_bind(ws)
+            .push(" AND t.name = ")
+            .push_bind(tag.clone())
+            .push(")");
+    }
+    if let Some(pinned) = filter.pinned {
+        qb.push(if pinned { " AND id IN" } else { " AND id NOT IN" })
+            .push(" (SELECT conversation_id FROM pins WHERE user_id = ")
+            .push_bind(user)
+            .push(")");
+    }
 }
 
 #[async_trait]
@@ -77,37 +165,82 @@ impl ConversationStore for ThisStore {
         let mut qb =
             QueryBuilder::<Db>::new(format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = "));
         qb.push_bind(ws);
-        if let Some(status) = filter.status {
-            qb.push(" AND status = ").push_bind(status.as_str());
-        }
-        if let Some(contact) = filter.contact_id {
-            qb.push(" AND contact_id = ").push_bind(contact);
-        }
-        if let Some(user) = filter.assignee_id {
-            qb.push(" AND assignee_id = ").push_bind(user);
-        }
-        if let Some(team) = filter.team_id {
-            qb.push(" AND team_id = ").push_bind(team);
-        }
-        if filter.unassigned {
-            qb.push(" AND assignee_id IS NULL");
-        }
+        push_filter(&mut qb, ws, filter);
+        let newest = filter.sort == Sort::Newest;
         if let Some(after) = page.after {
-            qb.push(" AND (last_activity_at < ")
+            let before = if newest { " < " } else { " > " };
+            qb.push(" AND (last_activity_at")
+                .push(before)
                 .push_bind(after.key)
                 .push(" OR (last_activity_at = ")
                 .push_bind(after.key)
-                .push(" AND id < ")
+                .push(" AND id")
+                .push(before)
                 .push_bind(after.id)
                 .push("))");
         }
-        qb.push(" ORDER BY last_activity_at DESC, id DESC LIMIT ").push_bind(fetch_limit(page));
+        let order = if newest { " DESC" } else { " ASC" };
+        qb.push(" ORDER BY last_activity_at").push(order).push(", id").push(order);
+        qb.push(" LIMIT ").push_bind(fetch_limit(page));
         let rows: Vec<ConversationRow> = qb.build_query_as().fetch_all(&self.pool).await?;
-        let items = rows.into_iter().map(Conversation::from).collect();
+        let pinned = filter.pinned == Some(true);
+        let items = rows.into_iter().map(|r| Conversation { pinned, ..Conversation::from(r) }).collect();
         Ok(Page::from_overfetch(items, clamp_limit(page), |c| Cursor {
             key: c.last_activity_at.timestamp_millis(),
             id: c.id,
         }))
+    }
+
+    async fn inbox_counts(&self, ws: Id, user: Id) -> StoreResult<InboxCounts> {
+        let mut conn = self.pool.acquire().await?;
+        let unread = format!("CASE WHEN {} THEN 1 ELSE 0 END", awaiting_reply(""));
+        let (all, all_unread, mine, mine_unread, unassigned, unassigned_unread): (i64, i64, i64, i64, i64, i64) =
+            sqlx::query_as(&format!(
+                "SELECT COUNT(*), COALESCE(SUM({unread}), 0), \
+                 COALESCE(SUM(CASE WHEN assignee_id = $2 THEN 1 ELSE 0 END), 0), \
+                 COALESCE(SUM(CASE WHEN assignee_id = $2 THEN {unread} ELSE 0 END), 0), \
+                 COALESCE(SUM(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END), 0), \
+                 COALESCE(SUM(CASE WHEN assignee_id IS NULL THEN {unread} ELSE 0 END), 0) \
+                 FROM conversations WHERE workspace_id = $1 AND status = 'open'"
+            ))
+            .bind(ws)
+            .bind(user)
+            .fetch_one(&mut *conn)
+            .await?;
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT COUNT(*), COALESCE(SUM({unread}), 0) FROM conversations WHERE workspace_id = "
+        ));
+        qb.push_bind(ws);
+        let mentioned = ConversationFilter {
+            user_id: Some(user),
+            view: View::Mentions,
+            status: Some(ConversationStatus::Open),
+            ..Default::default()
+        };
+        push_filter(&mut qb, ws, &mentioned);
+        let (mentions, mentions_unread): (i64, i64) = qb.build_query_as().fetch_one(&mut *conn).await?;
+        let teams: Vec<(Id, i64, i64)> = sqlx::query_as(&format!(
+            "SELECT t.id, COUNT(c.id), COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) \
+             FROM teams t LEFT JOIN conversations c \
+               ON c.workspace_id = t.workspace_id AND c.team_id = t.id AND c.status = 'open' \
+             WHERE t.workspace_id = $1 GROUP BY t.id ORDER BY t.id",
+            awaiting_reply("c.")
+        ))
+        .bind(ws)
+        .fetch_all(&mut *conn)
+        .await?;
+        let count = |open: i64, unread: i64| ViewCount { open: open as u64, unread: unread as u64 };
+        Ok(InboxCounts {
+            all: count(all, all_unread),
+            mine: count(mine, mine_unread),
+            unassigned: count(unassigned, unassigned_unread),
+            mentions: count(mentions, mentions_unread),
+            teams: teams
+                .into_iter()
+                .map(|(team_id, open, unread)| TeamCount { team_id, count: count(open, unread) })
+                .collect(),
+            notifications_unread: 0,
+        })
     }
 
     async fn assign_conversation(
@@ -148,6 +281,9 @@ impl ConversationStore for ThisStore {
             "from_team_id": before.team_id, "to_team_id": team,
         });
         append_event(&mut tx, ws, event("conversation.assigned", id, actor, data)).await?;
+        if let Some(assignee) = user.filter(|u| before.assignee_id != Some(*u)) {
+            notify(&mut tx, ws, assignee, "assignment", id, None, actor).await?;
+        }
         let after = load_conversation(&mut tx, ws, id).await?;
         tx.commit().await?;
         Ok(after)
@@ -272,6 +408,9 @@ impl ConversationStore for ThisStore {
             "direction": message.direction, "content_type": message.content.type_name(),
         });
         append_event(&mut tx, ws, event("message.created", stored.id, message.sender, data)).await?;
+        if human_reply {
+            schedule_auto_close(&mut tx, ws, conversation, now).await?;
+        }
         if message.direction == Direction::Outgoing && message.status == MessageStatus::Pending {
             sqlx::query(
                 "INSERT INTO jobs (workspace_id, kind, payload, status, run_at, attempts, max_attempts, created_at, \
@@ -291,6 +430,18 @@ impl ConversationStore for ThisStore {
 
     async fn get_message(&self, ws: Id, id: Id) -> StoreResult<Message> {
         load_message(&mut *self.pool.acquire().await?, ws, id).await
+    }
+
+    async fn last_human_reply_at(&self, ws: Id, conversation: Id) -> StoreResult<Option<Timestamp>> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(created_at) FROM messages WHERE workspace_id = $1 AND conversation_id = $2 \
+             AND direction = 'outgoing' AND sender_kind = 'user'",
+        )
+        .bind(ws)
+        .bind(conversation)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(at.map(ts_from_ms))
     }
 
     async fn list_messages(&self, ws: Id, conversation: Id, page: &PageRequest) -> StoreResult<Page<Message>> {
@@ -362,7 +513,7 @@ impl ConversationStore for ThisStore {
         .bind(now_ms())
         .fetch_one(&mut *tx)
         .await?;
-        for user in mentions {
+        for &user in mentions {
             sqlx::query(
                 "INSERT INTO comment_mentions (comment_id, user_id, workspace_id) VALUES ($1, $2, $3) \
                  ON CONFLICT DO NOTHING",
@@ -372,6 +523,7 @@ impl ConversationStore for ThisStore {
             .bind(ws)
             .execute(&mut *tx)
             .await?;
+            notify(&mut tx, ws, user, "mention", conversation, Some(row.id), Actor::user(author)).await?;
         }
         let data = json!({ "conversation_id": conversation, "mentions": mentions });
         append_event(&mut tx, ws, event("comment.created", row.id, Actor::user(author), data)).await?;

@@ -8,9 +8,11 @@ mod accounts;
 mod contacts;
 mod conversations;
 mod inbound;
+mod ingest;
 mod jobs;
 mod kv;
 mod media;
+mod notifications;
 mod rows;
 mod settings;
 
@@ -213,5 +215,13 @@ impl EventStore for ThisStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn last_event_seq(&self, ws: Id) -> StoreResult<i64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT event_seq FROM workspaces WHERE id = $1")
+            .bind(ws)
+            .fetch_optional(&self.pool)
+            .await?;
+        found(seq, "workspace")
     }
 }

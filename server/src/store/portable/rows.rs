@@ -52,7 +52,7 @@ impl From<OrganisationRow> for Organisation {
 }
 
 pub(super) const WORKSPACE_COLUMNS: &str =
-    "w.id, w.organisation_id, w.name, w.timezone, w.closing_note_mode, w.created_at";
+    "w.id, w.organisation_id, w.name, w.timezone, w.closing_note_mode, w.auto_close_minutes, w.created_at";
 
 #[derive(FromRow)]
 pub(super) struct WorkspaceRow {
@@ -61,6 +61,7 @@ pub(super) struct WorkspaceRow {
     name: String,
     timezone: String,
     closing_note_mode: String,
+    auto_close_minutes: Option<i64>,
     created_at: i64,
 }
 
@@ -72,6 +73,7 @@ impl From<WorkspaceRow> for Workspace {
             name: r.name,
             timezone: r.timezone,
             closing_note_mode: ClosingNoteMode::parse(&r.closing_note_mode).unwrap_or_default(),
+            auto_close_minutes: r.auto_close_minutes.and_then(|m| u32::try_from(m).ok()),
             created_at: ts_from_ms(r.created_at),
         }
     }
@@ -292,6 +294,8 @@ impl From<ConversationRow> for Conversation {
             first_response_at: r.first_response_at.map(ts_from_ms),
             last_channel_id: r.last_channel_id,
             last_activity_at: ts_from_ms(r.last_activity_at),
+            unread: r.last_incoming_at.is_some_and(|i| r.last_outgoing_at.is_none_or(|o| o < i)),
+            pinned: false,
         }
     }
 }
@@ -519,6 +523,35 @@ impl From<JobRow> for Job {
             last_error: r.last_error,
             created_at: ts_from_ms(r.created_at),
             updated_at: ts_from_ms(r.updated_at),
+        }
+    }
+}
+
+pub(super) const NOTIFICATION_COLUMNS: &str =
+    "id, kind, conversation_id, comment_id, actor_kind, actor_id, created_at, read_at";
+
+#[derive(FromRow)]
+pub(super) struct NotificationRow {
+    id: Id,
+    kind: String,
+    conversation_id: Id,
+    comment_id: Option<Id>,
+    actor_kind: String,
+    actor_id: Option<Id>,
+    created_at: i64,
+    read_at: Option<i64>,
+}
+
+impl From<NotificationRow> for Notification {
+    fn from(r: NotificationRow) -> Self {
+        Notification {
+            id: r.id,
+            kind: r.kind,
+            conversation_id: r.conversation_id,
+            comment_id: r.comment_id,
+            actor: actor(&r.actor_kind, r.actor_id),
+            created_at: ts_from_ms(r.created_at),
+            read_at: r.read_at.map(ts_from_ms),
         }
     }
 }

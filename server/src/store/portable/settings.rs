@@ -222,6 +222,23 @@ impl SettingsStore for ThisStore {
         .await
     }
 
+    async fn search_snippets(&self, ws: Id, q: &str, limit: u32) -> StoreResult<Vec<Snippet>> {
+        // LIKE's wildcards in what was typed match themselves.
+        let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let rows: Vec<SnippetRow> = sqlx::query_as(
+            "SELECT id, shortcut, body, created_at, updated_at FROM snippets WHERE workspace_id = $1 \
+             AND (LOWER(shortcut) LIKE $2 ESCAPE '\\' OR LOWER(body) LIKE $3 ESCAPE '\\') \
+             ORDER BY CASE WHEN LOWER(shortcut) LIKE $2 ESCAPE '\\' THEN 0 ELSE 1 END, shortcut LIMIT $4",
+        )
+        .bind(ws)
+        .bind(format!("{escaped}%"))
+        .bind(format!("%{escaped}%"))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
     async fn update_snippet(&self, ws: Id, id: Id, shortcut: &str, body: &str, actor: Actor) -> StoreResult<Snippet> {
         let mut tx = self.begin().await?;
         load_snippet(&mut tx, ws, id).await?;

@@ -1,0 +1,41 @@
+//! What a user receives live: the workspace's event log after a sequence number, narrowed to the events
+//! their role may see. The websocket in `http::realtime` streams this; resuming is reading from a number.
+
+use crate::app::App;
+use crate::error::AppResult;
+use crate::model::*;
+
+/// Event kinds (by prefix) an agent receives: the inbox's own. Managers and owners receive every event.
+const AGENT_KINDS: &[&str] = &["message.", "conversation.", "comment.", "contact."];
+
+/// How many log rows one read scans.
+pub const BATCH: u32 = 200;
+
+/// Whether `who` receives this event.
+pub fn visible(who: &Principal, event: &Event) -> bool {
+    who.role >= Role::Manager || AGENT_KINDS.iter().any(|prefix| event.kind.starts_with(prefix))
+}
+
+/// One read of the log after `after`.
+#[derive(Debug)]
+pub struct Batch {
+    /// The events `who` may see, in sequence order.
+    pub events: Vec<Event>,
+    /// Where the next read starts (past the events `who` may not see, too).
+    pub last_seq: i64,
+    /// Whether the read reached the end of the log as it was.
+    pub at_end: bool,
+}
+
+pub async fn read(app: &App, who: &Principal, after: i64) -> AppResult<Batch> {
+    let events = app.store.list_events(who.workspace_id, after, BATCH).await?;
+    let at_end = events.len() < BATCH as usize;
+    let last_seq = events.last().map_or(after, |e| e.seq);
+    let events = events.into_iter().filter(|e| visible(who, e)).collect();
+    Ok(Batch { events, last_seq, at_end })
+}
+
+/// The sequence number a stream without `after` starts from: the latest event now.
+pub async fn head(app: &App, who: &Principal) -> AppResult<i64> {
+    Ok(app.store.last_event_seq(who.workspace_id).await?)
+}

@@ -1,0 +1,601 @@
+//! The agent inbox through the API: views (all, mine, unassigned, mentions, a team's), filters (status,
+//! unread, channel, tag), sort, the caller's pins first across keyset pages, and the sidebar counts — on
+//! SQLite and PostgreSQL.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use switchboard::model::{ContactFields, InboundItem, MessageContent};
+use switchboard_tests::{Backend, TestServer, assert_error, both_backends};
+
+fn id(v: &Value) -> i64 {
+    v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
+}
+
+/// A message from `from` arriving on `channel`, as its plugin would hand it over.
+async fn incoming(s: &TestServer, channel: i64, from: &str, text: &str) {
+    let item = InboundItem::Message {
+        external_id: from.into(),
+        profile: ContactFields { first_name: Some(format!("Contact {from}")), ..Default::default() },
+        provider_message_id: format!("{from}-{text}"),
+        content: MessageContent::Text { text: text.into() },
+    };
+    s.app.store.ingest(s.workspace_id, channel, &[item]).await.expect("ingest");
+    // Distinct activity times, so the expected orders do not hang on ties.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+}
+
+/// The conversation ids of a list, in order.
+async fn ids(s: &TestServer, token: &str, query: &str) -> Vec<i64> {
+    let (status, page) = s.call(Method::GET, &format!("/api/v1/conversations?{query}"), Some(token), None).await;
+    assert_eq!(status, StatusCode::OK, "{query}: {page}");
+    page["items"].as_array().expect("items").iter().map(id).collect()
+}
+
+fn sorted(mut v: Vec<i64>) -> Vec<i64> {
+    v.sort_unstable();
+    v
+}
+
+/// Every page of a list walked with `limit`, as (id, pinned) pairs.
+async fn walk(s: &TestServer, query: &str, limit: u32) -> Vec<(i64, bool)> {
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..50 {
+        let (status, page) = s.get(&format!("/api/v1/conversations?{query}&limit={limit}&cursor={cursor}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for c in page["items"].as_array().expect("items") {
+            seen.push((id(c), c["pinned"] == json!(true)));
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => return seen,
+        }
+    }
+    panic!("pagination does not end: {seen:?}");
+}
+
+async fn views_filters_pins_counts(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let owner = s.token.clone();
+    let (agent_id, agent) = s.user("agent@acme.test", "agent").await;
+    let (_, sales) = s.post("/api/v1/teams", json!({"name": "Sales"})).await;
+    let (_, support) = s.post("/api/v1/teams", json!({"name": "Support"})).await;
+    let (sales, support) = (id(&sales), id(&support));
+    assert_eq!(s.put(&format!("/api/v1/teams/{sales}/members/{agent_id}"), None).await.0, StatusCode::OK);
+    let channel = |name: &str| {
+        json!({"name": name, "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"},
+               "secrets": {"shared_secret": "s"}})
+    };
+    let (_, a) = s.post("/api/v1/channels", channel("A")).await;
+    let (_, b) = s.post("/api/v1/channels", channel("B")).await;
+    let (a, b) = (id(&a), id(&b));
+
+    // 1: waiting for a reply on A, assigned to the agent in Sales. 2: on B, answered. 3: opened by a
+    // user for a VIP contact, no messages, the agent mentioned in a comment. 4: on A, closed.
+    incoming(&s, a, "111", "hello").await;
+    incoming(&s, b, "222", "hi").await;
+    let (_, dora) = s.post("/api/v1/contacts", json!({"first_name": "Dora", "tags": ["vip"]})).await;
+    let (status, opened) = s.post("/api/v1/conversations", json!({"contact_id": id(&dora)})).await;
+    assert_eq!(status, StatusCode::CREATED, "{opened}");
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    incoming(&s, a, "444", "bye").await;
+    let all = ids(&s, &owner, "status=open").await;
+    assert_eq!(all.len(), 4, "{all:?}");
+    let (c4, c3, c2, c1) = (all[0], all[1], all[2], all[3]);
+    assert_eq!(c3, id(&opened), "newest first: the user-opened conversation is second");
+    let (status, closed) = s.post(&format!("/api/v1/conversations/{c4}/close"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{closed}");
+    let assign = json!({"user_id": agent_id, "team_id": sales});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{c1}/assign"), assign).await.0, StatusCode::OK);
+    let (status, sent) = s
+        .post(&format!("/api/v1/conversations/{c2}/messages"), json!({"content": {"type": "text", "text": "On it"}}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+    let comment = json!({"body": "@agent can you look?", "mentions": [agent_id]});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{c3}/comments"), comment).await.0, StatusCode::CREATED);
+
+    // Views.
+    assert_eq!(sorted(ids(&s, &owner, "").await), sorted(vec![c1, c2, c3, c4]), "all, any status");
+    assert_eq!(sorted(ids(&s, &owner, "view=all&status=open").await), sorted(vec![c1, c2, c3]));
+    assert_eq!(ids(&s, &agent, "view=mine").await, vec![c1]);
+    assert_eq!(ids(&s, &owner, "view=mine").await, Vec::<i64>::new());
+    assert_eq!(sorted(ids(&s, &owner, "view=unassigned&status=open").await), sorted(vec![c2, c3]));
+    assert_eq!(ids(&s, &agent, "view=mentions").await, vec![c3]);
+    assert_eq!(ids(&s, &owner, "view=mentions").await, Vec::<i64>::new());
+    assert_eq!(ids(&s, &owner, &format!("view=team:{sales}")).await, vec![c1]);
+    assert_eq!(ids(&s, &owner, &format!("view=team:{support}")).await, Vec::<i64>::new());
+
+    // Filters.
+    assert_eq!(ids(&s, &owner, "status=open&unread=true").await, vec![c1], "2 was answered, 3 has no message");
+    assert_eq!(sorted(ids(&s, &owner, "unread=true").await), sorted(vec![c1, c4]));
+    assert_eq!(ids(&s, &owner, "status=closed").await, vec![c4]);
+    assert_eq!(sorted(ids(&s, &owner, &format!("channel={a}")).await), sorted(vec![c1, c4]));
+    assert_eq!(ids(&s, &owner, &format!("channel={b}")).await, vec![c2]);
+    assert_eq!(ids(&s, &owner, "tag=vip").await, vec![c3]);
+    assert_eq!(ids(&s, &owner, "tag=nobody").await, Vec::<i64>::new());
+    let (_, page) = s.get(&format!("/api/v1/conversations?view=team:{sales}")).await;
+    assert_eq!((page["items"][0]["unread"].clone(), page["items"][0]["pinned"].clone()), (json!(true), json!(false)));
+
+    // Sort: by last activity, newest or oldest first; the answered conversation moved to the top.
+    let newest = ids(&s, &owner, "status=open&sort=newest").await;
+    assert_eq!(newest[0], c2, "{newest:?}");
+    let mut oldest = ids(&s, &owner, "status=open&sort=oldest").await;
+    oldest.reverse();
+    assert_eq!(newest, oldest);
+
+    // Bad parameters name themselves.
+    for (query, field) in [
+        ("view=everything", "view"),
+        ("view=team:0", "view"),
+        ("view=team:424242", "view"),
+        ("sort=random", "sort"),
+        ("status=pending", "status"),
+        ("cursor=zzz", "cursor"),
+        ("limit=0", "limit"),
+    ] {
+        let got = s.get(&format!("/api/v1/conversations?{query}")).await;
+        assert_error(&got, 422, "validation_failed");
+        assert_eq!(got.1["error"]["field"], field, "{query}");
+    }
+
+    // Pins are the caller's, and come first (newest first among themselves), on every page size.
+    assert_eq!(s.put(&format!("/api/v1/conversations/{c4}/pin"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.put(&format!("/api/v1/conversations/{c1}/pin"), None).await.0, StatusCode::NO_CONTENT);
+    let full = walk(&s, "view=all", 50).await;
+    let (pinned, rest): (Vec<_>, Vec<_>) = full.iter().partition(|(_, p)| *p);
+    assert_eq!(pinned.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![c4, c1], "{full:?}");
+    assert_eq!(rest.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![c2, c3], "{full:?}");
+    assert_eq!(full[..2], [(c4, true), (c1, true)]);
+    for limit in [1, 2, 3] {
+        assert_eq!(walk(&s, "view=all", limit).await, full, "limit {limit}");
+    }
+    assert_eq!(walk(&s, "view=all&sort=oldest", 1).await, vec![(c1, true), (c4, true), (c3, false), (c2, false)]);
+    assert_eq!(walk(&s, "status=open", 2).await, vec![(c1, true), (c2, false), (c3, false)]);
+    let for_agent = ids(&s, &agent, "view=all").await;
+    assert_eq!(for_agent, vec![c2, c4, c3, c1], "another user's pins do not reorder the agent's list");
+    let (_, detail) = s.get(&format!("/api/v1/conversations/{c4}")).await;
+    assert_eq!(detail["pinned"], json!(true), "{detail}");
+    assert_eq!(s.delete(&format!("/api/v1/conversations/{c4}/pin")).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(walk(&s, "view=all", 2).await[..2], [(c1, true), (c2, false)]);
+
+    // Sidebar counts: open conversations per view, and how many of them await a reply.
+    let (status, counts) = s.call(Method::GET, "/api/v1/inbox/counts", Some(&agent), None).await;
+    assert_eq!(status, StatusCode::OK, "{counts}");
+    assert_eq!(counts["all"], json!({"open": 3, "unread": 1}));
+    assert_eq!(counts["mine"], json!({"open": 1, "unread": 1}));
+    assert_eq!(counts["unassigned"], json!({"open": 2, "unread": 0}));
+    assert_eq!(counts["mentions"], json!({"open": 1, "unread": 0}));
+    assert_eq!(
+        counts["teams"],
+        json!([{"team_id": sales, "open": 1, "unread": 1}, {"team_id": support, "open": 0, "unread": 0}])
+    );
+    let (_, counts) = s.get("/api/v1/inbox/counts").await;
+    assert_eq!((counts["mine"]["open"].clone(), counts["mentions"]["open"].clone()), (json!(0), json!(0)));
+
+    // Notifications: the agent was assigned a conversation, then mentioned; nobody is told of their own acts.
+    let (_, list) = s.call(Method::GET, "/api/v1/notifications", Some(&agent), None).await;
+    let kinds: Vec<_> = list["items"].as_array().expect("items").iter().map(|n| n["kind"].clone()).collect();
+    assert_eq!(kinds, [json!("mention"), json!("assignment")], "{list}");
+    assert_eq!(list["items"][0]["conversation_id"], json!(c3));
+    assert_eq!(list["items"][0]["actor"], json!({"kind": "user", "id": s.owner_id}));
+    assert_eq!(list["items"][1]["conversation_id"], json!(c1));
+    assert_eq!(counts_of(&s, &agent).await["notifications_unread"], json!(2));
+    assert_eq!(s.get("/api/v1/notifications").await.1["items"], json!([]), "the owner did it all");
+    let first = list["items"][0]["id"].clone();
+    let (status, marked) =
+        s.call(Method::POST, "/api/v1/notifications/read", Some(&agent), Some(json!({"ids": [first]}))).await;
+    assert_eq!((status, marked), (StatusCode::OK, json!({"marked": 1})));
+    let (_, unread) = s.call(Method::GET, "/api/v1/notifications?unread=true", Some(&agent), None).await;
+    assert_eq!(unread["items"].as_array().map(Vec::len), Some(1), "{unread}");
+    let (_, marked) =
+        s.call(Method::POST, "/api/v1/notifications/read", Some(&agent), Some(json!({"all": true}))).await;
+    assert_eq!(marked, json!({"marked": 1}));
+    assert_eq!(counts_of(&s, &agent).await["notifications_unread"], json!(0));
+    for body in [json!({}), json!({"ids": [1], "all": true})] {
+        let got = s.call(Method::POST, "/api/v1/notifications/read", Some(&agent), Some(body)).await;
+        assert_error(&got, 422, "validation_failed");
+    }
+    s.stop().await;
+}
+both_backends!(views, views_filters_pins_counts);
+
+async fn counts_of(s: &TestServer, token: &str) -> Value {
+    let (status, counts) = s.call(Method::GET, "/api/v1/inbox/counts", Some(token), None).await;
+    assert_eq!(status, StatusCode::OK, "{counts}");
+    counts
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the realtime stream as `token`; the handshake's error status when it is refused.
+async fn stream(s: &TestServer, token: &str, query: &str, origin: Option<&str>) -> Result<Socket, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}/api/v1/events/ws?{query}", s.base.replace("http://", "ws://"));
+    let mut req = url.into_client_request().expect("request");
+    req.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
+    if let Some(origin) = origin {
+        req.headers_mut().insert("origin", origin.parse().expect("header"));
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("websocket: {e}"),
+    }
+}
+
+/// The next JSON frame (a test failure after 10 s without one).
+async fn frame(ws: &mut Socket) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await;
+        let msg = next.expect("a frame within 10 s").expect("stream open").expect("frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = msg {
+            return serde_json::from_str(&text).expect("JSON frame");
+        }
+    }
+}
+
+/// The next `n` events' (seq, kind).
+async fn events(ws: &mut Socket, n: usize) -> Vec<(i64, String)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let f = frame(ws).await;
+        assert_eq!(f["type"], "event", "{f}");
+        got.push((f["event"]["seq"].as_i64().expect("seq"), f["event"]["kind"].as_str().expect("kind").to_owned()));
+    }
+    got
+}
+
+/// The log after `after` as an agent sees it: the inbox's events only.
+async fn log_for_agent(s: &TestServer, after: i64) -> Vec<(i64, String)> {
+    let (_, page) = s.get(&format!("/api/v1/events?after={after}&limit=1000")).await;
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| (e["seq"].as_i64().expect("seq"), e["kind"].as_str().expect("kind").to_owned()))
+        .filter(|(_, kind)| ["message.", "conversation.", "comment.", "contact."].iter().any(|p| kind.starts_with(p)))
+        .collect()
+}
+
+async fn realtime_resume(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (agent_id, agent) = s.user("agent@acme.test", "agent").await;
+    let plain = s.call(Method::GET, "/api/v1/events/ws", None, None).await;
+    assert_error(&plain, 401, "unauthorized");
+    assert_error(&s.get("/api/v1/events/ws").await, 400, "bad_request");
+    assert_eq!(stream(&s, &agent, "", Some("https://evil.test")).await.err(), Some(403));
+    assert_eq!(stream(&s, &agent, "after=-1", None).await.err(), Some(422));
+
+    // Without `after`, the stream starts now.
+    let mut ws = stream(&s, &agent, "", None).await.expect("connect");
+    let ready = frame(&mut ws).await;
+    assert_eq!(ready["type"], "ready", "{ready}");
+    let head = ready["last_seq"].as_i64().expect("last_seq");
+    let (_, contact) = s.post("/api/v1/contacts", json!({"first_name": "Rita"})).await;
+    let (_, team) = s.post("/api/v1/teams", json!({"name": "Night shift"})).await;
+    let (_, conv) = s.post("/api/v1/conversations", json!({"contact_id": id(&contact)})).await;
+    let live = events(&mut ws, 2).await;
+    assert_eq!(live.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>(), ["contact.created", "conversation.opened"]);
+    assert!(live[0].0 > head && live[1].0 > live[0].0, "{live:?}");
+    assert_eq!(live, log_for_agent(&s, head).await, "the team's event is not the agent's to see");
+    let last_seen = live[1].0;
+    drop(ws);
+
+    // While disconnected: a comment mentioning the agent, an assignment, a close, a settings change.
+    let cid = id(&conv);
+    let comment = json!({"body": "for you", "mentions": [agent_id]});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{cid}/comments"), comment).await.0, StatusCode::CREATED);
+    assert_eq!(s.put(&format!("/api/v1/teams/{}/members/{agent_id}", id(&team)), None).await.0, StatusCode::OK);
+    let assign = json!({"user_id": agent_id});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{cid}/assign"), assign).await.0, StatusCode::OK);
+    assert_eq!(s.post(&format!("/api/v1/conversations/{cid}/close"), json!({})).await.0, StatusCode::OK);
+    let missed = log_for_agent(&s, last_seen).await;
+    assert!(missed.len() >= 3, "{missed:?}");
+
+    // Reconnecting with the last number seen delivers exactly what was missed, in order, then what is new.
+    let mut ws = stream(&s, &agent, &format!("after={last_seen}"), None).await.expect("reconnect");
+    assert_eq!(frame(&mut ws).await["last_seq"], json!(last_seen));
+    assert_eq!(events(&mut ws, missed.len()).await, missed);
+    s.post("/api/v1/contacts", json!({"first_name": "Marker"})).await;
+    let next = events(&mut ws, 1).await;
+    assert_eq!(next[0].1, "contact.created", "nothing repeated or extra before the new event: {next:?}");
+    assert_eq!(next, log_for_agent(&s, missed.last().expect("missed").0).await);
+
+    // A manager's stream carries every event, from the start of the log when asked.
+    let mut all = stream(&s, &s.token, "after=0", None).await.expect("owner");
+    frame(&mut all).await;
+    let (_, page) = s.get("/api/v1/events?after=0&limit=1000").await;
+    let log: Vec<(i64, String)> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| (e["seq"].as_i64().expect("seq"), e["kind"].as_str().expect("kind").to_owned()))
+        .collect();
+    assert!(log.iter().any(|(_, k)| k.starts_with("team.")), "{log:?}");
+    assert_eq!(events(&mut all, log.len()).await, log);
+    s.stop().await;
+}
+both_backends!(realtime, realtime_resume);
+
+/// The raw body and headers of a GET as the owner.
+async fn download(s: &TestServer, path: &str) -> (StatusCode, String, String, String) {
+    let resp = s.http.get(format!("{}{path}", s.base)).bearer_auth(&s.token).send().await.expect("get");
+    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let (content_type, disposition) = (header("content-type"), header("content-disposition"));
+    (resp.status(), content_type, disposition, resp.text().await.expect("body"))
+}
+
+async fn export_formats(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (agent_id, _) = s.user("agent@acme.test", "agent").await;
+    assert_eq!(s.patch("/api/v1/workspace", json!({"timezone": "Asia/Dubai"})).await.0, StatusCode::OK);
+    let (_, category) = s.post("/api/v1/closing-categories", json!({"name": "Resolved"})).await;
+    let (_, channel) = s
+        .post(
+            "/api/v1/channels",
+            json!({"name": "A", "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"},
+                   "secrets": {"shared_secret": "s"}}),
+        )
+        .await;
+    incoming(&s, id(&channel), "971500000001", "hello, my order is late").await;
+    let conv = ids(&s, &s.token, "").await[0];
+    let reply = json!({"content": {"type": "text", "text": "Sorry!\nChecking now"}});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv}/messages"), reply).await.0, StatusCode::ACCEPTED);
+    let comment = json!({"body": "courier, again", "mentions": [agent_id]});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv}/comments"), comment).await.0, StatusCode::CREATED);
+    let assign = json!({"user_id": agent_id});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv}/assign"), assign).await.0, StatusCode::OK);
+    let close = json!({"category_id": id(&category), "summary": "refunded"});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv}/close"), close).await.0, StatusCode::OK);
+
+    let (status, content_type, disposition, body) =
+        download(&s, &format!("/api/v1/conversations/{conv}/export?format=json")).await;
+    assert_eq!((status, content_type.as_str()), (StatusCode::OK, "application/json"));
+    assert_eq!(disposition, format!("attachment; filename=\"conversation-{conv}.json\""));
+    let full: Value = serde_json::from_str(&body).expect("JSON export");
+    let texts: Vec<_> =
+        full["messages"].as_array().expect("messages").iter().map(|m| m["content"]["text"].clone()).collect();
+    assert_eq!(texts, [json!("hello, my order is late"), json!("Sorry!\nChecking now")], "oldest first");
+    assert_eq!(full["comments"][0]["body"], "courier, again");
+    assert_eq!(full["assignments"][0]["to_user_id"], json!(agent_id));
+    assert_eq!(full["closing_note"], json!({"category": "Resolved", "summary": "refunded"}));
+    assert_eq!(
+        (full["contact"]["first_name"].clone(), full["complete"].clone()),
+        (json!("Contact 971500000001"), json!(true))
+    );
+
+    let (status, content_type, _, body) =
+        download(&s, &format!("/api/v1/conversations/{conv}/export?format=csv")).await;
+    assert_eq!((status, content_type.as_str()), (StatusCode::OK, "text/csv; charset=utf-8"));
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    assert_eq!(
+        reader.headers().expect("header").iter().collect::<Vec<_>>(),
+        ["time", "type", "author", "text", "status"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    let kinds: Vec<_> = rows.iter().map(|r| r[1].to_owned()).collect();
+    assert_eq!(kinds, ["opened", "incoming", "outgoing", "comment", "assignment", "closed"], "{body}");
+    assert_eq!(&rows[2][3], "Sorry!\nChecking now", "a multi-line text stays one field");
+    assert!(rows[0][0].ends_with("+04"), "times in the workspace's time zone: {body}");
+    assert_eq!((&rows[0][2], &rows[3][2]), ("Contact 971500000001", "Olivia Owner"));
+
+    let (status, _, _, text) = download(&s, &format!("/api/v1/conversations/{conv}/export?format=text")).await;
+    assert_eq!(status, StatusCode::OK);
+    for line in [
+        format!("Conversation {conv} with Contact 971500000001"),
+        "Closing note: Resolved — refunded".to_owned(),
+        "Contact 971500000001: hello, my order is late".to_owned(),
+        "Olivia Owner: Sorry!\n    Checking now [".to_owned(),
+        "(comment) Olivia Owner: courier, again".to_owned(),
+        "(assignment) Olivia Owner: assigned to agent@acme.test (no team)".to_owned(),
+        "(closed) Olivia Owner: closed the conversation: Resolved — refunded".to_owned(),
+    ] {
+        assert!(text.contains(&line), "missing {line:?} in:\n{text}");
+    }
+    assert!(text.lines().nth(4).is_some_and(|l| l.starts_with('[') && l.contains(" +04]")), "{text}");
+    let bad = s.get(&format!("/api/v1/conversations/{conv}/export?format=pdf")).await;
+    assert_error(&bad, 422, "validation_failed");
+    assert_eq!(bad.1["error"]["field"], "format");
+    assert_error(&s.get("/api/v1/conversations/424242/export").await, 404, "not_found");
+    s.stop().await;
+}
+both_backends!(export, export_formats);
+
+/// The queued auto-close timers of a conversation, oldest first.
+async fn timers(s: &TestServer, conversation: i64) -> Vec<switchboard::model::Job> {
+    use switchboard::model::{AUTO_CLOSE_JOB, JobStatus, PageRequest};
+    let page = PageRequest { after: None, limit: 200 };
+    let jobs = s.app.store.list_jobs(Some(JobStatus::Queued), &page).await.expect("jobs").items;
+    let mut mine: Vec<_> = jobs
+        .into_iter()
+        .filter(|j| j.kind == AUTO_CLOSE_JOB && j.payload["conversation_id"] == json!(conversation))
+        .collect();
+    mine.sort_by_key(|j| j.id);
+    mine
+}
+
+/// Runs a timer now, as the worker would when it is due.
+async fn fire(s: &TestServer, job: &switchboard::model::Job) {
+    use switchboard::jobs::JobHandler;
+    switchboard::service::auto_close::AutoClose.run(&s.app, job).await.expect("auto-close job");
+}
+
+async fn status_of(s: &TestServer, conversation: i64) -> Value {
+    let (_, c) = s.get(&format!("/api/v1/conversations/{conversation}")).await;
+    json!([c["status"], c["closed_by"]])
+}
+
+async fn reply(s: &TestServer, conversation: i64) {
+    let body = json!({"content": {"type": "text", "text": "Anything else?"}});
+    let (status, sent) = s.post(&format!("/api/v1/conversations/{conversation}/messages"), body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+}
+
+async fn auto_close(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    for bad in [json!(29), json!(20_161), json!(-5), json!("soon")] {
+        let got = s.patch("/api/v1/workspace", json!({"auto_close_minutes": bad})).await;
+        assert_eq!(got.0.as_u16(), 422, "{bad}: {}", got.1);
+    }
+    let (_, channel) = s
+        .post(
+            "/api/v1/channels",
+            json!({"name": "A", "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"},
+                   "secrets": {"shared_secret": "s"}}),
+        )
+        .await;
+    let ch = id(&channel);
+
+    // Off by default: replies start no timer.
+    incoming(&s, ch, "1", "hi").await;
+    let off = ids(&s, &s.token, "").await[0];
+    reply(&s, off).await;
+    assert!(timers(&s, off).await.is_empty());
+
+    let (status, ws) = s.patch("/api/v1/workspace", json!({"auto_close_minutes": 60})).await;
+    assert_eq!((status, ws["auto_close_minutes"].clone()), (StatusCode::OK, json!(60)));
+
+    // A reply starts the timer; with no answer from the contact, the conversation closes by itself.
+    incoming(&s, ch, "2", "hi").await;
+    let quiet = ids(&s, &s.token, "").await[0];
+    reply(&s, quiet).await;
+    let started = timers(&s, quiet).await;
+    assert_eq!(started.len(), 1);
+    let due_in = started[0].run_at - started[0].created_at;
+    assert_eq!(due_in.num_minutes(), 60, "due when the period ends");
+    fire(&s, &started[0]).await;
+    assert_eq!(status_of(&s, quiet).await, json!(["closed", {"kind": "system", "id": null}]));
+
+    // The contact answers before the period ends: cancelled.
+    incoming(&s, ch, "3", "hi").await;
+    let answered = ids(&s, &s.token, "status=open").await[0];
+    reply(&s, answered).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    incoming(&s, ch, "3", "thanks, one more thing").await;
+    fire(&s, &timers(&s, answered).await[0]).await;
+    assert_eq!(status_of(&s, answered).await, json!(["open", null]));
+
+    // A second reply resets the timer: the first one does nothing, the second closes.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    reply(&s, answered).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    reply(&s, answered).await;
+    let both = timers(&s, answered).await;
+    assert_eq!(both.len(), 3, "one per reply");
+    fire(&s, &both[1]).await;
+    assert_eq!(status_of(&s, answered).await, json!(["open", null]), "superseded by the later reply");
+    fire(&s, &both[2]).await;
+    assert_eq!(status_of(&s, answered).await[0], "closed");
+
+    // Closed by hand and reopened after the reply: the old timer does not close the new period.
+    incoming(&s, ch, "4", "hi").await;
+    let reopened = ids(&s, &s.token, "status=open").await[0];
+    reply(&s, reopened).await;
+    assert_eq!(s.post(&format!("/api/v1/conversations/{reopened}/close"), json!({})).await.0, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    assert_eq!(s.post(&format!("/api/v1/conversations/{reopened}/open"), json!({})).await.0, StatusCode::OK);
+    fire(&s, &timers(&s, reopened).await[0]).await;
+    assert_eq!(status_of(&s, reopened).await[0], "open");
+
+    // Turned off again with null.
+    let (_, ws) = s.patch("/api/v1/workspace", json!({"auto_close_minutes": null})).await;
+    assert_eq!(ws["auto_close_minutes"], Value::Null);
+    s.stop().await;
+}
+both_backends!(auto_close_timer, auto_close);
+
+async fn snippets_and_variables(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (_, agent) = s.user("agent@acme.test", "agent").await;
+    s.post("/api/v1/contact-fields", json!({"key": "plan", "label": "Plan", "field_type": "text"})).await;
+    for (shortcut, body) in [
+        (
+            "thanks",
+            "Thanks $contact.first_name, your $contact.plan plan is active. $contact.nothing, $5, [$contact.email]",
+        ),
+        ("hours", "We answer 9–17; thank you for waiting"),
+        ("refund", "100% refunded"),
+    ] {
+        let (status, created) = s.post("/api/v1/snippets", json!({"shortcut": shortcut, "body": body})).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+    }
+    let search = |q: &str| {
+        let path = format!("/api/v1/snippets/search?q={q}");
+        let agent = agent.clone();
+        let s = &s;
+        async move {
+            let (status, found) = s.call(Method::GET, &path, Some(&agent), None).await;
+            assert_eq!(status, StatusCode::OK, "{found}");
+            found
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|x| x["shortcut"].as_str().expect("shortcut").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("%2Fthanks").await, ["thanks"], "what follows the slash, by shortcut prefix");
+    assert_eq!(search("THANK").await, ["thanks", "hours"], "shortcut matches first, then text matches");
+    assert_eq!(search("plan").await, ["thanks"]);
+    assert_eq!(search("100%25").await, ["refund"]);
+    assert_eq!(search("%25").await, ["refund"], "a typed % is not a wildcard");
+    assert_eq!(search("1_0").await, Vec::<String>::new(), "nor is _");
+    assert_eq!(search("").await.len(), 3);
+    assert_error(&s.get("/api/v1/snippets/search?q=a&limit=0").await, 422, "validation_failed");
+
+    // Variables in a sent text become the contact's values; unknown ones and prices stay as written.
+    let (_, channel) = s
+        .post(
+            "/api/v1/channels",
+            json!({"name": "A", "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"},
+                   "secrets": {"shared_secret": "s"}}),
+        )
+        .await;
+    incoming(&s, id(&channel), "555", "hello").await;
+    let conv = ids(&s, &s.token, "").await[0];
+    let (_, detail) = s.get(&format!("/api/v1/conversations/{conv}")).await;
+    let contact = detail["contact"]["id"].as_i64().expect("contact");
+    let patch = json!({"first_name": "Ana", "custom_fields": {"plan": "gold"}});
+    assert_eq!(s.patch(&format!("/api/v1/contacts/{contact}"), patch).await.0, StatusCode::OK);
+    let body = "Thanks $contact.first_name, your $contact.plan plan is active. $contact.nothing, $5, [$contact.email]";
+    let (status, sent) = s
+        .post(&format!("/api/v1/conversations/{conv}/messages"), json!({"content": {"type": "text", "text": body}}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+    assert_eq!(sent["content"]["text"], "Thanks Ana, your gold plan is active. $contact.nothing, $5, []");
+    s.stop().await;
+}
+both_backends!(snippets, snippets_and_variables);
+
+async fn seeded_workspace(backend: Backend) {
+    use switchboard::service::seed::{SeedPlan, seed};
+    let s = TestServer::start(backend).await;
+    let plan = SeedPlan { conversations: 40, messages: 160, seed: 7 };
+    let report = seed(&s.app, s.workspace_id, &plan, |_| {}).await.expect("seed");
+    assert_eq!(report.conversations, 40);
+    assert!((40..=160).contains(&report.messages), "{report:?}");
+    let total = walk(&s, "status=all", 200).await.len();
+    let closed = walk(&s, "status=closed", 200).await.len();
+    assert_eq!((total, closed as u64), (40, report.closed));
+    let open = walk(&s, "status=open", 200).await.len() as u64;
+    assert_eq!(open + report.closed, 40);
+    let (_, counts) = s.get("/api/v1/inbox/counts").await;
+    assert_eq!(counts["all"]["open"], json!(open));
+    assert_eq!(counts["teams"].as_array().map(Vec::len), Some(2));
+    let mut texts = String::new();
+    let mut stored = 0;
+    for (conv, _) in walk(&s, "status=all", 200).await {
+        let (_, page) = s.get(&format!("/api/v1/conversations/{conv}/messages?limit=200")).await;
+        for m in page["items"].as_array().expect("messages") {
+            texts.push_str(m["content"]["text"].as_str().unwrap_or_default());
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, report.messages, "every message the report counts is stored");
+    assert!(texts.contains("طلب") && texts.contains("order"), "English and Arabic texts");
+    let again = seed(&s.app, s.workspace_id, &SeedPlan { conversations: 5, messages: 5, seed: 7 }, |_| {}).await;
+    assert_eq!(again.expect("seeding again adds").conversations, 5);
+    s.stop().await;
+}
+both_backends!(seed_data, seeded_workspace);
