@@ -599,3 +599,150 @@ async fn seeded_workspace(backend: Backend) {
     s.stop().await;
 }
 both_backends!(seed_data, seeded_workspace);
+
+async fn custom_inboxes(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (a_id, a) = s.user("a@acme.test", "agent").await;
+    let (b_id, b) = s.user("b@acme.test", "agent").await;
+    let (_, sales) = s.post("/api/v1/teams", json!({"name": "Sales"})).await;
+    let sales = id(&sales);
+    assert_eq!(s.put(&format!("/api/v1/teams/{sales}/members/{a_id}"), None).await.0, StatusCode::OK);
+    s.post("/api/v1/contact-fields", json!({"key": "plan", "label": "Plan", "field_type": "text"})).await;
+    let channel = |name: &str| {
+        json!({"name": name, "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"},
+               "secrets": {"shared_secret": "s"}})
+    };
+    let (_, ch_a) = s.post("/api/v1/channels", channel("A")).await;
+    let (_, ch_b) = s.post("/api/v1/channels", channel("B")).await;
+    let (ch_a, ch_b) = (id(&ch_a), id(&ch_b));
+    // 1: Ana on A, VIP, gold plan, assigned to agent a in Sales. 2: on B, lead, silver, unassigned.
+    // 3: on A, no tags, no plan, unassigned, closed.
+    let mut convs = Vec::new();
+    for (from, channel, name, tags, plan) in [
+        ("1", ch_a, "Ana", vec!["vip"], Some("gold")),
+        ("2", ch_b, "محمد", vec!["lead"], Some("silver")),
+        ("3", ch_a, "Zed", vec![], None),
+    ] {
+        incoming(&s, channel, from, "hello").await;
+        let conv = ids(&s, &s.token, "").await[0];
+        let (_, detail) = s.get(&format!("/api/v1/conversations/{conv}")).await;
+        let contact = detail["contact"]["id"].as_i64().expect("contact");
+        let mut patch = json!({"first_name": name});
+        if let Some(plan) = plan {
+            patch["custom_fields"] = json!({"plan": plan});
+        }
+        assert_eq!(s.patch(&format!("/api/v1/contacts/{contact}"), patch).await.0, StatusCode::OK);
+        if !tags.is_empty() {
+            assert_eq!(
+                s.post(&format!("/api/v1/contacts/{contact}/tags"), json!({"tags": tags})).await.0,
+                StatusCode::OK
+            );
+        }
+        convs.push(conv);
+    }
+    let (c1, c2, c3) = (convs[0], convs[1], convs[2]);
+    let assign = json!({"user_id": a_id, "team_id": sales});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{c1}/assign"), assign).await.0, StatusCode::OK);
+    assert_eq!(s.post(&format!("/api/v1/conversations/{c3}/close"), json!({})).await.0, StatusCode::OK);
+
+    let srv = &s;
+    let create = |body: Value| async move {
+        let (status, inbox) = srv.post("/api/v1/inboxes", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{inbox}");
+        id(&inbox)
+    };
+    let condition = |field: &str, op: &str, value: Value| json!({"field": field, "op": op, "value": value});
+    let vip_or_gold_on_a = create(json!({"name": "VIP on A", "sharing": "public", "filter": {"and": [
+        condition("last_channel", "is", json!(ch_a)),
+        {"or": [condition("tag", "has_any", json!(["VIP"])), condition("contact.plan", "equals", json!("GOLD"))]},
+    ]}}))
+    .await;
+    let cases = [
+        (
+            json!({"and": [condition("last_channel", "is", json!(ch_a)), {"or": [condition("tag", "has_any", json!(["vip"]))]}]}),
+            vec![c1],
+        ),
+        (condition("contact.plan", "not_equals", json!("gold")), vec![c2, c3]),
+        (condition("contact.plan", "exists", Value::Null), vec![c1, c2]),
+        (condition("contact.plan", "not_exists", Value::Null), vec![c3]),
+        (condition("tag", "has_none", json!(["vip", "lead"])), vec![c3]),
+        (condition("tag", "has_all", json!(["vip", "lead"])), vec![]),
+        (condition("assignee", "not_exists", Value::Null), vec![c2, c3]),
+        (condition("assignee", "is", json!(a_id)), vec![c1]),
+        (condition("team", "is_not", json!(sales)), vec![c2, c3]),
+        (condition("last_channel", "is_not", json!(ch_a)), vec![c2]),
+        (condition("contact.first_name", "contains", json!("AN")), vec![c1]),
+        (condition("contact.first_name", "equals", json!("محمد")), vec![c2]),
+        (condition("contact.first_name", "not_contains", json!("%")), vec![c1, c2, c3]),
+        (condition("last_incoming", "within", json!(60)), vec![c1, c2, c3]),
+        (condition("last_incoming", "older_than", json!(60)), vec![]),
+    ];
+    for (filter, expected) in cases {
+        let inbox = create(json!({"name": "case", "filter": filter.clone()})).await;
+        let got = sorted(ids(&s, &s.token, &format!("view=inbox:{inbox}")).await);
+        assert_eq!(got, sorted(expected), "{filter}");
+    }
+    assert_eq!(ids(&s, &s.token, &format!("view=inbox:{vip_or_gold_on_a}&status=open")).await, vec![c1]);
+
+    // Sharing: private to the owner, public to all, shared with named users or teams.
+    let private = create(json!({"name": "mine", "filter": condition("tag", "has_any", json!(["vip"]))})).await;
+    let to_sales = create(json!({"name": "sales", "sharing": "shared", "team_ids": [sales],
+                                 "filter": condition("tag", "has_any", json!(["vip"]))}))
+    .await;
+    let to_b = create(json!({"name": "b", "sharing": "shared", "user_ids": [b_id],
+                             "filter": condition("tag", "has_any", json!(["lead"]))}))
+    .await;
+    let seen = |token: String| async move {
+        let (_, list) = srv.call(Method::GET, "/api/v1/inboxes", Some(&token), None).await;
+        list.as_array().expect("list").iter().map(id).collect::<Vec<_>>()
+    };
+    assert_eq!(seen(a.clone()).await, vec![vip_or_gold_on_a, to_sales]);
+    assert_eq!(seen(b.clone()).await, vec![vip_or_gold_on_a, to_b]);
+    let hidden = s.call(Method::GET, &format!("/api/v1/inboxes/{private}"), Some(&a), None).await;
+    assert_error(&hidden, 404, "not_found");
+    let view = s.call(Method::GET, &format!("/api/v1/conversations?view=inbox:{private}"), Some(&a), None).await;
+    assert_error(&view, 422, "validation_failed");
+    assert_eq!(ids(&s, &a, &format!("view=inbox:{to_sales}")).await, vec![c1]);
+    let rename = json!({"name": "renamed", "sharing": "public", "filter": condition("tag", "has_any", json!(["vip"]))});
+    let by_agent =
+        s.call(Method::PUT, &format!("/api/v1/inboxes/{vip_or_gold_on_a}"), Some(&a), Some(rename.clone())).await;
+    assert_error(&by_agent, 403, "forbidden");
+    let (status, renamed) = s.put(&format!("/api/v1/inboxes/{vip_or_gold_on_a}"), Some(rename)).await;
+    assert_eq!((status, renamed["name"].clone()), (StatusCode::OK, json!("renamed")));
+
+    // The sidebar counts every inbox the caller sees (open conversations).
+    let (_, counts) = s.call(Method::GET, "/api/v1/inbox/counts", Some(&b), None).await;
+    assert_eq!(
+        counts["inboxes"],
+        json!([{"inbox_id": vip_or_gold_on_a, "open": 1, "unread": 1}, {"inbox_id": to_b, "open": 1, "unread": 1}])
+    );
+
+    // Errors name the part of the filter at fault.
+    for (body, field) in [
+        (
+            json!({"name": "x", "filter": {"and": [condition("contact.nope", "equals", json!("x"))]}}),
+            "filter.and[0].field",
+        ),
+        (json!({"name": "x", "filter": condition("tag", "equals", json!(["vip"]))}), "filter.op"),
+        (json!({"name": "x", "filter": condition("contact.plan", "equals", Value::Null)}), "filter.value"),
+        (json!({"name": "x", "filter": condition("tag", "has_any", json!([]))}), "filter.value"),
+        (json!({"name": "x", "filter": condition("last_incoming", "within", json!(0))}), "filter.value"),
+        (json!({"name": "x", "filter": condition("last_channel", "is", json!(999_999))}), "filter"),
+        (json!({"name": "x", "filter": {"or": []}}), "filter.or"),
+        (
+            json!({"name": "x", "filter": {"and": [{"and": [{"and": [{"and": [{"and": [condition("tag", "has_any", json!(["v"]))]}]}]}]}]}}),
+            "filter.and[0].and[0].and[0].and[0].and[0]",
+        ),
+        (json!({"name": "x", "sharing": "shared", "filter": condition("tag", "has_any", json!(["v"]))}), "user_ids"),
+        (json!({"name": "x", "user_ids": [b_id], "filter": condition("tag", "has_any", json!(["v"]))}), "sharing"),
+        (json!({"name": "", "filter": condition("tag", "has_any", json!(["v"]))}), "name"),
+    ] {
+        let got = s.post("/api/v1/inboxes", body.clone()).await;
+        assert_error(&got, 422, "validation_failed");
+        assert_eq!(got.1["error"]["field"], field, "{body}");
+    }
+    assert_eq!(s.delete(&format!("/api/v1/inboxes/{private}")).await.0, StatusCode::NO_CONTENT);
+    assert_error(&s.get(&format!("/api/v1/inboxes/{private}")).await, 404, "not_found");
+    s.stop().await;
+}
+both_backends!(custom_inbox_views, custom_inboxes);

@@ -7,6 +7,7 @@ mod contacts;
 mod conversations;
 mod error;
 pub mod extract;
+mod inboxes;
 mod media;
 mod notifications;
 mod plugins;
@@ -92,6 +93,7 @@ fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .merge(media::router())
         .merge(realtime::router())
         .merge(notifications::router())
+        .merge(inboxes::router())
         .merge(system::api_router())
         .split_for_parts()
 }

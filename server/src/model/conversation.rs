@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use chrono::{DateTime, Utc};
 
-use super::{Actor, Id};
+use super::{Actor, Id, Rule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -68,17 +68,24 @@ pub enum View {
     /// Where the user asking was @mentioned in a comment.
     Mentions,
     Team(Id),
+    /// A custom inbox (its saved filter applies).
+    Inbox(Id),
 }
 
 impl View {
-    /// `all`, `mine`, `unassigned`, `mentions` or `team:{id}`.
+    /// `all`, `mine`, `unassigned`, `mentions`, `team:{id}` or `inbox:{id}`.
     pub fn parse(s: &str) -> Option<Self> {
+        let id = |rest: &str| rest.parse().ok().filter(|id: &Id| *id > 0);
         Some(match s {
             "all" => Self::All,
             "mine" => Self::Mine,
             "unassigned" => Self::Unassigned,
             "mentions" => Self::Mentions,
-            _ => Self::Team(s.strip_prefix("team:")?.parse().ok().filter(|id: &Id| *id > 0)?),
+            _ => match s.split_once(':')? {
+                ("team", rest) => Self::Team(id(rest)?),
+                ("inbox", rest) => Self::Inbox(id(rest)?),
+                _ => return None,
+            },
         })
     }
 }
@@ -111,6 +118,8 @@ pub struct ConversationFilter {
     pub tag: Option<String>,
     /// `Some(true)`: only the user's pinned conversations; `Some(false)`: only the others.
     pub pinned: Option<bool>,
+    /// A custom inbox's saved filter, checked by the inbox service (`view` names the inbox).
+    pub rule: Option<Rule>,
     pub sort: Sort,
 }
 
@@ -123,6 +132,8 @@ pub struct InboxCounts {
     pub mentions: ViewCount,
     /// Every team of the workspace, in id order.
     pub teams: Vec<TeamCount>,
+    /// The custom inboxes the caller sees, in id order.
+    pub inboxes: Vec<InboxCount>,
     /// The caller's unread notifications (mentions and assignments).
     pub notifications_unread: u64,
 }
@@ -132,6 +143,13 @@ pub struct InboxCounts {
 pub struct ViewCount {
     pub open: u64,
     pub unread: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct InboxCount {
+    pub inbox_id: Id,
+    #[serde(flatten)]
+    pub count: ViewCount,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

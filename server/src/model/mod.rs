@@ -4,6 +4,7 @@ mod account;
 mod contact;
 mod conversation;
 mod inbound;
+mod inbox;
 mod job;
 mod settings;
 
@@ -11,6 +12,7 @@ pub use account::*;
 pub use contact::*;
 pub use conversation::*;
 pub use inbound::*;
+pub use inbox::*;
 pub use job::*;
 pub use settings::*;
 

@@ -89,14 +89,15 @@ struct Entry {
 
 /// The conversation in `format`: `json`, `csv` or `text`.
 pub async fn conversation(app: &App, who: &Principal, id: Id, format: &str) -> AppResult<Export> {
-    let make: fn(&Full) -> AppResult<(&'static str, &'static str, Vec<u8>)> = match format {
-        "json" => |f| Ok(("application/json", "json", serde_json::to_vec_pretty(f).map_err(internal)?)),
-        "csv" => |f| Ok(("text/csv; charset=utf-8", "csv", csv(f)?)),
-        "text" | "txt" => |f| Ok(("text/plain; charset=utf-8", "txt", transcript(f).into_bytes())),
-        _ => return Err(AppError::validation("format", "must be json, csv or text")),
-    };
+    if !["json", "csv", "text", "txt"].contains(&format) {
+        return Err(AppError::validation("format", "must be json, csv or text"));
+    }
     let full = gather(app, who.workspace_id, id).await?;
-    let (content_type, extension, body) = make(&full)?;
+    let (content_type, extension, body) = match format {
+        "json" => ("application/json", "json", serde_json::to_vec_pretty(&full).map_err(internal)?),
+        "csv" => ("text/csv; charset=utf-8", "csv", csv(&full)?),
+        _ => ("text/plain; charset=utf-8", "txt", transcript(&full).into_bytes()),
+    };
     Ok(Export { content_type, filename: format!("conversation-{id}.{extension}"), body })
 }
 

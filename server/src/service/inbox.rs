@@ -55,12 +55,18 @@ pub async fn list(app: &App, who: &Principal, req: ListRequest) -> AppResult<Pag
     let ws = who.workspace_id;
     let view = match req.view.as_deref() {
         None | Some("") => View::All,
-        Some(v) => View::parse(v)
-            .ok_or_else(|| AppError::validation("view", "must be all, mine, unassigned, mentions or team:{id}"))?,
+        Some(v) => View::parse(v).ok_or_else(|| {
+            AppError::validation("view", "must be all, mine, unassigned, mentions, team:{id} or inbox:{id}")
+        })?,
     };
-    if let View::Team(team) = view {
-        app.store.get_team(ws, team).await.map_err(|_| AppError::validation("view", "no such team"))?;
-    }
+    let rule = match view {
+        View::Team(team) => {
+            app.store.get_team(ws, team).await.map_err(|_| AppError::validation("view", "no such team"))?;
+            None
+        }
+        View::Inbox(inbox) => Some(super::inboxes::rule(app, who, inbox).await?),
+        _ => None,
+    };
     let status = match req.status.as_deref() {
         None | Some("") | Some("all") => None,
         Some(s) => Some(
@@ -95,6 +101,7 @@ pub async fn list(app: &App, who: &Principal, req: ListRequest) -> AppResult<Pag
         channel_id: req.channel_id,
         tag: req.tag.filter(|t| !t.is_empty()),
         pinned: None,
+        rule,
         sort,
     };
 
@@ -133,8 +140,19 @@ pub async fn list(app: &App, who: &Principal, req: ListRequest) -> AppResult<Pag
 
 /// Open conversations per view for the sidebar, as the caller sees them, and their unread notifications.
 pub async fn counts(app: &App, who: &Principal) -> AppResult<InboxCounts> {
-    let mut counts = app.store.inbox_counts(who.workspace_id, who.user_id).await?;
-    counts.notifications_unread = app.store.unread_notifications(who.workspace_id, who.user_id).await?;
+    let ws = who.workspace_id;
+    let mut counts = app.store.inbox_counts(ws, who.user_id).await?;
+    for inbox in super::inboxes::list(app, who).await? {
+        let filter = ConversationFilter {
+            user_id: Some(who.user_id),
+            status: Some(ConversationStatus::Open),
+            rule: Some(super::inboxes::rule(app, who, inbox.id).await?),
+            ..Default::default()
+        };
+        let count = app.store.count_conversations(ws, &filter).await?;
+        counts.inboxes.push(InboxCount { inbox_id: inbox.id, count });
+    }
+    counts.notifications_unread = app.store.unread_notifications(ws, who.user_id).await?;
     Ok(counts)
 }
 

@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod export;
 pub mod inbound;
 pub mod inbox;
+pub mod inboxes;
 pub mod media;
 pub mod outbound;
 pub mod plugins;

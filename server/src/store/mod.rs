@@ -176,8 +176,10 @@ pub trait ConversationStore {
         filter: &ConversationFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Conversation>>;
-    /// Open conversations per inbox view as seen by `user`.
+    /// Open conversations per inbox view as seen by `user` (custom inboxes: see `count_conversations`).
     async fn inbox_counts(&self, ws: Id, user: Id) -> StoreResult<InboxCounts>;
+    /// How many conversations match the filter, and how many of them await a reply.
+    async fn count_conversations(&self, ws: Id, filter: &ConversationFilter) -> StoreResult<ViewCount>;
     /// Sets the assignee and team (either may be `None` to unassign) and records the change.
     async fn assign_conversation(
         &self,
@@ -318,6 +320,17 @@ pub trait MediaStore {
 }
 
 /// The event log (read side; writes happen inside the other methods' transactions).
+/// Custom inboxes (saved filters); who may see one is the inbox service's business.
+#[async_trait]
+pub trait CustomInboxStore {
+    async fn create_inbox(&self, ws: Id, owner: Id, fields: &InboxFields, actor: Actor) -> StoreResult<CustomInbox>;
+    async fn get_inbox(&self, ws: Id, id: Id) -> StoreResult<CustomInbox>;
+    /// Every custom inbox of the workspace, in id order.
+    async fn list_inboxes(&self, ws: Id) -> StoreResult<Vec<CustomInbox>>;
+    async fn update_inbox(&self, ws: Id, id: Id, fields: &InboxFields, actor: Actor) -> StoreResult<CustomInbox>;
+    async fn delete_inbox(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
+}
+
 /// Per-user notifications (mentions, assignments); written by the comment and assignment transactions.
 #[async_trait]
 pub trait NotificationStore {
@@ -376,6 +389,7 @@ pub trait Store:
     + InboundStore
     + MediaStore
     + NotificationStore
+    + CustomInboxStore
     + EventStore
     + JobStore
     + PluginKvStore

@@ -22,6 +22,11 @@ type ThisStore = PgStore;
 /// Several workers may claim at once: each skips rows another has locked.
 const CLAIM_JOB_SUFFIX: &str = " FOR UPDATE SKIP LOCKED";
 
+/// One key of a JSON text column as text.
+fn push_json_text(qb: &mut sqlx::QueryBuilder<'_, Db>, column: &str, key: &str) {
+    qb.push("(").push(column).push("::jsonb ->> ").push_bind(key.to_owned()).push(")");
+}
+
 /// The PostgreSQL implementation of [`Store`].
 #[derive(Clone)]
 pub struct PgStore {

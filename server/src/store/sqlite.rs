@@ -24,6 +24,14 @@ type ThisStore = SqliteStore;
 /// Jobs are claimed inside a write transaction; SQLite has one writer at a time, so no row locks are needed.
 const CLAIM_JOB_SUFFIX: &str = "";
 
+/// One key of a JSON text column as text (booleans as `true`/`false`, as PostgreSQL's `->>` gives them).
+fn push_json_text(qb: &mut sqlx::QueryBuilder<'_, Db>, column: &str, key: &str) {
+    let path = format!("$.\"{}\"", key.replace('"', ""));
+    qb.push("(CASE json_type(").push(column).push(", ").push_bind(path.clone()).push(") ");
+    qb.push("WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(").push(column);
+    qb.push(", ").push_bind(path).push(") AS TEXT) END)");
+}
+
 /// The SQLite implementation of [`Store`].
 #[derive(Clone)]
 pub struct SqliteStore {

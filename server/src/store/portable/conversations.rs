@@ -81,6 +81,8 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, ws: Id, filter: &ConversationFilte
         View::Team(team) => {
             qb.push(" AND team_id = ").push_bind(team);
         }
+        // The inbox's saved filter comes as `filter.rule`.
+        View::Inbox(_) => {}
     }
     if let Some(contact) = filter.contact_id {
         qb.push(" AND contact_id = ").push_bind(contact);
@@ -106,6 +108,9 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, ws: Id, filter: &ConversationFilte
             .push(" AND t.name = ")
             .push_bind(tag.clone())
             .push(")");
+    }
+    if let Some(rule) = &filter.rule {
+        super::inboxes::push_rule(qb, ws, rule);
     }
     if let Some(pinned) = filter.pinned {
         qb.push(if pinned { " AND id IN" } else { " AND id NOT IN" })
@@ -207,18 +212,13 @@ impl ConversationStore for ThisStore {
             .bind(user)
             .fetch_one(&mut *conn)
             .await?;
-        let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT COUNT(*), COALESCE(SUM({unread}), 0) FROM conversations WHERE workspace_id = "
-        ));
-        qb.push_bind(ws);
         let mentioned = ConversationFilter {
             user_id: Some(user),
             view: View::Mentions,
             status: Some(ConversationStatus::Open),
             ..Default::default()
         };
-        push_filter(&mut qb, ws, &mentioned);
-        let (mentions, mentions_unread): (i64, i64) = qb.build_query_as().fetch_one(&mut *conn).await?;
+        let mentions = self.count_conversations(ws, &mentioned).await?;
         let teams: Vec<(Id, i64, i64)> = sqlx::query_as(&format!(
             "SELECT t.id, COUNT(c.id), COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) \
              FROM teams t LEFT JOIN conversations c \
@@ -234,13 +234,25 @@ impl ConversationStore for ThisStore {
             all: count(all, all_unread),
             mine: count(mine, mine_unread),
             unassigned: count(unassigned, unassigned_unread),
-            mentions: count(mentions, mentions_unread),
+            mentions,
             teams: teams
                 .into_iter()
                 .map(|(team_id, open, unread)| TeamCount { team_id, count: count(open, unread) })
                 .collect(),
+            inboxes: vec![],
             notifications_unread: 0,
         })
+    }
+
+    async fn count_conversations(&self, ws: Id, filter: &ConversationFilter) -> StoreResult<ViewCount> {
+        let unread = format!("CASE WHEN {} THEN 1 ELSE 0 END", awaiting_reply(""));
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT COUNT(*), COALESCE(SUM({unread}), 0) FROM conversations WHERE workspace_id = "
+        ));
+        qb.push_bind(ws);
+        push_filter(&mut qb, ws, filter);
+        let (open, unread): (i64, i64) = qb.build_query_as().fetch_one(&self.pool).await?;
+        Ok(ViewCount { open: open as u64, unread: unread as u64 })
     }
 
     async fn assign_conversation(

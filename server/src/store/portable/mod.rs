@@ -8,6 +8,7 @@ mod accounts;
 mod contacts;
 mod conversations;
 mod inbound;
+mod inboxes;
 mod ingest;
 mod jobs;
 mod kv;
