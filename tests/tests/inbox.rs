@@ -746,3 +746,86 @@ async fn custom_inboxes(backend: Backend) {
     s.stop().await;
 }
 both_backends!(custom_inbox_views, custom_inboxes);
+
+async fn agent_access(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (a_id, a) = s.user("a@acme.test", "agent").await;
+    let (_, b) = s.user("b@acme.test", "agent").await;
+    let (_, manager) = s.user("m@acme.test", "manager").await;
+    let (_, sales) = s.post("/api/v1/teams", json!({"name": "Sales"})).await;
+    let (_, support) = s.post("/api/v1/teams", json!({"name": "Support"})).await;
+    let (sales, support) = (id(&sales), id(&support));
+    assert_eq!(s.put(&format!("/api/v1/teams/{sales}/members/{a_id}"), None).await.0, StatusCode::OK);
+    assert_eq!(s.put(&format!("/api/v1/teams/{support}/members/{}", s.owner_id), None).await.0, StatusCode::OK);
+    let (_, channel) = s
+        .post(
+            "/api/v1/channels",
+            json!({"name": "A", "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"},
+                   "secrets": {"shared_secret": "s"}}),
+        )
+        .await;
+    let ch = id(&channel);
+    // 1: the agent a's, in Sales. 2: Sales, nobody yet. 3: the owner's, in Support. 4: nobody's.
+    let mut convs = Vec::new();
+    for (from, assign) in [
+        ("1", Some(json!({"user_id": a_id, "team_id": sales}))),
+        ("2", Some(json!({"team_id": sales}))),
+        ("3", Some(json!({"user_id": s.owner_id, "team_id": support}))),
+        ("4", None),
+    ] {
+        incoming(&s, ch, from, "hello").await;
+        let conv = ids(&s, &s.token, "").await[0];
+        if let Some(body) = assign {
+            assert_eq!(s.post(&format!("/api/v1/conversations/{conv}/assign"), body).await.0, StatusCode::OK);
+        }
+        convs.push(conv);
+    }
+    let (c1, c2, c3, c4) = (convs[0], convs[1], convs[2], convs[3]);
+    let everything = sorted(convs.clone());
+    assert_eq!(sorted(ids(&s, &a, "").await), everything, "a shared inbox by default");
+
+    let (status, ws) = s.patch("/api/v1/workspace", json!({"agent_access": "teams"})).await;
+    assert_eq!((status, ws["agent_access"].clone()), (StatusCode::OK, json!("teams")));
+    assert_eq!(sorted(ids(&s, &a, "").await), sorted(vec![c1, c2, c4]), "own, own team's, nobody's");
+    assert_eq!(ids(&s, &b, "").await, vec![c4]);
+    assert_eq!(sorted(ids(&s, &manager, "").await), everything, "managers see everything");
+    let (_, counts) = s.call(Method::GET, "/api/v1/inbox/counts", Some(&a), None).await;
+    assert_eq!(counts["all"]["open"], json!(3));
+    assert_eq!(counts["teams"][1], json!({"team_id": support, "open": 0, "unread": 0}), "{counts}");
+    // Out of sight is not found, whatever the way in.
+    let text = json!({"content": {"type": "text", "text": "hi"}});
+    for (method, path, body) in [
+        (Method::GET, format!("/api/v1/conversations/{c3}"), None),
+        (Method::GET, format!("/api/v1/conversations/{c3}/messages"), None),
+        (Method::POST, format!("/api/v1/conversations/{c3}/messages"), Some(text.clone())),
+        (Method::GET, format!("/api/v1/conversations/{c3}/comments"), None),
+        (Method::POST, format!("/api/v1/conversations/{c3}/comments"), Some(json!({"body": "x"}))),
+        (Method::POST, format!("/api/v1/conversations/{c3}/assign"), Some(json!({"user_id": a_id}))),
+        (Method::POST, format!("/api/v1/conversations/{c3}/close"), Some(json!({}))),
+        (Method::PUT, format!("/api/v1/conversations/{c3}/pin"), None),
+        (Method::GET, format!("/api/v1/conversations/{c3}/export"), None),
+    ] {
+        let got = s.call(method.clone(), &path, Some(&a), body).await;
+        assert_error(&got, 404, "not_found");
+    }
+    assert_eq!(s.call(Method::GET, &format!("/api/v1/conversations/{c2}"), Some(&a), None).await.0, StatusCode::OK);
+
+    // Live: b's stream carries the events of what b sees only.
+    let mut ws_b = stream(&s, &b, "", None).await.expect("connect");
+    frame(&mut ws_b).await;
+    incoming(&s, ch, "3", "only for the owner").await;
+    incoming(&s, ch, "4", "for anyone").await;
+    let first = frame(&mut ws_b).await;
+    assert_eq!(
+        (first["event"]["kind"].clone(), first["event"]["data"]["conversation_id"].clone()),
+        (json!("message.created"), json!(c4))
+    );
+
+    s.patch("/api/v1/workspace", json!({"agent_access": "assigned"})).await;
+    assert_eq!(sorted(ids(&s, &a, "").await), sorted(vec![c1, c2, c4]), "own and without an assignee");
+    assert_eq!(sorted(ids(&s, &b, "").await), sorted(vec![c2, c4]));
+    let got = s.patch("/api/v1/workspace", json!({"agent_access": "nobody"})).await;
+    assert_eq!(got.0.as_u16(), 422, "{}", got.1);
+    s.stop().await;
+}
+both_backends!(agent_access_rules, agent_access);

@@ -17,7 +17,7 @@ use crate::service::conversations::{
     self, AddComment, AssignRequest, CloseConversation, OpenConversation, SendMessage,
 };
 use crate::service::window::WindowState;
-use crate::service::{export, inbox};
+use crate::service::{access, export, inbox};
 
 pub(super) fn router() -> ApiRouter {
     ApiRouter::new()
@@ -123,7 +123,7 @@ async fn get_conversation(
     Path(id): Path<Id>,
 ) -> AppResult<Json<ConversationDetail>> {
     let ws = who.workspace_id;
-    let mut conversation = app.store.get_conversation(ws, id).await?;
+    let mut conversation = access::conversation(&app, &who, id).await?;
     let contact = app.store.get_contact(ws, conversation.contact_id).await?;
     let assignments = app.store.list_assignments(ws, id).await?;
     conversation.pinned = app.store.list_pins(ws, who.user_id).await?.contains(&id);
@@ -146,6 +146,7 @@ async fn list_messages(
     Path(id): Path<Id>,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<Page<Message>>> {
+    access::conversation(&app, &who, id).await?;
     Ok(Json(app.store.list_messages(who.workspace_id, id, &q.page()?).await?))
 }
 
@@ -201,6 +202,7 @@ async fn list_comments(
     Path(id): Path<Id>,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<Page<Comment>>> {
+    access::conversation(&app, &who, id).await?;
     Ok(Json(app.store.list_comments(who.workspace_id, id, &q.page()?).await?))
 }
 

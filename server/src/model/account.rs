@@ -60,7 +60,40 @@ pub struct Workspace {
     /// Open conversations close by themselves this many minutes after a human agent's last reply, unless
     /// the contact answers first; `null` when off.
     pub auto_close_minutes: Option<u32>,
+    /// Which conversations agents see (managers and owners see all).
+    pub agent_access: AgentAccess,
     pub created_at: DateTime<Utc>,
+}
+
+/// Which conversations an agent of a workspace sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentAccess {
+    /// Every conversation (a shared inbox).
+    #[default]
+    All,
+    /// Those assigned to them, to one of their teams, and those with neither assignee nor team.
+    Teams,
+    /// Those assigned to them and those without an assignee.
+    Assigned,
+}
+
+impl AgentAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Teams => "teams",
+            Self::Assigned => "assigned",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "all" => Some(Self::All),
+            "teams" => Some(Self::Teams),
+            "assigned" => Some(Self::Assigned),
+            _ => None,
+        }
+    }
 }
 
 /// Changes to a workspace's settings; absent fields are kept.
@@ -74,6 +107,7 @@ pub struct WorkspaceUpdate {
     #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<u32>)]
     pub auto_close_minutes: Option<Option<u32>>,
+    pub agent_access: Option<AgentAccess>,
 }
 
 /// A user's role in one workspace. Ordered: an owner can do everything a manager can, and so on.

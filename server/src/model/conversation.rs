@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use chrono::{DateTime, Utc};
 
-use super::{Actor, Id, Rule};
+use super::{Actor, AgentAccess, Id, Rule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -120,7 +120,35 @@ pub struct ConversationFilter {
     pub pinned: Option<bool>,
     /// A custom inbox's saved filter, checked by the inbox service (`view` names the inbox).
     pub rule: Option<Rule>,
+    /// What the user asking may see, when that is not everything.
+    pub visible_to: Option<Visibility>,
+    /// Only these conversations.
+    pub ids: Option<Vec<Id>>,
     pub sort: Sort,
+}
+
+/// The conversations an agent may see under a restricting [`AgentAccess`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visibility {
+    pub user_id: Id,
+    /// The agent's teams (used with `AgentAccess::Teams`).
+    pub team_ids: Vec<Id>,
+    pub access: AgentAccess,
+}
+
+impl Visibility {
+    /// Whether the conversation is visible.
+    pub fn allows(&self, c: &Conversation) -> bool {
+        match self.access {
+            AgentAccess::All => true,
+            AgentAccess::Assigned => c.assignee_id.is_none_or(|u| u == self.user_id),
+            AgentAccess::Teams => {
+                c.assignee_id == Some(self.user_id)
+                    || (c.assignee_id.is_none() && c.team_id.is_none())
+                    || c.team_id.is_some_and(|t| self.team_ids.contains(&t))
+            }
+        }
+    }
 }
 
 /// Open conversations per inbox view, for the sidebar.

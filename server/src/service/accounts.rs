@@ -236,6 +236,7 @@ pub async fn update_workspace(app: &App, who: &Principal, req: WorkspaceUpdate) 
         timezone: req.timezone.map(|t| validate::timezone("timezone", &t)).transpose()?,
         closing_note_mode: req.closing_note_mode,
         auto_close_minutes: req.auto_close_minutes,
+        agent_access: req.agent_access,
     };
     if let Some(Some(minutes)) = update.auto_close_minutes
         && !(AUTO_CLOSE_MINUTES.contains(&minutes))

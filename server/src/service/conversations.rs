@@ -77,7 +77,7 @@ pub async fn assign(app: &App, who: &Principal, id: Id, req: AssignRequest) -> A
     if req.user_id.is_none() && req.team_id.is_none() {
         return Err(AppError::validation("user_id", "give user_id and/or team_id (null to unassign)"));
     }
-    let current = app.store.get_conversation(ws, id).await?;
+    let current = super::access::conversation(app, who, id).await?;
     let user = req.user_id.unwrap_or(current.assignee_id);
     let team = req.team_id.unwrap_or(current.team_id);
     check_assignment(app, ws, user, team).await?;
@@ -95,6 +95,7 @@ pub struct CloseConversation {
 
 pub async fn close(app: &App, who: &Principal, id: Id, req: CloseConversation) -> AppResult<Conversation> {
     let ws = who.workspace_id;
+    super::access::conversation(app, who, id).await?;
     let mode = app.store.get_workspace(ws).await?.closing_note_mode;
     let mut close = CloseRequest {
         category_id: req.category_id,
@@ -122,6 +123,7 @@ pub async fn close(app: &App, who: &Principal, id: Id, req: CloseConversation) -
 }
 
 pub async fn reopen(app: &App, who: &Principal, id: Id) -> AppResult<Conversation> {
+    super::access::conversation(app, who, id).await?;
     Ok(app.store.reopen_conversation(who.workspace_id, id, actor(who)).await?)
 }
 
@@ -256,7 +258,7 @@ fn check_capability(app: &App, channel: &Channel, content: &MessageContent) -> A
 /// Stores an outgoing message from the calling user as `pending`, with its send job.
 pub async fn send(app: &App, who: &Principal, id: Id, mut req: SendMessage) -> AppResult<Message> {
     let ws = who.workspace_id;
-    let conversation = app.store.get_conversation(ws, id).await?;
+    let conversation = super::access::conversation(app, who, id).await?;
     if conversation.status != ConversationStatus::Open {
         return Err(AppError::conflict("conversation_closed", "the conversation is closed; reopen it to reply"));
     }
@@ -327,6 +329,7 @@ pub struct AddComment {
 
 pub async fn comment(app: &App, who: &Principal, id: Id, req: AddComment) -> AppResult<Comment> {
     let ws = who.workspace_id;
+    super::access::conversation(app, who, id).await?;
     let body = validate::required("body", &req.body, MAX_COMMENT_CHARS)?;
     let mut mentions = Vec::new();
     for (i, user) in req.mentions.iter().enumerate() {
@@ -343,5 +346,6 @@ pub async fn comment(app: &App, who: &Principal, id: Id, req: AddComment) -> App
 
 /// Pins or unpins a conversation for the caller only.
 pub async fn set_pin(app: &App, who: &Principal, id: Id, pinned: bool) -> AppResult<()> {
+    super::access::conversation(app, who, id).await?;
     Ok(app.store.set_pin(who.workspace_id, who.user_id, id, pinned).await?)
 }

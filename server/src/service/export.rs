@@ -92,6 +92,7 @@ pub async fn conversation(app: &App, who: &Principal, id: Id, format: &str) -> A
     if !["json", "csv", "text", "txt"].contains(&format) {
         return Err(AppError::validation("format", "must be json, csv or text"));
     }
+    super::access::conversation(app, who, id).await?;
     let full = gather(app, who.workspace_id, id).await?;
     let (content_type, extension, body) = match format {
         "json" => ("application/json", "json", serde_json::to_vec_pretty(&full).map_err(internal)?),

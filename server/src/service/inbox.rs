@@ -102,6 +102,8 @@ pub async fn list(app: &App, who: &Principal, req: ListRequest) -> AppResult<Pag
         tag: req.tag.filter(|t| !t.is_empty()),
         pinned: None,
         rule,
+        visible_to: super::access::scope(app, who).await?,
+        ids: None,
         sort,
     };
 
@@ -141,12 +143,14 @@ pub async fn list(app: &App, who: &Principal, req: ListRequest) -> AppResult<Pag
 /// Open conversations per view for the sidebar, as the caller sees them, and their unread notifications.
 pub async fn counts(app: &App, who: &Principal) -> AppResult<InboxCounts> {
     let ws = who.workspace_id;
-    let mut counts = app.store.inbox_counts(ws, who.user_id).await?;
+    let visible_to = super::access::scope(app, who).await?;
+    let mut counts = app.store.inbox_counts(ws, who.user_id, visible_to.as_ref()).await?;
     for inbox in super::inboxes::list(app, who).await? {
         let filter = ConversationFilter {
             user_id: Some(who.user_id),
             status: Some(ConversationStatus::Open),
             rule: Some(super::inboxes::rule(app, who, inbox.id).await?),
+            visible_to: visible_to.clone(),
             ..Default::default()
         };
         let count = app.store.count_conversations(ws, &filter).await?;

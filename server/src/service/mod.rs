@@ -1,6 +1,7 @@
 //! Domain services: the rules of the inbox, contacts, accounts and settings. They know neither axum nor
 //! SQL; they check roles and input, then call the store, whose methods are transactions.
 
+pub mod access;
 pub mod accounts;
 pub mod auto_close;
 pub mod channels;

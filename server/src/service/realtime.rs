@@ -31,8 +31,32 @@ pub async fn read(app: &App, who: &Principal, after: i64) -> AppResult<Batch> {
     let events = app.store.list_events(who.workspace_id, after, BATCH).await?;
     let at_end = events.len() < BATCH as usize;
     let last_seq = events.last().map_or(after, |e| e.seq);
-    let events = events.into_iter().filter(|e| visible(who, e)).collect();
+    let mut events: Vec<Event> = events.into_iter().filter(|e| visible(who, e)).collect();
+    if let Some(scope) = super::access::scope(app, who).await? {
+        // An agent who sees only some conversations receives only their events (and no contact events,
+        // which are not tied to one conversation).
+        let mut ids: Vec<Id> = events.iter().filter_map(conversation_of).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let filter = ConversationFilter { ids: Some(ids.clone()), visible_to: Some(scope), ..Default::default() };
+        let page = PageRequest { after: None, limit: (ids.len() as u32).clamp(1, Cursor::MAX_LIMIT) };
+        let seen: Vec<Id> = if ids.is_empty() {
+            vec![]
+        } else {
+            app.store.list_conversations(who.workspace_id, &filter, &page).await?.items.iter().map(|c| c.id).collect()
+        };
+        events.retain(|e| conversation_of(e).is_some_and(|c| seen.contains(&c)));
+    }
     Ok(Batch { events, last_seq, at_end })
+}
+
+/// The conversation an event is about, if it is about one.
+fn conversation_of(e: &Event) -> Option<Id> {
+    if e.kind.starts_with("conversation.") {
+        e.subject_id
+    } else {
+        e.data.get("conversation_id").and_then(|v| v.as_i64())
+    }
 }
 
 /// The sequence number a stream without `after` starts from: the latest event now.

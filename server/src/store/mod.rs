@@ -177,7 +177,7 @@ pub trait ConversationStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Conversation>>;
     /// Open conversations per inbox view as seen by `user` (custom inboxes: see `count_conversations`).
-    async fn inbox_counts(&self, ws: Id, user: Id) -> StoreResult<InboxCounts>;
+    async fn inbox_counts(&self, ws: Id, user: Id, visible_to: Option<&Visibility>) -> StoreResult<InboxCounts>;
     /// How many conversations match the filter, and how many of them await a reply.
     async fn count_conversations(&self, ws: Id, filter: &ConversationFilter) -> StoreResult<ViewCount>;
     /// Sets the assignee and team (either may be `None` to unassign) and records the change.
@@ -231,6 +231,8 @@ pub trait SettingsStore {
     async fn create_team(&self, ws: Id, name: &str, actor: Actor) -> StoreResult<Team>;
     async fn get_team(&self, ws: Id, id: Id) -> StoreResult<Team>;
     async fn list_teams(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Team>>;
+    /// The teams `user` is a member of.
+    async fn user_team_ids(&self, ws: Id, user: Id) -> StoreResult<Vec<Id>>;
     async fn rename_team(&self, ws: Id, id: Id, name: &str, actor: Actor) -> StoreResult<Team>;
     async fn delete_team(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
     /// Adds (`member = true`) or removes a workspace member to or from a team.

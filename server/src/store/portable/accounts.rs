@@ -137,19 +137,22 @@ impl AccountStore for ThisStore {
         let timezone = update.timezone.clone().unwrap_or(current.timezone);
         let mode = update.closing_note_mode.unwrap_or(current.closing_note_mode);
         let auto_close = update.auto_close_minutes.unwrap_or(current.auto_close_minutes);
+        let access = update.agent_access.unwrap_or(current.agent_access);
         sqlx::query(
-            "UPDATE workspaces SET name = $1, timezone = $2, closing_note_mode = $3, auto_close_minutes = $4 \
-             WHERE id = $5",
+            "UPDATE workspaces SET name = $1, timezone = $2, closing_note_mode = $3, auto_close_minutes = $4, \
+             agent_access = $5 WHERE id = $6",
         )
         .bind(&name)
         .bind(&timezone)
         .bind(mode.as_str())
         .bind(auto_close.map(i64::from))
+        .bind(access.as_str())
         .bind(ws)
         .execute(&mut *tx)
         .await?;
         let data = json!({
             "name": name, "timezone": timezone, "closing_note_mode": mode, "auto_close_minutes": auto_close,
+            "agent_access": access,
         });
         append_event(&mut tx, ws, event("workspace.updated", ws, actor, data)).await?;
         let updated = load_workspace(&mut tx, ws).await?;

@@ -57,6 +57,29 @@ fn awaiting_reply(t: &str) -> String {
     )
 }
 
+/// `AND` the conversations an agent may see; `p` is the table alias with its dot ("" for none).
+fn push_visibility(qb: &mut QueryBuilder<'_, Db>, v: &Visibility, p: &str) {
+    match v.access {
+        AgentAccess::All => {}
+        AgentAccess::Assigned => {
+            qb.push(format!(" AND ({p}assignee_id IS NULL OR {p}assignee_id = ")).push_bind(v.user_id).push(")");
+        }
+        AgentAccess::Teams => {
+            qb.push(format!(" AND ({p}assignee_id = ")).push_bind(v.user_id);
+            qb.push(format!(" OR ({p}assignee_id IS NULL AND {p}team_id IS NULL)"));
+            if !v.team_ids.is_empty() {
+                qb.push(format!(" OR {p}team_id IN ("));
+                let mut list = qb.separated(", ");
+                for team in &v.team_ids {
+                    list.push_bind(*team);
+                }
+                qb.push(")");
+            }
+            qb.push(")");
+        }
+    }
+}
+
 /// The `WHERE` conditions of a conversation filter, after `workspace_id = ws`.
 fn push_filter(qb: &mut QueryBuilder<'_, Db>, ws: Id, filter: &ConversationFilter) {
     if let Some(status) = filter.status {
@@ -108,6 +131,21 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, ws: Id, filter: &ConversationFilte
             .push(" AND t.name = ")
             .push_bind(tag.clone())
             .push(")");
+    }
+    if let Some(v) = &filter.visible_to {
+        push_visibility(qb, v, "");
+    }
+    if let Some(ids) = &filter.ids {
+        if ids.is_empty() {
+            qb.push(" AND 1 = 0");
+        } else {
+            qb.push(" AND id IN (");
+            let mut list = qb.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+        }
     }
     if let Some(rule) = &filter.rule {
         super::inboxes::push_rule(qb, ws, rule);
@@ -196,39 +234,40 @@ impl ConversationStore for ThisStore {
         }))
     }
 
-    async fn inbox_counts(&self, ws: Id, user: Id) -> StoreResult<InboxCounts> {
+    async fn inbox_counts(&self, ws: Id, user: Id, visible_to: Option<&Visibility>) -> StoreResult<InboxCounts> {
         let mut conn = self.pool.acquire().await?;
         let unread = format!("CASE WHEN {} THEN 1 ELSE 0 END", awaiting_reply(""));
+        let mut qb = QueryBuilder::<Db>::new(format!("SELECT COUNT(*), COALESCE(SUM({unread}), 0), "));
+        qb.push("COALESCE(SUM(CASE WHEN assignee_id = ").push_bind(user).push(" THEN 1 ELSE 0 END), 0), ");
+        qb.push("COALESCE(SUM(CASE WHEN assignee_id = ").push_bind(user);
+        qb.push(format!(" THEN {unread} ELSE 0 END), 0), "));
+        qb.push("COALESCE(SUM(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END), 0), ");
+        qb.push(format!("COALESCE(SUM(CASE WHEN assignee_id IS NULL THEN {unread} ELSE 0 END), 0) "));
+        qb.push("FROM conversations WHERE workspace_id = ").push_bind(ws).push(" AND status = 'open'");
+        if let Some(v) = visible_to {
+            push_visibility(&mut qb, v, "");
+        }
         let (all, all_unread, mine, mine_unread, unassigned, unassigned_unread): (i64, i64, i64, i64, i64, i64) =
-            sqlx::query_as(&format!(
-                "SELECT COUNT(*), COALESCE(SUM({unread}), 0), \
-                 COALESCE(SUM(CASE WHEN assignee_id = $2 THEN 1 ELSE 0 END), 0), \
-                 COALESCE(SUM(CASE WHEN assignee_id = $2 THEN {unread} ELSE 0 END), 0), \
-                 COALESCE(SUM(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END), 0), \
-                 COALESCE(SUM(CASE WHEN assignee_id IS NULL THEN {unread} ELSE 0 END), 0) \
-                 FROM conversations WHERE workspace_id = $1 AND status = 'open'"
-            ))
-            .bind(ws)
-            .bind(user)
-            .fetch_one(&mut *conn)
-            .await?;
+            qb.build_query_as().fetch_one(&mut *conn).await?;
         let mentioned = ConversationFilter {
             user_id: Some(user),
             view: View::Mentions,
             status: Some(ConversationStatus::Open),
+            visible_to: visible_to.cloned(),
             ..Default::default()
         };
         let mentions = self.count_conversations(ws, &mentioned).await?;
-        let teams: Vec<(Id, i64, i64)> = sqlx::query_as(&format!(
+        let mut qb = QueryBuilder::<Db>::new(format!(
             "SELECT t.id, COUNT(c.id), COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) \
              FROM teams t LEFT JOIN conversations c \
-               ON c.workspace_id = t.workspace_id AND c.team_id = t.id AND c.status = 'open' \
-             WHERE t.workspace_id = $1 GROUP BY t.id ORDER BY t.id",
+               ON c.workspace_id = t.workspace_id AND c.team_id = t.id AND c.status = 'open'",
             awaiting_reply("c.")
-        ))
-        .bind(ws)
-        .fetch_all(&mut *conn)
-        .await?;
+        ));
+        if let Some(v) = visible_to {
+            push_visibility(&mut qb, v, "c.");
+        }
+        qb.push(" WHERE t.workspace_id = ").push_bind(ws).push(" GROUP BY t.id ORDER BY t.id");
+        let teams: Vec<(Id, i64, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
         let count = |open: i64, unread: i64| ViewCount { open: open as u64, unread: unread as u64 };
         Ok(InboxCounts {
             all: count(all, all_unread),

@@ -51,8 +51,8 @@ impl From<OrganisationRow> for Organisation {
     }
 }
 
-pub(super) const WORKSPACE_COLUMNS: &str =
-    "w.id, w.organisation_id, w.name, w.timezone, w.closing_note_mode, w.auto_close_minutes, w.created_at";
+pub(super) const WORKSPACE_COLUMNS: &str = "w.id, w.organisation_id, w.name, w.timezone, w.closing_note_mode, w.auto_close_minutes, w.agent_access, \
+     w.created_at";
 
 #[derive(FromRow)]
 pub(super) struct WorkspaceRow {
@@ -62,6 +62,7 @@ pub(super) struct WorkspaceRow {
     timezone: String,
     closing_note_mode: String,
     auto_close_minutes: Option<i64>,
+    agent_access: String,
     created_at: i64,
 }
 
@@ -74,6 +75,7 @@ impl From<WorkspaceRow> for Workspace {
             timezone: r.timezone,
             closing_note_mode: ClosingNoteMode::parse(&r.closing_note_mode).unwrap_or_default(),
             auto_close_minutes: r.auto_close_minutes.and_then(|m| u32::try_from(m).ok()),
+            agent_access: AgentAccess::parse(&r.agent_access).unwrap_or_default(),
             created_at: ts_from_ms(r.created_at),
         }
     }

@@ -81,6 +81,17 @@ impl SettingsStore for ThisStore {
         load_team(&mut *self.pool.acquire().await?, ws, id).await
     }
 
+    async fn user_team_ids(&self, ws: Id, user: Id) -> StoreResult<Vec<Id>> {
+        let ids: Vec<Id> = sqlx::query_scalar(
+            "SELECT team_id FROM team_members WHERE workspace_id = $1 AND user_id = $2 ORDER BY team_id",
+        )
+        .bind(ws)
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
     async fn list_teams(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Team>> {
         let mut conn = self.pool.acquire().await?;
         let ids: Vec<Id> =
