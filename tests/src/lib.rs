@@ -3,6 +3,8 @@
 //! SQLite always runs. PostgreSQL runs when `SWITCHBOARD_TEST_DATABASE_URL` names a server: each test
 //! creates its own database there and drops it at the end.
 
+pub mod inbox;
+
 use std::sync::Arc;
 
 use rand::Rng;

@@ -1,58 +1,11 @@
-//! The agent inbox through the API: views (all, mine, unassigned, mentions, a team's), filters (status,
-//! unread, channel, tag), sort, the caller's pins first across keyset pages, and the sidebar counts — on
-//! SQLite and PostgreSQL.
+//! The agent inbox through the API: views (all, mine, unassigned, mentions, a team's, custom inboxes),
+//! filters, sort, the caller's pins first across keyset pages, sidebar counts, notifications, what agents
+//! may see, auto-assignment, and the realtime websocket — on SQLite and PostgreSQL.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use switchboard::model::{ContactFields, InboundItem, MessageContent};
+use switchboard_tests::inbox::*;
 use switchboard_tests::{Backend, TestServer, assert_error, both_backends};
-
-fn id(v: &Value) -> i64 {
-    v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
-}
-
-/// A message from `from` arriving on `channel`, as its plugin would hand it over.
-async fn incoming(s: &TestServer, channel: i64, from: &str, text: &str) {
-    let item = InboundItem::Message {
-        external_id: from.into(),
-        profile: ContactFields { first_name: Some(format!("Contact {from}")), ..Default::default() },
-        provider_message_id: format!("{from}-{text}"),
-        content: MessageContent::Text { text: text.into() },
-    };
-    s.app.store.ingest(s.workspace_id, channel, &[item]).await.expect("ingest");
-    // Distinct activity times, so the expected orders do not hang on ties.
-    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-}
-
-/// The conversation ids of a list, in order.
-async fn ids(s: &TestServer, token: &str, query: &str) -> Vec<i64> {
-    let (status, page) = s.call(Method::GET, &format!("/api/v1/conversations?{query}"), Some(token), None).await;
-    assert_eq!(status, StatusCode::OK, "{query}: {page}");
-    page["items"].as_array().expect("items").iter().map(id).collect()
-}
-
-fn sorted(mut v: Vec<i64>) -> Vec<i64> {
-    v.sort_unstable();
-    v
-}
-
-/// Every page of a list walked with `limit`, as (id, pinned) pairs.
-async fn walk(s: &TestServer, query: &str, limit: u32) -> Vec<(i64, bool)> {
-    let mut seen = Vec::new();
-    let mut cursor = String::new();
-    for _ in 0..50 {
-        let (status, page) = s.get(&format!("/api/v1/conversations?{query}&limit={limit}&cursor={cursor}")).await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        for c in page["items"].as_array().expect("items") {
-            seen.push((id(c), c["pinned"] == json!(true)));
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_owned(),
-            None => return seen,
-        }
-    }
-    panic!("pagination does not end: {seen:?}");
-}
 
 async fn views_filters_pins_counts(backend: Backend) {
     let s = TestServer::start(backend).await;
@@ -62,13 +15,7 @@ async fn views_filters_pins_counts(backend: Backend) {
     let (_, support) = s.post("/api/v1/teams", json!({"name": "Support"})).await;
     let (sales, support) = (id(&sales), id(&support));
     assert_eq!(s.put(&format!("/api/v1/teams/{sales}/members/{agent_id}"), None).await.0, StatusCode::OK);
-    let channel = |name: &str| {
-        json!({"name": name, "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"},
-               "secrets": {"shared_secret": "s"}})
-    };
-    let (_, a) = s.post("/api/v1/channels", channel("A")).await;
-    let (_, b) = s.post("/api/v1/channels", channel("B")).await;
-    let (a, b) = (id(&a), id(&b));
+    let (a, b) = (example_channel(&s, "A").await, example_channel(&s, "B").await);
 
     // 1: waiting for a reply on A, assigned to the agent in Sales. 2: on B, answered. 3: opened by a
     // user for a VIP contact, no messages, the agent mentioned in a comment. 4: on A, closed.
@@ -318,288 +265,6 @@ async fn realtime_resume(backend: Backend) {
 }
 both_backends!(realtime, realtime_resume);
 
-/// The raw body and headers of a GET as the owner.
-async fn download(s: &TestServer, path: &str) -> (StatusCode, String, String, String) {
-    let resp = s.http.get(format!("{}{path}", s.base)).bearer_auth(&s.token).send().await.expect("get");
-    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let (content_type, disposition) = (header("content-type"), header("content-disposition"));
-    (resp.status(), content_type, disposition, resp.text().await.expect("body"))
-}
-
-async fn export_formats(backend: Backend) {
-    let s = TestServer::start(backend).await;
-    let (agent_id, _) = s.user("agent@acme.test", "agent").await;
-    assert_eq!(s.patch("/api/v1/workspace", json!({"timezone": "Asia/Dubai"})).await.0, StatusCode::OK);
-    let (_, category) = s.post("/api/v1/closing-categories", json!({"name": "Resolved"})).await;
-    let (_, channel) = s
-        .post(
-            "/api/v1/channels",
-            json!({"name": "A", "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"},
-                   "secrets": {"shared_secret": "s"}}),
-        )
-        .await;
-    incoming(&s, id(&channel), "971500000001", "hello, my order is late").await;
-    let conv = ids(&s, &s.token, "").await[0];
-    let reply = json!({"content": {"type": "text", "text": "Sorry!\nChecking now"}});
-    assert_eq!(s.post(&format!("/api/v1/conversations/{conv}/messages"), reply).await.0, StatusCode::ACCEPTED);
-    let comment = json!({"body": "courier, again", "mentions": [agent_id]});
-    assert_eq!(s.post(&format!("/api/v1/conversations/{conv}/comments"), comment).await.0, StatusCode::CREATED);
-    let assign = json!({"user_id": agent_id});
-    assert_eq!(s.post(&format!("/api/v1/conversations/{conv}/assign"), assign).await.0, StatusCode::OK);
-    let close = json!({"category_id": id(&category), "summary": "refunded"});
-    assert_eq!(s.post(&format!("/api/v1/conversations/{conv}/close"), close).await.0, StatusCode::OK);
-
-    let (status, content_type, disposition, body) =
-        download(&s, &format!("/api/v1/conversations/{conv}/export?format=json")).await;
-    assert_eq!((status, content_type.as_str()), (StatusCode::OK, "application/json"));
-    assert_eq!(disposition, format!("attachment; filename=\"conversation-{conv}.json\""));
-    let full: Value = serde_json::from_str(&body).expect("JSON export");
-    let texts: Vec<_> =
-        full["messages"].as_array().expect("messages").iter().map(|m| m["content"]["text"].clone()).collect();
-    assert_eq!(texts, [json!("hello, my order is late"), json!("Sorry!\nChecking now")], "oldest first");
-    assert_eq!(full["comments"][0]["body"], "courier, again");
-    assert_eq!(full["assignments"][0]["to_user_id"], json!(agent_id));
-    assert_eq!(full["closing_note"], json!({"category": "Resolved", "summary": "refunded"}));
-    assert_eq!(
-        (full["contact"]["first_name"].clone(), full["complete"].clone()),
-        (json!("Contact 971500000001"), json!(true))
-    );
-
-    let (status, content_type, _, body) =
-        download(&s, &format!("/api/v1/conversations/{conv}/export?format=csv")).await;
-    assert_eq!((status, content_type.as_str()), (StatusCode::OK, "text/csv; charset=utf-8"));
-    let mut reader = csv::Reader::from_reader(body.as_bytes());
-    assert_eq!(
-        reader.headers().expect("header").iter().collect::<Vec<_>>(),
-        ["time", "type", "author", "text", "status"]
-    );
-    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
-    let kinds: Vec<_> = rows.iter().map(|r| r[1].to_owned()).collect();
-    assert_eq!(kinds, ["opened", "incoming", "outgoing", "comment", "assignment", "closed"], "{body}");
-    assert_eq!(&rows[2][3], "Sorry!\nChecking now", "a multi-line text stays one field");
-    assert!(rows[0][0].ends_with("+04"), "times in the workspace's time zone: {body}");
-    assert_eq!((&rows[0][2], &rows[3][2]), ("Contact 971500000001", "Olivia Owner"));
-
-    let (status, _, _, text) = download(&s, &format!("/api/v1/conversations/{conv}/export?format=text")).await;
-    assert_eq!(status, StatusCode::OK);
-    for line in [
-        format!("Conversation {conv} with Contact 971500000001"),
-        "Closing note: Resolved — refunded".to_owned(),
-        "Contact 971500000001: hello, my order is late".to_owned(),
-        "Olivia Owner: Sorry!\n    Checking now [".to_owned(),
-        "(comment) Olivia Owner: courier, again".to_owned(),
-        "(assignment) Olivia Owner: assigned to agent@acme.test (no team)".to_owned(),
-        "(closed) Olivia Owner: closed the conversation: Resolved — refunded".to_owned(),
-    ] {
-        assert!(text.contains(&line), "missing {line:?} in:\n{text}");
-    }
-    assert!(text.lines().nth(4).is_some_and(|l| l.starts_with('[') && l.contains(" +04]")), "{text}");
-    let bad = s.get(&format!("/api/v1/conversations/{conv}/export?format=pdf")).await;
-    assert_error(&bad, 422, "validation_failed");
-    assert_eq!(bad.1["error"]["field"], "format");
-    assert_error(&s.get("/api/v1/conversations/424242/export").await, 404, "not_found");
-    s.stop().await;
-}
-both_backends!(export, export_formats);
-
-/// The queued auto-close timers of a conversation, oldest first.
-async fn timers(s: &TestServer, conversation: i64) -> Vec<switchboard::model::Job> {
-    use switchboard::model::{AUTO_CLOSE_JOB, JobStatus, PageRequest};
-    let page = PageRequest { after: None, limit: 200 };
-    let jobs = s.app.store.list_jobs(Some(JobStatus::Queued), &page).await.expect("jobs").items;
-    let mut mine: Vec<_> = jobs
-        .into_iter()
-        .filter(|j| j.kind == AUTO_CLOSE_JOB && j.payload["conversation_id"] == json!(conversation))
-        .collect();
-    mine.sort_by_key(|j| j.id);
-    mine
-}
-
-/// Runs a timer now, as the worker would when it is due.
-async fn fire(s: &TestServer, job: &switchboard::model::Job) {
-    use switchboard::jobs::JobHandler;
-    switchboard::service::auto_close::AutoClose.run(&s.app, job).await.expect("auto-close job");
-}
-
-async fn status_of(s: &TestServer, conversation: i64) -> Value {
-    let (_, c) = s.get(&format!("/api/v1/conversations/{conversation}")).await;
-    json!([c["status"], c["closed_by"]])
-}
-
-async fn reply(s: &TestServer, conversation: i64) {
-    let body = json!({"content": {"type": "text", "text": "Anything else?"}});
-    let (status, sent) = s.post(&format!("/api/v1/conversations/{conversation}/messages"), body).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
-}
-
-async fn auto_close(backend: Backend) {
-    let s = TestServer::start(backend).await;
-    for bad in [json!(29), json!(20_161), json!(-5), json!("soon")] {
-        let got = s.patch("/api/v1/workspace", json!({"auto_close_minutes": bad})).await;
-        assert_eq!(got.0.as_u16(), 422, "{bad}: {}", got.1);
-    }
-    let (_, channel) = s
-        .post(
-            "/api/v1/channels",
-            json!({"name": "A", "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"},
-                   "secrets": {"shared_secret": "s"}}),
-        )
-        .await;
-    let ch = id(&channel);
-
-    // Off by default: replies start no timer.
-    incoming(&s, ch, "1", "hi").await;
-    let off = ids(&s, &s.token, "").await[0];
-    reply(&s, off).await;
-    assert!(timers(&s, off).await.is_empty());
-
-    let (status, ws) = s.patch("/api/v1/workspace", json!({"auto_close_minutes": 60})).await;
-    assert_eq!((status, ws["auto_close_minutes"].clone()), (StatusCode::OK, json!(60)));
-
-    // A reply starts the timer; with no answer from the contact, the conversation closes by itself.
-    incoming(&s, ch, "2", "hi").await;
-    let quiet = ids(&s, &s.token, "").await[0];
-    reply(&s, quiet).await;
-    let started = timers(&s, quiet).await;
-    assert_eq!(started.len(), 1);
-    let due_in = started[0].run_at - started[0].created_at;
-    assert_eq!(due_in.num_minutes(), 60, "due when the period ends");
-    fire(&s, &started[0]).await;
-    assert_eq!(status_of(&s, quiet).await, json!(["closed", {"kind": "system", "id": null}]));
-
-    // The contact answers before the period ends: cancelled.
-    incoming(&s, ch, "3", "hi").await;
-    let answered = ids(&s, &s.token, "status=open").await[0];
-    reply(&s, answered).await;
-    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-    incoming(&s, ch, "3", "thanks, one more thing").await;
-    fire(&s, &timers(&s, answered).await[0]).await;
-    assert_eq!(status_of(&s, answered).await, json!(["open", null]));
-
-    // A second reply resets the timer: the first one does nothing, the second closes.
-    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-    reply(&s, answered).await;
-    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-    reply(&s, answered).await;
-    let both = timers(&s, answered).await;
-    assert_eq!(both.len(), 3, "one per reply");
-    fire(&s, &both[1]).await;
-    assert_eq!(status_of(&s, answered).await, json!(["open", null]), "superseded by the later reply");
-    fire(&s, &both[2]).await;
-    assert_eq!(status_of(&s, answered).await[0], "closed");
-
-    // Closed by hand and reopened after the reply: the old timer does not close the new period.
-    incoming(&s, ch, "4", "hi").await;
-    let reopened = ids(&s, &s.token, "status=open").await[0];
-    reply(&s, reopened).await;
-    assert_eq!(s.post(&format!("/api/v1/conversations/{reopened}/close"), json!({})).await.0, StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-    assert_eq!(s.post(&format!("/api/v1/conversations/{reopened}/open"), json!({})).await.0, StatusCode::OK);
-    fire(&s, &timers(&s, reopened).await[0]).await;
-    assert_eq!(status_of(&s, reopened).await[0], "open");
-
-    // Turned off again with null.
-    let (_, ws) = s.patch("/api/v1/workspace", json!({"auto_close_minutes": null})).await;
-    assert_eq!(ws["auto_close_minutes"], Value::Null);
-    s.stop().await;
-}
-both_backends!(auto_close_timer, auto_close);
-
-async fn snippets_and_variables(backend: Backend) {
-    let s = TestServer::start(backend).await;
-    let (_, agent) = s.user("agent@acme.test", "agent").await;
-    s.post("/api/v1/contact-fields", json!({"key": "plan", "label": "Plan", "field_type": "text"})).await;
-    for (shortcut, body) in [
-        (
-            "thanks",
-            "Thanks $contact.first_name, your $contact.plan plan is active. $contact.nothing, $5, [$contact.email]",
-        ),
-        ("hours", "We answer 9–17; thank you for waiting"),
-        ("refund", "100% refunded"),
-    ] {
-        let (status, created) = s.post("/api/v1/snippets", json!({"shortcut": shortcut, "body": body})).await;
-        assert_eq!(status, StatusCode::CREATED, "{created}");
-    }
-    let search = |q: &str| {
-        let path = format!("/api/v1/snippets/search?q={q}");
-        let agent = agent.clone();
-        let s = &s;
-        async move {
-            let (status, found) = s.call(Method::GET, &path, Some(&agent), None).await;
-            assert_eq!(status, StatusCode::OK, "{found}");
-            found
-                .as_array()
-                .expect("list")
-                .iter()
-                .map(|x| x["shortcut"].as_str().expect("shortcut").to_owned())
-                .collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(search("%2Fthanks").await, ["thanks"], "what follows the slash, by shortcut prefix");
-    assert_eq!(search("THANK").await, ["thanks", "hours"], "shortcut matches first, then text matches");
-    assert_eq!(search("plan").await, ["thanks"]);
-    assert_eq!(search("100%25").await, ["refund"]);
-    assert_eq!(search("%25").await, ["refund"], "a typed % is not a wildcard");
-    assert_eq!(search("1_0").await, Vec::<String>::new(), "nor is _");
-    assert_eq!(search("").await.len(), 3);
-    assert_error(&s.get("/api/v1/snippets/search?q=a&limit=0").await, 422, "validation_failed");
-
-    // Variables in a sent text become the contact's values; unknown ones and prices stay as written.
-    let (_, channel) = s
-        .post(
-            "/api/v1/channels",
-            json!({"name": "A", "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"},
-                   "secrets": {"shared_secret": "s"}}),
-        )
-        .await;
-    incoming(&s, id(&channel), "555", "hello").await;
-    let conv = ids(&s, &s.token, "").await[0];
-    let (_, detail) = s.get(&format!("/api/v1/conversations/{conv}")).await;
-    let contact = detail["contact"]["id"].as_i64().expect("contact");
-    let patch = json!({"first_name": "Ana", "custom_fields": {"plan": "gold"}});
-    assert_eq!(s.patch(&format!("/api/v1/contacts/{contact}"), patch).await.0, StatusCode::OK);
-    let body = "Thanks $contact.first_name, your $contact.plan plan is active. $contact.nothing, $5, [$contact.email]";
-    let (status, sent) = s
-        .post(&format!("/api/v1/conversations/{conv}/messages"), json!({"content": {"type": "text", "text": body}}))
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
-    assert_eq!(sent["content"]["text"], "Thanks Ana, your gold plan is active. $contact.nothing, $5, []");
-    s.stop().await;
-}
-both_backends!(snippets, snippets_and_variables);
-
-async fn seeded_workspace(backend: Backend) {
-    use switchboard::service::seed::{SeedPlan, seed};
-    let s = TestServer::start(backend).await;
-    let plan = SeedPlan { conversations: 40, messages: 160, seed: 7 };
-    let report = seed(&s.app, s.workspace_id, &plan, |_| {}).await.expect("seed");
-    assert_eq!(report.conversations, 40);
-    assert!((40..=160).contains(&report.messages), "{report:?}");
-    let total = walk(&s, "status=all", 200).await.len();
-    let closed = walk(&s, "status=closed", 200).await.len();
-    assert_eq!((total, closed as u64), (40, report.closed));
-    let open = walk(&s, "status=open", 200).await.len() as u64;
-    assert_eq!(open + report.closed, 40);
-    let (_, counts) = s.get("/api/v1/inbox/counts").await;
-    assert_eq!(counts["all"]["open"], json!(open));
-    assert_eq!(counts["teams"].as_array().map(Vec::len), Some(2));
-    let mut texts = String::new();
-    let mut stored = 0;
-    for (conv, _) in walk(&s, "status=all", 200).await {
-        let (_, page) = s.get(&format!("/api/v1/conversations/{conv}/messages?limit=200")).await;
-        for m in page["items"].as_array().expect("messages") {
-            texts.push_str(m["content"]["text"].as_str().unwrap_or_default());
-            stored += 1;
-        }
-    }
-    assert_eq!(stored, report.messages, "every message the report counts is stored");
-    assert!(texts.contains("طلب") && texts.contains("order"), "English and Arabic texts");
-    let again = seed(&s.app, s.workspace_id, &SeedPlan { conversations: 5, messages: 5, seed: 7 }, |_| {}).await;
-    assert_eq!(again.expect("seeding again adds").conversations, 5);
-    s.stop().await;
-}
-both_backends!(seed_data, seeded_workspace);
-
 async fn custom_inboxes(backend: Backend) {
     let s = TestServer::start(backend).await;
     let (a_id, a) = s.user("a@acme.test", "agent").await;
@@ -608,13 +273,7 @@ async fn custom_inboxes(backend: Backend) {
     let sales = id(&sales);
     assert_eq!(s.put(&format!("/api/v1/teams/{sales}/members/{a_id}"), None).await.0, StatusCode::OK);
     s.post("/api/v1/contact-fields", json!({"key": "plan", "label": "Plan", "field_type": "text"})).await;
-    let channel = |name: &str| {
-        json!({"name": name, "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"},
-               "secrets": {"shared_secret": "s"}})
-    };
-    let (_, ch_a) = s.post("/api/v1/channels", channel("A")).await;
-    let (_, ch_b) = s.post("/api/v1/channels", channel("B")).await;
-    let (ch_a, ch_b) = (id(&ch_a), id(&ch_b));
+    let (ch_a, ch_b) = (example_channel(&s, "A").await, example_channel(&s, "B").await);
     // 1: Ana on A, VIP, gold plan, assigned to agent a in Sales. 2: on B, lead, silver, unassigned.
     // 3: on A, no tags, no plan, unassigned, closed.
     let mut convs = Vec::new();
@@ -757,14 +416,7 @@ async fn agent_access(backend: Backend) {
     let (sales, support) = (id(&sales), id(&support));
     assert_eq!(s.put(&format!("/api/v1/teams/{sales}/members/{a_id}"), None).await.0, StatusCode::OK);
     assert_eq!(s.put(&format!("/api/v1/teams/{support}/members/{}", s.owner_id), None).await.0, StatusCode::OK);
-    let (_, channel) = s
-        .post(
-            "/api/v1/channels",
-            json!({"name": "A", "plugin_id": "example-channel", "config": {"base_url": "https://provider.test"},
-                   "secrets": {"shared_secret": "s"}}),
-        )
-        .await;
-    let ch = id(&channel);
+    let ch = example_channel(&s, "A").await;
     // 1: the agent a's, in Sales. 2: Sales, nobody yet. 3: the owner's, in Support. 4: nobody's.
     let mut convs = Vec::new();
     for (from, assign) in [
@@ -829,3 +481,82 @@ async fn agent_access(backend: Backend) {
     s.stop().await;
 }
 both_backends!(agent_access_rules, agent_access);
+
+async fn auto_assignment(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let mut agents = Vec::new();
+    for name in ["a", "b", "c"] {
+        agents.push(s.user(&format!("{name}@acme.test"), "agent").await);
+    }
+    let (a, b, c) = (agents[0].0, agents[1].0, agents[2].0);
+    let (_, team) = s.post("/api/v1/teams", json!({"name": "Support"})).await;
+    let team = id(&team);
+    for user in [a, b, c] {
+        assert_eq!(s.put(&format!("/api/v1/teams/{team}/members/{user}"), None).await.0, StatusCode::OK);
+    }
+    let mut n = 0;
+    // Opens a conversation for the team with a new contact; returns its assignee.
+    let mut open = || {
+        n += 1;
+        let (srv, k) = (&s, n);
+        async move {
+            let (_, contact) = srv.post("/api/v1/contacts", json!({"first_name": format!("C{k}")})).await;
+            let (status, conv) =
+                srv.post("/api/v1/conversations", json!({"contact_id": id(&contact), "team_id": team})).await;
+            assert_eq!(status, StatusCode::CREATED, "{conv}");
+            (id(&conv), conv["assignee_id"].as_i64())
+        }
+    };
+    assert_eq!(open().await.1, None, "off by default: the conversation waits in the team");
+
+    let (status, updated) = s.patch(&format!("/api/v1/teams/{team}"), json!({"auto_assign": "round_robin"})).await;
+    assert_eq!((status, updated["auto_assign"].clone()), (StatusCode::OK, json!("round_robin")));
+    let mut turns = Vec::new();
+    for _ in 0..4 {
+        turns.push(open().await.1.expect("assigned"));
+    }
+    assert_eq!(turns, [a, b, c, a], "in turn");
+    let (conv, _) = open().await;
+    let (_, detail) = s.get(&format!("/api/v1/conversations/{conv}")).await;
+    assert_eq!(
+        detail["assignments"].as_array().expect("history").last().expect("one")["actor"],
+        json!({"kind": "system", "id": null})
+    );
+
+    // Away members are skipped when the team says so.
+    let away = s
+        .call(Method::PUT, "/api/v1/auth/me/availability", Some(&agents[2].1), Some(json!({"availability": "away"})))
+        .await;
+    assert_eq!((away.0, away.1["availability"].clone()), (StatusCode::OK, json!("away")));
+    s.patch(&format!("/api/v1/teams/{team}"), json!({"only_online": true})).await;
+    let next: Vec<_> = [open().await.1, open().await.1, open().await.1].into_iter().flatten().collect();
+    assert!(!next.contains(&c), "{next:?}");
+
+    // Least open: whoever has the fewest open conversations (c, who was away).
+    s.patch(&format!("/api/v1/teams/{team}"), json!({"auto_assign": "least_open", "only_online": false})).await;
+    let open_of = |user: i64| {
+        let srv = &s;
+        async move { walk(srv, &format!("status=open&assignee_id={user}"), 200).await.len() }
+    };
+    let (before_a, before_b, before_c) = (open_of(a).await, open_of(b).await, open_of(c).await);
+    let fewest = [(before_a, a), (before_b, b), (before_c, c)].into_iter().min().expect("one").1;
+    assert_eq!(open().await.1, Some(fewest));
+
+    // A cap leaves the conversation with the team when everyone is full.
+    s.patch(&format!("/api/v1/teams/{team}"), json!({"max_open_per_user": 1})).await;
+    assert_eq!(open().await.1, None);
+    let bad = s.patch(&format!("/api/v1/teams/{team}"), json!({"max_open_per_user": 0})).await;
+    assert_eq!(bad.1["error"]["field"], "max_open_per_user");
+    let bad = s.patch(&format!("/api/v1/teams/{team}"), json!({"auto_assign": "random"})).await;
+    assert_eq!(bad.0.as_u16(), 422, "{}", bad.1);
+
+    // Handing a conversation to the team assigns it by the rule too.
+    s.patch(&format!("/api/v1/teams/{team}"), json!({"max_open_per_user": null, "auto_assign": "round_robin"})).await;
+    let (_, contact) = s.post("/api/v1/contacts", json!({"first_name": "Late"})).await;
+    let (_, conv) = s.post("/api/v1/conversations", json!({"contact_id": id(&contact)})).await;
+    assert_eq!(conv["assignee_id"], Value::Null);
+    let (_, moved) = s.post(&format!("/api/v1/conversations/{}/assign", id(&conv)), json!({"team_id": team})).await;
+    assert!(moved["assignee_id"].as_i64().is_some(), "{moved}");
+    s.stop().await;
+}
+both_backends!(auto_assign, auto_assignment);

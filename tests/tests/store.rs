@@ -474,7 +474,10 @@ async fn settings(backend: Backend) {
     let with_member = s.set_team_member(ws.id, team.id, o.id, true, actor).await.expect("member");
     assert_eq!(with_member.member_ids, vec![o.id]);
     assert!(matches!(s.set_team_member(ws.id, team.id, 9999, true, actor).await, Err(StoreError::NotFound(_))));
-    let renamed = s.rename_team(ws.id, team.id, "Care", actor).await.expect("rename");
+    let renamed = s
+        .update_team(ws.id, team.id, &TeamSettings { name: "Care".into(), ..Default::default() }, actor)
+        .await
+        .expect("rename");
     assert_eq!(renamed.name, "Care");
     assert_eq!(s.list_teams(ws.id, &PageRequest::default()).await.expect("teams").items[0].member_ids, vec![o.id]);
     let without = s.set_team_member(ws.id, team.id, o.id, false, actor).await.expect("remove member");

@@ -22,6 +22,7 @@ pub(super) fn router() -> ApiRouter {
         .routes(routes!(login))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .routes(routes!(set_availability))
         .routes(routes!(get_workspace, update_workspace))
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user, remove_user))
@@ -77,6 +78,24 @@ async fn logout(State(app): State<Arc<App>>, Auth(_who): Auth, jar: CookieJar) -
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = Me), (status = "4XX", body = ErrorBody)))]
 async fn me(State(app): State<Arc<App>>, Auth(who): Auth) -> AppResult<Json<Me>> {
     Ok(Json(accounts::me(&app, &who).await?))
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct AvailabilityInput {
+    /// `online` or `away`.
+    availability: Availability,
+}
+
+/// Sets whether you are online or away (teams that auto-assign to online members skip those away).
+#[utoipa::path(put, path = "/api/v1/auth/me/availability", tag = "auth", request_body = AvailabilityInput,
+    responses((status = 200, body = User), (status = "4XX", body = ErrorBody)))]
+async fn set_availability(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Json(req): Json<AvailabilityInput>,
+) -> AppResult<Json<User>> {
+    Ok(Json(accounts::set_availability(&app, &who, req.availability).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/workspace", tag = "workspace", responses((status = 200, body = Workspace), (status = "4XX", body = ErrorBody)))]

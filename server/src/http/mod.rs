@@ -6,6 +6,7 @@ mod accounts;
 mod contacts;
 mod conversations;
 mod error;
+mod exports;
 pub mod extract;
 mod inboxes;
 mod media;
@@ -94,6 +95,7 @@ fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .merge(realtime::router())
         .merge(notifications::router())
         .merge(inboxes::router())
+        .merge(exports::router())
         .merge(system::api_router())
         .split_for_parts()
 }

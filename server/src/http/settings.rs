@@ -14,13 +14,13 @@ use crate::app::App;
 use crate::error::{AppResult, ErrorBody};
 use crate::model::*;
 use crate::service::settings::{
-    self, ChannelInput, ChannelUpdate, ChannelView, NameInput, SnippetInput, TemplateInput,
+    self, ChannelInput, ChannelUpdate, ChannelView, NameInput, SnippetInput, TeamUpdate, TemplateInput,
 };
 
 pub(super) fn router() -> ApiRouter {
     ApiRouter::new()
         .routes(routes!(list_teams, create_team))
-        .routes(routes!(get_team, rename_team, delete_team))
+        .routes(routes!(get_team, update_team, delete_team))
         .routes(routes!(add_team_member, remove_team_member))
         .routes(routes!(list_tags, create_tag))
         .routes(routes!(delete_tag))
@@ -65,15 +65,16 @@ async fn get_team(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<I
     Ok(Json(app.store.get_team(who.workspace_id, id).await?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = i64, Path)), request_body = NameInput,
+/// Renames a team or changes its auto-assignment.
+#[utoipa::path(patch, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = i64, Path)), request_body = TeamUpdate,
     responses((status = 200, body = Team), (status = "4XX", body = ErrorBody)))]
-async fn rename_team(
+async fn update_team(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
     Path(id): Path<Id>,
-    Json(req): Json<NameInput>,
+    Json(req): Json<TeamUpdate>,
 ) -> AppResult<Json<Team>> {
-    Ok(Json(settings::rename_team(&app, &who, id, req).await?))
+    Ok(Json(settings::update_team(&app, &who, id, req).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = i64, Path)),

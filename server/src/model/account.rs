@@ -144,7 +144,33 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// Online or away: teams that assign to online members only skip those away.
+    pub availability: Availability,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    #[default]
+    Online,
+    Away,
+}
+
+impl Availability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Away => "away",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "online" => Some(Self::Online),
+            "away" => Some(Self::Away),
+            _ => None,
+        }
+    }
 }
 
 /// A user with the secret needed to check a password; never serialised.

@@ -124,6 +124,8 @@ pub struct ConversationFilter {
     pub visible_to: Option<Visibility>,
     /// Only these conversations.
     pub ids: Option<Vec<Id>>,
+    /// Only conversations opened in `[from, to)`.
+    pub opened: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub sort: Sort,
 }
 

@@ -79,3 +79,30 @@ pub struct NewJob {
     pub run_at: DateTime<Utc>,
     pub max_attempts: u32,
 }
+
+/// The job that writes a workspace export (payload `{"export_id"}`).
+pub const EXPORT_JOB: &str = "workspace.export";
+
+/// A workspace export: conversations opened in a date range, written to a file by a background job.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WorkspaceExport {
+    pub id: Id,
+    /// `json` (one JSON object per conversation and line) or `csv` (one row per timeline entry).
+    pub format: String,
+    pub opened_from: DateTime<Utc>,
+    pub opened_to: DateTime<Utc>,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    /// Conversations to write, once counted.
+    pub total: u64,
+    /// Conversations written so far.
+    pub done: u64,
+    /// Size of the file when done.
+    pub bytes: u64,
+    pub error: Option<String>,
+    pub requested_by: Option<Id>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Where to download the file once `done`.
+    pub download_url: Option<String>,
+}

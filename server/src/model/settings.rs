@@ -7,12 +7,57 @@ use chrono::{DateTime, Utc};
 
 use super::Id;
 
+/// A team's auto-assignment rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoAssign {
+    #[default]
+    Off,
+    /// The next member after the one assigned last, in turn.
+    RoundRobin,
+    /// The member with the fewest open conversations.
+    LeastOpen,
+}
+
+impl AutoAssign {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::RoundRobin => "round_robin",
+            Self::LeastOpen => "least_open",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(Self::Off),
+            "round_robin" => Some(Self::RoundRobin),
+            "least_open" => Some(Self::LeastOpen),
+            _ => None,
+        }
+    }
+}
+
+/// A team's settings to store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeamSettings {
+    pub name: String,
+    pub auto_assign: AutoAssign,
+    pub only_online: bool,
+    pub max_open_per_user: Option<u32>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Team {
     pub id: Id,
     pub name: String,
     /// Ids of the members.
     pub member_ids: Vec<Id>,
+    /// How conversations that open for the team without an assignee get one.
+    pub auto_assign: AutoAssign,
+    /// Auto-assign to members who are online only.
+    pub only_online: bool,
+    /// Auto-assign only to members with fewer open conversations than this.
+    pub max_open_per_user: Option<u32>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -216,6 +216,12 @@ pub struct WorkspaceMembership {
     pub role: Role,
 }
 
+/// The caller's availability (online or away), which teams' auto-assignment may require.
+pub async fn set_availability(app: &App, who: &Principal, availability: Availability) -> AppResult<User> {
+    app.store.set_availability(who.user_id, availability).await?;
+    Ok(app.store.get_user(who.workspace_id, who.user_id).await?)
+}
+
 pub async fn me(app: &App, who: &Principal) -> AppResult<Me> {
     let user = app.store.get_user(who.workspace_id, who.user_id).await?;
     let workspace = app.store.get_workspace(who.workspace_id).await?;

@@ -38,7 +38,7 @@ pub async fn open(app: &App, who: &Principal, req: OpenConversation) -> AppResul
             .assign_conversation(ws, conversation.id, req.assignee_id, req.team_id, actor(who))
             .await?);
     }
-    Ok(conversation)
+    super::assignment::apply(app, ws, conversation).await
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -81,7 +81,12 @@ pub async fn assign(app: &App, who: &Principal, id: Id, req: AssignRequest) -> A
     let user = req.user_id.unwrap_or(current.assignee_id);
     let team = req.team_id.unwrap_or(current.team_id);
     check_assignment(app, ws, user, team).await?;
-    Ok(app.store.assign_conversation(ws, id, user, team, actor(who)).await?)
+    let assigned = app.store.assign_conversation(ws, id, user, team, actor(who)).await?;
+    // Handed to a team without naming anyone: the team's rule picks.
+    if req.team_id.is_some() {
+        return super::assignment::apply(app, ws, assigned).await;
+    }
+    Ok(assigned)
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

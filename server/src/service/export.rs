@@ -102,6 +102,20 @@ pub async fn conversation(app: &App, who: &Principal, id: Id, format: &str) -> A
     Ok(Export { content_type, filename: format!("conversation-{id}.{extension}"), body })
 }
 
+/// The header of a workspace export in CSV: the conversation's rows, each with its id.
+pub const CSV_HEADER: &str = "conversation_id,time,type,author,text,status\n";
+
+/// One conversation as a part of a workspace export: a JSON line, or CSV rows under [`CSV_HEADER`].
+pub async fn for_workspace(app: &App, ws: Id, id: Id, format: &str) -> AppResult<Vec<u8>> {
+    let full = gather(app, ws, id).await?;
+    if format == "csv" {
+        return rows(&full, Some(id), false);
+    }
+    let mut line = serde_json::to_vec(&full).map_err(internal)?;
+    line.push(b'\n');
+    Ok(line)
+}
+
 fn internal(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("cannot write the export: {e}"))
 }
@@ -241,10 +255,24 @@ fn timeline(f: &Full) -> Vec<Entry> {
 }
 
 fn csv(f: &Full) -> AppResult<Vec<u8>> {
+    rows(f, None, true)
+}
+
+/// The timeline as CSV rows, each led by the conversation's id when given.
+fn rows(f: &Full, conversation: Option<Id>, header: bool) -> AppResult<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["time", "type", "author", "text", "status"]).map_err(internal)?;
+    let lead = conversation.map(|id| id.to_string());
+    if header {
+        w.write_record(["time", "type", "author", "text", "status"]).map_err(internal)?;
+    }
     for e in timeline(f) {
-        w.write_record([f.names.time(e.at).as_str(), e.kind, &e.author, &e.text, &e.status]).map_err(internal)?;
+        let time = f.names.time(e.at);
+        let fields = [time.as_str(), e.kind, &e.author, &e.text, &e.status];
+        match &lead {
+            Some(id) => w.write_record(std::iter::once(id.as_str()).chain(fields)),
+            None => w.write_record(fields),
+        }
+        .map_err(internal)?;
     }
     w.into_inner().map_err(internal)
 }

@@ -104,6 +104,7 @@ pub async fn list(app: &App, who: &Principal, req: ListRequest) -> AppResult<Pag
         rule,
         visible_to: super::access::scope(app, who).await?,
         ids: None,
+        opened: None,
         sort,
     };
 

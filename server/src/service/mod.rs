@@ -3,12 +3,14 @@
 
 pub mod access;
 pub mod accounts;
+pub mod assignment;
 pub mod auto_close;
 pub mod channels;
 pub mod committer;
 pub mod contacts;
 pub mod conversations;
 pub mod export;
+pub mod exports;
 pub mod inbound;
 pub mod inbox;
 pub mod inboxes;

@@ -27,9 +27,39 @@ pub async fn create_team(app: &App, who: &Principal, req: NameInput) -> AppResul
     Ok(app.store.create_team(who.workspace_id, &name(&req)?, actor(who)).await?)
 }
 
-pub async fn rename_team(app: &App, who: &Principal, id: Id, req: NameInput) -> AppResult<Team> {
+/// Changes to a team; absent fields are kept.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamUpdate {
+    pub name: Option<String>,
+    /// `off`, `round_robin` or `least_open`: how conversations opening for the team without an assignee get one.
+    pub auto_assign: Option<AutoAssign>,
+    /// Auto-assign only to members who are online.
+    pub only_online: Option<bool>,
+    /// Auto-assign only to members with fewer open conversations than this (1–1000); `null` removes the cap.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<u32>)]
+    pub max_open_per_user: Option<Option<u32>>,
+}
+
+pub async fn update_team(app: &App, who: &Principal, id: Id, req: TeamUpdate) -> AppResult<Team> {
     require(who, Role::Manager)?;
-    Ok(app.store.rename_team(who.workspace_id, id, &name(&req)?, actor(who)).await?)
+    let current = app.store.get_team(who.workspace_id, id).await?;
+    let name = match &req.name {
+        Some(n) => validate::required("name", n, 100)?,
+        None => current.name,
+    };
+    let max_open_per_user = req.max_open_per_user.unwrap_or(current.max_open_per_user);
+    if max_open_per_user.is_some_and(|m| !(1..=1000).contains(&m)) {
+        return Err(AppError::validation("max_open_per_user", "must be between 1 and 1000, or null"));
+    }
+    let settings = TeamSettings {
+        name,
+        auto_assign: req.auto_assign.unwrap_or(current.auto_assign),
+        only_online: req.only_online.unwrap_or(current.only_online),
+        max_open_per_user,
+    };
+    Ok(app.store.update_team(who.workspace_id, id, &settings, actor(who)).await?)
 }
 
 pub async fn delete_team(app: &App, who: &Principal, id: Id) -> AppResult<()> {

@@ -78,6 +78,7 @@ pub trait AccountStore {
     /// Adds a user to a workspace, creating the account if the email is new (`user_exists` if already a member).
     async fn create_user(&self, ws: Id, user: &NewUser, actor: Actor) -> StoreResult<User>;
     async fn get_user(&self, ws: Id, id: Id) -> StoreResult<User>;
+    async fn set_availability(&self, user: Id, availability: Availability) -> StoreResult<()>;
     async fn list_users(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<User>>;
     async fn update_user(&self, ws: Id, id: Id, update: &UserUpdate, actor: Actor) -> StoreResult<User>;
     /// Removes a user from a workspace (the account stays); refuses to remove the last owner.
@@ -178,6 +179,8 @@ pub trait ConversationStore {
     ) -> StoreResult<Page<Conversation>>;
     /// Open conversations per inbox view as seen by `user` (custom inboxes: see `count_conversations`).
     async fn inbox_counts(&self, ws: Id, user: Id, visible_to: Option<&Visibility>) -> StoreResult<InboxCounts>;
+    /// Open conversations assigned to each of `users` (users without any are left out).
+    async fn open_counts(&self, ws: Id, users: &[Id]) -> StoreResult<Vec<(Id, u64)>>;
     /// How many conversations match the filter, and how many of them await a reply.
     async fn count_conversations(&self, ws: Id, filter: &ConversationFilter) -> StoreResult<ViewCount>;
     /// Sets the assignee and team (either may be `None` to unassign) and records the change.
@@ -233,7 +236,11 @@ pub trait SettingsStore {
     async fn list_teams(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Team>>;
     /// The teams `user` is a member of.
     async fn user_team_ids(&self, ws: Id, user: Id) -> StoreResult<Vec<Id>>;
-    async fn rename_team(&self, ws: Id, id: Id, name: &str, actor: Actor) -> StoreResult<Team>;
+    /// Replaces a team's name and auto-assignment settings.
+    async fn update_team(&self, ws: Id, id: Id, settings: &TeamSettings, actor: Actor) -> StoreResult<Team>;
+    /// The member a team's round robin assigned last.
+    async fn round_robin_position(&self, ws: Id, team: Id) -> StoreResult<Option<Id>>;
+    async fn set_round_robin_position(&self, ws: Id, team: Id, user: Id) -> StoreResult<()>;
     async fn delete_team(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
     /// Adds (`member = true`) or removes a workspace member to or from a team.
     async fn set_team_member(&self, ws: Id, team: Id, user: Id, member: bool, actor: Actor) -> StoreResult<Team>;
@@ -333,6 +340,26 @@ pub trait CustomInboxStore {
     async fn delete_inbox(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
 }
 
+/// Workspace exports (the file itself is the export service's).
+#[async_trait]
+pub trait ExportStore {
+    /// Stores the request and enqueues its job, in one transaction.
+    async fn create_export(
+        &self,
+        ws: Id,
+        user: Id,
+        format: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<WorkspaceExport>;
+    async fn get_export(&self, ws: Id, id: Id) -> StoreResult<WorkspaceExport>;
+    /// The latest 100, newest first.
+    async fn list_exports(&self, ws: Id) -> StoreResult<Vec<WorkspaceExport>>;
+    async fn export_progress(&self, ws: Id, id: Id, status: &str, total: u64, done: u64) -> StoreResult<()>;
+    /// Done with the file's size, or failed with the reason.
+    async fn finish_export(&self, ws: Id, id: Id, outcome: Result<u64, &str>) -> StoreResult<()>;
+}
+
 /// Per-user notifications (mentions, assignments); written by the comment and assignment transactions.
 #[async_trait]
 pub trait NotificationStore {
@@ -392,6 +419,7 @@ pub trait Store:
     + MediaStore
     + NotificationStore
     + CustomInboxStore
+    + ExportStore
     + EventStore
     + JobStore
     + PluginKvStore

@@ -211,6 +211,16 @@ impl AccountStore for ThisStore {
         load_user(&mut *self.pool.acquire().await?, ws, id).await
     }
 
+    async fn set_availability(&self, user: Id, availability: Availability) -> StoreResult<()> {
+        // A user's own state, not a workspace's change: no event.
+        sqlx::query("UPDATE users SET availability = $1 WHERE id = $2")
+            .bind(availability.as_str())
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn list_users(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<User>> {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users u JOIN memberships m ON m.user_id = u.id \

@@ -150,6 +150,10 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, ws: Id, filter: &ConversationFilte
     if let Some(rule) = &filter.rule {
         super::inboxes::push_rule(qb, ws, rule);
     }
+    if let Some((from, to)) = filter.opened {
+        qb.push(" AND opened_at >= ").push_bind(from.timestamp_millis());
+        qb.push(" AND opened_at < ").push_bind(to.timestamp_millis());
+    }
     if let Some(pinned) = filter.pinned {
         qb.push(if pinned { " AND id IN" } else { " AND id NOT IN" })
             .push(" (SELECT conversation_id FROM pins WHERE user_id = ")
@@ -281,6 +285,21 @@ impl ConversationStore for ThisStore {
             inboxes: vec![],
             notifications_unread: 0,
         })
+    }
+
+    async fn open_counts(&self, ws: Id, users: &[Id]) -> StoreResult<Vec<(Id, u64)>> {
+        if users.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut qb = QueryBuilder::<Db>::new("SELECT assignee_id, COUNT(*) FROM conversations WHERE workspace_id = ");
+        qb.push_bind(ws).push(" AND status = 'open' AND assignee_id IN (");
+        let mut list = qb.separated(", ");
+        for user in users {
+            list.push_bind(*user);
+        }
+        qb.push(") GROUP BY assignee_id");
+        let rows: Vec<(Id, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(user, n)| (user, n as u64)).collect())
     }
 
     async fn count_conversations(&self, ws: Id, filter: &ConversationFilter) -> StoreResult<ViewCount> {

@@ -7,6 +7,7 @@
 mod accounts;
 mod contacts;
 mod conversations;
+mod exports;
 mod inbound;
 mod inboxes;
 mod ingest;

@@ -94,7 +94,7 @@ impl From<WorkspaceRoleRow> for (Workspace, Role) {
     }
 }
 
-pub(super) const USER_COLUMNS: &str = "u.id, u.email, u.name, m.role, m.created_at";
+pub(super) const USER_COLUMNS: &str = "u.id, u.email, u.name, m.role, u.availability, m.created_at";
 
 #[derive(FromRow)]
 pub(super) struct UserRow {
@@ -102,6 +102,7 @@ pub(super) struct UserRow {
     email: String,
     name: String,
     role: String,
+    availability: String,
     pub created_at: i64,
 }
 
@@ -112,6 +113,7 @@ impl From<UserRow> for User {
             email: r.email,
             name: r.name,
             role: Role::parse(&r.role).unwrap_or(Role::Agent),
+            availability: Availability::parse(&r.availability).unwrap_or_default(),
             created_at: ts_from_ms(r.created_at),
         }
     }

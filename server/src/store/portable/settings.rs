@@ -15,19 +15,30 @@ fn duplicate_name(e: sqlx::Error) -> StoreError {
 }
 
 async fn load_team(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<Team> {
-    let row: Option<NamedRow> =
-        sqlx::query_as("SELECT id, name, created_at FROM teams WHERE workspace_id = $1 AND id = $2")
-            .bind(ws)
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let row = found(row, "team")?;
+    type TeamRow = (Id, String, String, bool, Option<i64>, i64);
+    let row: Option<TeamRow> = sqlx::query_as(
+        "SELECT id, name, auto_assign, only_online, max_open_per_user, created_at FROM teams \
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (id, name, auto_assign, only_online, max_open, created_at) = found(row, "team")?;
     let member_ids: Vec<Id> =
         sqlx::query_scalar("SELECT user_id FROM team_members WHERE team_id = $1 ORDER BY user_id")
             .bind(id)
             .fetch_all(&mut *conn)
             .await?;
-    Ok(Team { id: row.id, name: row.name, member_ids, created_at: ts_from_ms(row.created_at) })
+    Ok(Team {
+        id,
+        name,
+        member_ids,
+        auto_assign: AutoAssign::parse(&auto_assign).unwrap_or_default(),
+        only_online,
+        max_open_per_user: max_open.and_then(|m| u32::try_from(m).ok()),
+        created_at: ts_from_ms(created_at),
+    })
 }
 
 async fn load_snippet(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<Snippet> {
@@ -81,6 +92,26 @@ impl SettingsStore for ThisStore {
         load_team(&mut *self.pool.acquire().await?, ws, id).await
     }
 
+    async fn round_robin_position(&self, ws: Id, team: Id) -> StoreResult<Option<Id>> {
+        let last: Option<Option<Id>> =
+            sqlx::query_scalar("SELECT last_assigned_id FROM teams WHERE workspace_id = $1 AND id = $2")
+                .bind(ws)
+                .bind(team)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(last.flatten())
+    }
+
+    async fn set_round_robin_position(&self, ws: Id, team: Id, user: Id) -> StoreResult<()> {
+        sqlx::query("UPDATE teams SET last_assigned_id = $1 WHERE workspace_id = $2 AND id = $3")
+            .bind(user)
+            .bind(ws)
+            .bind(team)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn user_team_ids(&self, ws: Id, user: Id) -> StoreResult<Vec<Id>> {
         let ids: Vec<Id> = sqlx::query_scalar(
             "SELECT team_id FROM team_members WHERE workspace_id = $1 AND user_id = $2 ORDER BY team_id",
@@ -108,17 +139,27 @@ impl SettingsStore for ThisStore {
         Ok(Page::from_overfetch(teams, clamp_limit(page), |t| Cursor { key: 0, id: t.id }))
     }
 
-    async fn rename_team(&self, ws: Id, id: Id, name: &str, actor: Actor) -> StoreResult<Team> {
+    async fn update_team(&self, ws: Id, id: Id, settings: &TeamSettings, actor: Actor) -> StoreResult<Team> {
         let mut tx = self.begin().await?;
         load_team(&mut tx, ws, id).await?;
-        sqlx::query("UPDATE teams SET name = $1 WHERE workspace_id = $2 AND id = $3")
-            .bind(name)
-            .bind(ws)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(duplicate_name)?;
-        append_event(&mut tx, ws, event("team.updated", id, actor, json!({ "name": name }))).await?;
+        sqlx::query(
+            "UPDATE teams SET name = $1, auto_assign = $2, only_online = $3, max_open_per_user = $4 \
+             WHERE workspace_id = $5 AND id = $6",
+        )
+        .bind(&settings.name)
+        .bind(settings.auto_assign.as_str())
+        .bind(settings.only_online)
+        .bind(settings.max_open_per_user.map(i64::from))
+        .bind(ws)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(duplicate_name)?;
+        let data = json!({
+            "name": settings.name, "auto_assign": settings.auto_assign, "only_online": settings.only_online,
+            "max_open_per_user": settings.max_open_per_user,
+        });
+        append_event(&mut tx, ws, event("team.updated", id, actor, data)).await?;
         let team = load_team(&mut tx, ws, id).await?;
         tx.commit().await?;
         Ok(team)
