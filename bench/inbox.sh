@@ -5,7 +5,8 @@
 # (GET /healthz) and an authenticated one-row read (GET /api/v1/auth/me) measured in the same run.
 #
 # Usage: bench/inbox.sh [CONVERSATIONS] [MESSAGES] [REQUESTS]   (default 100000 1000000 300)
-# PostgreSQL: BENCH_PG=postgres://postgres@127.0.0.1:5432 (default; skipped when pg_isready says no).
+# PostgreSQL: BENCH_PG=postgres://postgres@127.0.0.1:5432 (default; skipped when pg_isready says no, or
+# with BENCH_PG=off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conversations="${1:-100000}"
@@ -54,7 +55,7 @@ run() {
 echo "### SQLite"
 echo
 run ""
-if pg_isready -h 127.0.0.1 -q 2>/dev/null; then
+if [ "$pg" != off ] && pg_isready -h 127.0.0.1 -q 2>/dev/null; then
   createdb -h 127.0.0.1 -U postgres "$pgdb"
   echo
   echo "### PostgreSQL"

@@ -24,6 +24,8 @@ pub struct App {
     pub committer: Committer,
     /// Channels recently used by webhooks (settings and opened secrets).
     pub channel_cache: crate::service::inbound::ChannelCache,
+    /// The inbox counts' per-workspace groups (see `service::inbox::CountCache`).
+    pub count_cache: crate::service::inbox::CountCache,
     /// Bumped after changes that live readers wait for (new messages, status changes): a wake-up hint for
     /// streams, which also re-read on a timer, so a change made elsewhere (another node) is only late.
     pub changes: tokio::sync::watch::Sender<u64>,
@@ -67,8 +69,19 @@ impl App {
         let committer = Committer::start(store.clone(), writers);
         let (changes, stopping) = (tokio::sync::watch::Sender::new(0), tokio::sync::watch::Sender::new(false));
         let config = Arc::new(config);
-        let channel_cache = Default::default();
-        Ok(Arc::new(Self { config, store, secrets, jobs, plugins, committer, channel_cache, changes, stopping }))
+        let (channel_cache, count_cache) = Default::default();
+        Ok(Arc::new(Self {
+            config,
+            store,
+            secrets,
+            jobs,
+            plugins,
+            committer,
+            channel_cache,
+            count_cache,
+            changes,
+            stopping,
+        }))
     }
 
     /// Wakes whoever waits on [`App::changes`].

@@ -20,6 +20,8 @@ pub async fn incoming(s: &TestServer, channel: i64, from: &str, text: &str) {
         content: MessageContent::Text { text: text.into() },
     };
     s.app.store.ingest(s.workspace_id, channel, &[item]).await.expect("ingest");
+    // As the webhook path does after its commit: live readers and cached counts look again.
+    s.app.changed();
     // Distinct activity times, so the expected orders do not hang on ties.
     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
 }

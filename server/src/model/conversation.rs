@@ -141,16 +141,31 @@ pub struct Visibility {
 impl Visibility {
     /// Whether the conversation is visible.
     pub fn allows(&self, c: &Conversation) -> bool {
+        self.allows_owner(c.team_id, c.assignee_id)
+    }
+
+    /// Whether a conversation with this team and assignee is visible.
+    pub fn allows_owner(&self, team: Option<Id>, assignee: Option<Id>) -> bool {
         match self.access {
             AgentAccess::All => true,
-            AgentAccess::Assigned => c.assignee_id.is_none_or(|u| u == self.user_id),
+            AgentAccess::Assigned => assignee.is_none_or(|u| u == self.user_id),
             AgentAccess::Teams => {
-                c.assignee_id == Some(self.user_id)
-                    || (c.assignee_id.is_none() && c.team_id.is_none())
-                    || c.team_id.is_some_and(|t| self.team_ids.contains(&t))
+                assignee == Some(self.user_id)
+                    || (assignee.is_none() && team.is_none())
+                    || team.is_some_and(|t| self.team_ids.contains(&t))
             }
         }
     }
+}
+
+/// Open conversations with one team and one assignee (either may be none): the sidebar's counts of every
+/// user of a workspace are sums of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenGroup {
+    pub team_id: Option<Id>,
+    pub assignee_id: Option<Id>,
+    pub open: u64,
+    pub unread: u64,
 }
 
 /// Open conversations per inbox view, for the sidebar.

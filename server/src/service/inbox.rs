@@ -2,6 +2,10 @@
 //! conversations first, keyset pages across the pinned and unpinned parts, the sidebar's counts, and the
 //! user's notifications.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::model::*;
@@ -108,14 +112,17 @@ pub async fn list(app: &App, who: &Principal, req: ListRequest) -> AppResult<Pag
         sort,
     };
 
+    // Pins are few: their ids lead the pinned part's query (no pins, no query), and the rest leaves them out.
+    let pins = app.store.list_pins(ws, who.user_id).await?;
     let mut items = Vec::new();
     let rest_after = match cursor {
+        None | Some(ListCursor::Pinned(_)) if pins.is_empty() => None,
         None | Some(ListCursor::Pinned(_)) => {
             let after = match cursor {
                 Some(ListCursor::Pinned(c)) => Some(c),
                 _ => None,
             };
-            let pinned = ConversationFilter { pinned: Some(true), ..filter.clone() };
+            let pinned = ConversationFilter { pinned: Some(true), ids: Some(pins.clone()), ..filter.clone() };
             let page = app.store.list_conversations(ws, &pinned, &PageRequest { after, limit }).await?;
             if let Some(next) = page.next_cursor {
                 let next = Cursor::decode(&next).map(ListCursor::Pinned).map(ListCursor::encode);
@@ -127,7 +134,7 @@ pub async fn list(app: &App, who: &Principal, req: ListRequest) -> AppResult<Pag
         Some(ListCursor::Rest(after)) => after,
     };
     let room = limit - items.len() as u32;
-    let others = ConversationFilter { pinned: Some(false), ..filter };
+    let others = ConversationFilter { pinned: (!pins.is_empty()).then_some(false), ..filter };
     // With no room left, one row is still asked for: it says whether a next page exists.
     let page =
         app.store.list_conversations(ws, &others, &PageRequest { after: rest_after, limit: room.max(1) }).await?;
@@ -141,11 +148,80 @@ pub async fn list(app: &App, who: &Principal, req: ListRequest) -> AppResult<Pag
     Ok(Page { items, next_cursor })
 }
 
+/// A workspace's open conversations by team and assignee, and its team ids.
+type Groups = Arc<(Vec<OpenGroup>, Vec<Id>)>;
+
+/// How long a workspace's groups serve the sidebars of all its users when nothing changed here (changes made
+/// through this server refresh them at once; other nodes' changes show within this).
+const GROUPS_TTL: Duration = Duration::from_secs(2);
+
+/// The counts every user's sidebar is summed from, computed once per workspace and change instead of once
+/// per user and request: counting tens of thousands of open conversations is the expensive part.
+#[derive(Default)]
+pub struct CountCache(Mutex<HashMap<Id, (u64, Instant, Groups)>>);
+
+impl CountCache {
+    async fn groups(&self, app: &App, ws: Id) -> AppResult<Groups> {
+        let version = *app.changes.borrow();
+        {
+            let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((v, at, groups)) = map.get(&ws)
+                && *v == version
+                && at.elapsed() < GROUPS_TTL
+            {
+                return Ok(groups.clone());
+            }
+        }
+        let groups = app.store.open_groups(ws).await?;
+        let teams = app.store.team_ids(ws).await?;
+        let fresh: Groups = Arc::new((groups, teams));
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= 10_000 {
+            map.clear();
+        }
+        map.insert(ws, (version, Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+}
+
 /// Open conversations per view for the sidebar, as the caller sees them, and their unread notifications.
 pub async fn counts(app: &App, who: &Principal) -> AppResult<InboxCounts> {
     let ws = who.workspace_id;
     let visible_to = super::access::scope(app, who).await?;
-    let mut counts = app.store.inbox_counts(ws, who.user_id, visible_to.as_ref()).await?;
+    let groups = app.count_cache.groups(app, ws).await?;
+    let (groups, team_ids) = groups.as_ref();
+    let mut counts = InboxCounts {
+        teams: team_ids.iter().map(|&team_id| TeamCount { team_id, count: ViewCount::default() }).collect(),
+        ..Default::default()
+    };
+    for g in groups {
+        if visible_to.as_ref().is_some_and(|v| !v.allows_owner(g.team_id, g.assignee_id)) {
+            continue;
+        }
+        let add = |c: &mut ViewCount| {
+            c.open += g.open;
+            c.unread += g.unread;
+        };
+        add(&mut counts.all);
+        match g.assignee_id {
+            None => add(&mut counts.unassigned),
+            Some(user) if user == who.user_id => add(&mut counts.mine),
+            Some(_) => {}
+        }
+        if let Some(t) = counts.teams.iter_mut().find(|t| Some(t.team_id) == g.team_id) {
+            add(&mut t.count);
+        }
+    }
+    let mentioned = app.store.mentioned_conversations(ws, who.user_id).await?;
+    if !mentioned.is_empty() {
+        let filter = ConversationFilter {
+            ids: Some(mentioned),
+            status: Some(ConversationStatus::Open),
+            visible_to: visible_to.clone(),
+            ..Default::default()
+        };
+        counts.mentions = app.store.count_conversations(ws, &filter).await?;
+    }
     for inbox in super::inboxes::list(app, who).await? {
         let filter = ConversationFilter {
             user_id: Some(who.user_id),

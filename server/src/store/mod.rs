@@ -177,8 +177,10 @@ pub trait ConversationStore {
         filter: &ConversationFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Conversation>>;
-    /// Open conversations per inbox view as seen by `user` (custom inboxes: see `count_conversations`).
-    async fn inbox_counts(&self, ws: Id, user: Id, visible_to: Option<&Visibility>) -> StoreResult<InboxCounts>;
+    /// The workspace's open conversations counted by team and assignee.
+    async fn open_groups(&self, ws: Id) -> StoreResult<Vec<OpenGroup>>;
+    /// The conversations in whose comments `user` was mentioned.
+    async fn mentioned_conversations(&self, ws: Id, user: Id) -> StoreResult<Vec<Id>>;
     /// Open conversations assigned to each of `users` (users without any are left out).
     async fn open_counts(&self, ws: Id, users: &[Id]) -> StoreResult<Vec<(Id, u64)>>;
     /// How many conversations match the filter, and how many of them await a reply.
@@ -234,6 +236,8 @@ pub trait SettingsStore {
     async fn create_team(&self, ws: Id, name: &str, actor: Actor) -> StoreResult<Team>;
     async fn get_team(&self, ws: Id, id: Id) -> StoreResult<Team>;
     async fn list_teams(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Team>>;
+    /// Every team of the workspace, in id order.
+    async fn team_ids(&self, ws: Id) -> StoreResult<Vec<Id>>;
     /// The teams `user` is a member of.
     async fn user_team_ids(&self, ws: Id, user: Id) -> StoreResult<Vec<Id>>;
     /// Replaces a team's name and auto-assignment settings.

@@ -238,53 +238,37 @@ impl ConversationStore for ThisStore {
         }))
     }
 
-    async fn inbox_counts(&self, ws: Id, user: Id, visible_to: Option<&Visibility>) -> StoreResult<InboxCounts> {
-        let mut conn = self.pool.acquire().await?;
-        let unread = format!("CASE WHEN {} THEN 1 ELSE 0 END", awaiting_reply(""));
-        let mut qb = QueryBuilder::<Db>::new(format!("SELECT COUNT(*), COALESCE(SUM({unread}), 0), "));
-        qb.push("COALESCE(SUM(CASE WHEN assignee_id = ").push_bind(user).push(" THEN 1 ELSE 0 END), 0), ");
-        qb.push("COALESCE(SUM(CASE WHEN assignee_id = ").push_bind(user);
-        qb.push(format!(" THEN {unread} ELSE 0 END), 0), "));
-        qb.push("COALESCE(SUM(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END), 0), ");
-        qb.push(format!("COALESCE(SUM(CASE WHEN assignee_id IS NULL THEN {unread} ELSE 0 END), 0) "));
-        qb.push("FROM conversations WHERE workspace_id = ").push_bind(ws).push(" AND status = 'open'");
-        if let Some(v) = visible_to {
-            push_visibility(&mut qb, v, "");
-        }
-        let (all, all_unread, mine, mine_unread, unassigned, unassigned_unread): (i64, i64, i64, i64, i64, i64) =
-            qb.build_query_as().fetch_one(&mut *conn).await?;
-        let mentioned = ConversationFilter {
-            user_id: Some(user),
-            view: View::Mentions,
-            status: Some(ConversationStatus::Open),
-            visible_to: visible_to.cloned(),
-            ..Default::default()
-        };
-        let mentions = self.count_conversations(ws, &mentioned).await?;
-        let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT t.id, COUNT(c.id), COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) \
-             FROM teams t LEFT JOIN conversations c \
-               ON c.workspace_id = t.workspace_id AND c.team_id = t.id AND c.status = 'open'",
-            awaiting_reply("c.")
-        ));
-        if let Some(v) = visible_to {
-            push_visibility(&mut qb, v, "c.");
-        }
-        qb.push(" WHERE t.workspace_id = ").push_bind(ws).push(" GROUP BY t.id ORDER BY t.id");
-        let teams: Vec<(Id, i64, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-        let count = |open: i64, unread: i64| ViewCount { open: open as u64, unread: unread as u64 };
-        Ok(InboxCounts {
-            all: count(all, all_unread),
-            mine: count(mine, mine_unread),
-            unassigned: count(unassigned, unassigned_unread),
-            mentions,
-            teams: teams
-                .into_iter()
-                .map(|(team_id, open, unread)| TeamCount { team_id, count: count(open, unread) })
-                .collect(),
-            inboxes: vec![],
-            notifications_unread: 0,
-        })
+    async fn open_groups(&self, ws: Id) -> StoreResult<Vec<OpenGroup>> {
+        // Read from the `conversations_counts` index alone, grouped in its order (no sort).
+        let rows: Vec<(Option<Id>, Option<Id>, i64, i64)> = sqlx::query_as(&format!(
+            "SELECT team_id, assignee_id, COUNT(*), COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) \
+             FROM conversations WHERE workspace_id = $1 AND status = 'open' GROUP BY team_id, assignee_id",
+            awaiting_reply("")
+        ))
+        .bind(ws)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(team_id, assignee_id, open, unread)| OpenGroup {
+                team_id,
+                assignee_id,
+                open: open as u64,
+                unread: unread as u64,
+            })
+            .collect())
+    }
+
+    async fn mentioned_conversations(&self, ws: Id, user: Id) -> StoreResult<Vec<Id>> {
+        let ids: Vec<Id> = sqlx::query_scalar(
+            "SELECT DISTINCT cm.conversation_id FROM comment_mentions m JOIN comments cm ON cm.id = m.comment_id \
+             WHERE m.user_id = $1 AND m.workspace_id = $2",
+        )
+        .bind(user)
+        .bind(ws)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
     }
 
     async fn open_counts(&self, ws: Id, users: &[Id]) -> StoreResult<Vec<(Id, u64)>> {

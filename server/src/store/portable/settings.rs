@@ -112,6 +112,14 @@ impl SettingsStore for ThisStore {
         Ok(())
     }
 
+    async fn team_ids(&self, ws: Id) -> StoreResult<Vec<Id>> {
+        let ids: Vec<Id> = sqlx::query_scalar("SELECT id FROM teams WHERE workspace_id = $1 ORDER BY id")
+            .bind(ws)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(ids)
+    }
+
     async fn user_team_ids(&self, ws: Id, user: Id) -> StoreResult<Vec<Id>> {
         let ids: Vec<Id> = sqlx::query_scalar(
             "SELECT team_id FROM team_members WHERE workspace_id = $1 AND user_id = $2 ORDER BY team_id",
