@@ -24,6 +24,8 @@ pub struct App {
     pub committer: Committer,
     /// Channels recently used by webhooks (settings and opened secrets).
     pub channel_cache: crate::service::inbound::ChannelCache,
+    /// The search index (read side; `search::indexer::run` writes it).
+    pub search: Arc<crate::search::SearchIndex>,
     /// The inbox counts' per-workspace groups (see `service::inbox::CountCache`).
     pub count_cache: crate::service::inbox::CountCache,
     /// Bumped after changes that live readers wait for (new messages, status changes): a wake-up hint for
@@ -64,6 +66,7 @@ impl App {
         // Plugins are loaded by `load_plugins`, which `serve` runs beside the listener: a first start
         // compiles them (about a second), and commands that do not need them should not wait for that.
         let plugins = Arc::new(open_plugins(&config, store.clone())?);
+        let search = Arc::new(crate::search::SearchIndex::open(&config.search_dir())?);
         // SQLite has one writer; PostgreSQL commits in parallel.
         let writers = if matches!(url, DatabaseUrl::Sqlite(_)) { 1 } else { 4 };
         let committer = Committer::start(store.clone(), writers);
@@ -78,6 +81,7 @@ impl App {
             plugins,
             committer,
             channel_cache,
+            search,
             count_cache,
             changes,
             stopping,
@@ -138,10 +142,15 @@ pub async fn run(
     } else {
         None
     };
+    let indexer =
+        app.config.search.enabled.then(|| tokio::spawn(crate::search::indexer::run(app.clone(), stop_rx.clone())));
     crate::http::serve(app.clone(), listener, shutdown).await?;
     let _ = stop_tx.send(true);
     if let Some(worker) = worker {
         let _ = worker.await;
+    }
+    if let Some(indexer) = indexer {
+        let _ = indexer.await;
     }
     Ok(())
 }

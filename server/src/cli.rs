@@ -47,6 +47,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Rebuild the search index from the database (stop the server first; a server also rebuilds a
+    /// missing or outdated index on its own when it starts).
+    Reindex,
     /// Tools for development and benchmarks.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -404,6 +407,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 created.id,
                 created.role.as_str()
             );
+            Ok(())
+        }
+        Command::Reindex => {
+            let app = App::open(config).await?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} contacts and messages ({per_sec}, {eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let started = std::time::Instant::now();
+            let docs = crate::service::search::reindex(&app, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await;
+            bar.finish_and_clear();
+            let docs = docs?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "reindexed {docs} contacts and messages in {secs:.1} s ({:.0}/s) into {}",
+                docs as f64 / secs.max(0.001),
+                app.search.dir().display()
+            );
+            app.store.close().await;
             Ok(())
         }
         Command::Dev(DevCommand::Seed { workspace, conversations, messages, seed }) => {

@@ -28,6 +28,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub plugins: PluginsConfig,
     pub media: MediaConfig,
+    pub search: SearchConfig,
     /// The file this configuration was read from, if any (re-read when plugins are reloaded).
     #[serde(skip)]
     pub source_file: Option<PathBuf>,
@@ -99,6 +100,26 @@ pub struct JobsConfig {
     pub backoff_base_ms: u64,
     /// Upper bound of a retry delay in milliseconds.
     pub backoff_max_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// Keep the search index current in this process (a server whose index another process writes,
+    /// or a test that does not search, turns it off).
+    pub enabled: bool,
+    /// Where the index lives; empty means `search` in the data directory.
+    pub dir: String,
+    /// Memory for buffering new documents before they are written out, in MiB (at least 15).
+    pub writer_memory_mb: u32,
+    /// How often the indexer looks at the event log when nothing woke it, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self { enabled: true, dir: String::new(), writer_memory_mb: 24, poll_interval_ms: 1000 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -227,6 +248,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             plugins: PluginsConfig::default(),
             media: MediaConfig::default(),
+            search: SearchConfig::default(),
             source_file: None,
         }
     }
@@ -339,6 +361,12 @@ impl Config {
         if self.media.max_bytes == 0 || self.media.max_bytes > 1 << 30 || self.media.link_minutes == 0 {
             return Err(ConfigError("media: max_bytes must be 1 byte to 1 GiB and link_minutes at least 1".into()));
         }
+        if self.search.writer_memory_mb < 15 || self.search.writer_memory_mb > 4096 {
+            return Err(ConfigError("search.writer_memory_mb: must be 15 to 4096".into()));
+        }
+        if self.search.poll_interval_ms == 0 {
+            return Err(ConfigError("search.poll_interval_ms: must be at least 1".into()));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError(format!("log.level: `{}` is not a valid filter", self.log.level)));
         }
@@ -361,6 +389,11 @@ impl Config {
     }
 
     /// Where compiled plugins are cached.
+    pub fn search_dir(&self) -> PathBuf {
+        let dir = self.search.dir.trim();
+        if dir.is_empty() { self.data_dir.join("search") } else { PathBuf::from(dir) }
+    }
+
     pub fn plugin_cache_dir(&self) -> PathBuf {
         let dir = self.plugins.cache_dir.trim();
         if dir.is_empty() { self.data_dir.join("plugin-cache") } else { PathBuf::from(dir) }

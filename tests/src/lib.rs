@@ -65,6 +65,8 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config { data_dir: dir.path().to_path_buf(), ..Default::default() };
         config.jobs.enabled = false;
+        // Search tests turn indexing on; elsewhere it would only add a background writer per server.
+        config.search.enabled = false;
         // One cache of compiled plugins for the whole suite: only the first server compiles the bundled ones.
         config.plugins.cache_dir = shared_plugin_cache().display().to_string();
         let mut pg_admin = None;

@@ -37,7 +37,7 @@ fn every_rust_file_starts_with_a_purpose_line() {
 }
 
 #[test]
-fn only_http_knows_axum_and_only_store_knows_sql() {
+fn only_http_knows_axum_only_store_knows_sql_only_search_knows_tantivy() {
     let src = repo_root().join("server/src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
@@ -50,6 +50,9 @@ fn only_http_knows_axum_and_only_store_knows_sql() {
         }
         if !rel.starts_with("store/") {
             assert!(!uses("sqlx"), "{rel} uses sqlx; only store/ may");
+        }
+        if !rel.starts_with("search/") {
+            assert!(!uses("tantivy"), "{rel} uses tantivy; only search/ may");
         }
     }
 }

@@ -13,6 +13,7 @@ mod media;
 mod notifications;
 mod plugins;
 mod realtime;
+mod search;
 mod settings;
 mod system;
 mod webhooks;
@@ -96,6 +97,7 @@ fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .merge(notifications::router())
         .merge(inboxes::router())
         .merge(exports::router())
+        .merge(search::router())
         .merge(system::api_router())
         .split_for_parts()
 }

@@ -6,6 +6,7 @@ mod conversation;
 mod inbound;
 mod inbox;
 mod job;
+mod search;
 mod settings;
 
 pub use account::*;
@@ -14,6 +15,7 @@ pub use conversation::*;
 pub use inbound::*;
 pub use inbox::*;
 pub use job::*;
+pub use search::*;
 pub use settings::*;
 
 use chrono::{DateTime, Utc};

@@ -18,6 +18,7 @@ pub mod media;
 pub mod outbound;
 pub mod plugins;
 pub mod realtime;
+pub mod search;
 pub mod seed;
 pub mod settings;
 pub mod templates;

@@ -332,7 +332,6 @@ pub trait MediaStore {
     async fn attach_media(&self, ws: Id, message: Id, file: &MediaFile) -> StoreResult<Message>;
 }
 
-/// The event log (read side; writes happen inside the other methods' transactions).
 /// Custom inboxes (saved filters); who may see one is the inbox service's business.
 #[async_trait]
 pub trait CustomInboxStore {
@@ -380,6 +379,22 @@ pub trait NotificationStore {
     async fn unread_notifications(&self, ws: Id, user: Id) -> StoreResult<u64>;
 }
 
+/// What the search index is built from, and what a search needs to show and filter its hits.
+#[async_trait]
+pub trait SearchSourceStore {
+    /// Contacts in id order: a page across workspaces, or the named ones of a workspace.
+    async fn contacts_to_index(&self, pick: IndexPick<'_>) -> StoreResult<Vec<IndexContact>>;
+    /// Messages in id order: a page across workspaces, or the named ones of a workspace.
+    async fn messages_to_index(&self, pick: IndexPick<'_>) -> StoreResult<Vec<IndexMessage>>;
+    /// How many contacts and messages there are in all (a rebuild's progress).
+    async fn count_to_index(&self) -> StoreResult<(u64, u64)>;
+    /// The conversations with these ids (missing ones are left out).
+    async fn conversations_by_ids(&self, ws: Id, ids: &[Id]) -> StoreResult<Vec<Conversation>>;
+    /// Every conversation of these contacts, latest activity first.
+    async fn conversations_of_contacts(&self, ws: Id, contacts: &[Id]) -> StoreResult<Vec<Conversation>>;
+}
+
+/// The event log (read side; writes happen inside the other methods' transactions).
 #[async_trait]
 pub trait EventStore {
     /// Events with `seq > after`, in order, at most `limit`.
@@ -424,6 +439,7 @@ pub trait Store:
     + NotificationStore
     + CustomInboxStore
     + ExportStore
+    + SearchSourceStore
     + EventStore
     + JobStore
     + PluginKvStore

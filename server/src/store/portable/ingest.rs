@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::json;
 use sqlx::QueryBuilder;
 
-use super::{Conn, Db, EventBuffer, event, now_ms, to_json};
+use super::{Conn, Db, EventBuffer, event, now_ms, push_list, to_json};
 use crate::model::*;
 use crate::store::{Delivery, StoreResult};
 
@@ -173,12 +173,8 @@ async fn stored_provider_ids(conn: &mut Conn, incoming: &[Incoming<'_>]) -> Stor
     for (channel, ids) in grouped(incoming.iter().map(|m| (m.channel, m.provider_id))) {
         for chunk in ids.chunks(CHUNK) {
             let mut qb = QueryBuilder::<Db>::new("SELECT provider_message_id FROM messages WHERE channel_id = ");
-            qb.push_bind(channel).push(" AND provider_message_id IN (");
-            let mut list = qb.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            qb.push(")");
+            qb.push_bind(channel).push(" AND provider_message_id IN ");
+            push_list(&mut qb, chunk.iter().copied());
             let found: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
             stored.extend(found.into_iter().map(|id| (channel, id)));
         }
@@ -194,12 +190,8 @@ async fn known_identities<'a>(conn: &mut Conn, fresh: &[Incoming<'a>]) -> StoreR
         for chunk in externals.chunks(CHUNK) {
             let mut qb =
                 QueryBuilder::<Db>::new("SELECT external_id, contact_id FROM channel_identities WHERE workspace_id = ");
-            qb.push_bind(ws).push(" AND channel_id = ").push_bind(channel).push(" AND external_id IN (");
-            let mut list = qb.separated(", ");
-            for external in chunk {
-                list.push_bind(*external);
-            }
-            qb.push(")");
+            qb.push_bind(ws).push(" AND channel_id = ").push_bind(channel).push(" AND external_id IN ");
+            push_list(&mut qb, chunk.iter().copied());
             let rows: Vec<(String, Id)> = qb.build_query_as().fetch_all(&mut *conn).await?;
             for (external, contact) in rows {
                 if let Some(&key) = chunk.iter().find(|e| **e == external) {
@@ -218,12 +210,8 @@ async fn open_conversations(conn: &mut Conn, fresh: &[Incoming<'_>], contacts: &
         let ids: Vec<Id> = ids.into_iter().collect::<HashSet<_>>().into_iter().collect();
         for chunk in ids.chunks(CHUNK) {
             let mut qb = QueryBuilder::<Db>::new("SELECT contact_id, id FROM conversations WHERE workspace_id = ");
-            qb.push_bind(ws).push(" AND status = 'open' AND contact_id IN (");
-            let mut list = qb.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            qb.push(")");
+            qb.push_bind(ws).push(" AND status = 'open' AND contact_id IN ");
+            push_list(&mut qb, chunk.iter().copied());
             let rows: Vec<(Id, Id)> = qb.build_query_as().fetch_all(&mut *conn).await?;
             open.extend(rows);
         }
@@ -299,12 +287,8 @@ async fn touch_conversations(
                 .push_bind(now)
                 .push(", last_channel_id = ")
                 .push_bind(channel)
-                .push(" WHERE id IN (");
-            let mut list = qb.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            qb.push(")");
+                .push(" WHERE id IN ");
+            push_list(&mut qb, chunk.iter().copied());
             qb.build().execute(&mut *conn).await?;
         }
     }

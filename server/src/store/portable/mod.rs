@@ -16,6 +16,7 @@ mod kv;
 mod media;
 mod notifications;
 mod rows;
+mod search;
 mod settings;
 
 use async_trait::async_trait;
@@ -50,6 +51,19 @@ fn to_json(v: &impl serde::Serialize) -> StoreResult<String> {
 
 fn from_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
     serde_json::from_str(s).unwrap_or_default()
+}
+
+/// Appends `(v1, v2, …)` with every value bound: the list of a `column IN` filter. `values` must not be empty.
+fn push_list<'a, T>(qb: &mut QueryBuilder<'a, Db>, values: impl IntoIterator<Item = T>)
+where
+    T: 'a + sqlx::Encode<'a, Db> + sqlx::Type<Db> + Send,
+{
+    qb.push("(");
+    let mut list = qb.separated(", ");
+    for v in values {
+        list.push_bind(v);
+    }
+    qb.push(")");
 }
 
 /// Maps "no row" to a not-found error naming the item.
