@@ -28,5 +28,5 @@ pub use engine::{
 };
 pub use host::{CallContext, KvBackend, MemoryKv};
 pub use limits::{LimitOverrides, Limits};
-pub use manifest::{Manifest, World};
+pub use manifest::{ChannelTraits, Manifest, PhoneAddress, World};
 pub use recorded::{RecordedHttp, RecordedRequest, RecordedResponse};

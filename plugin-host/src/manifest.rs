@@ -18,6 +18,38 @@ pub struct Manifest {
     /// Secrets a channel instance provides, e.g. an access token; stored encrypted, never shown again.
     #[serde(default)]
     pub secrets: Vec<Setting>,
+    /// Channel plugins: how the channel addresses contacts.
+    #[serde(default)]
+    pub channel: ChannelTraits,
+}
+
+/// The `[channel]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelTraits {
+    /// How a contact's phone number is written as this channel's address, so that a conversation can be
+    /// started with a contact who has never written: `digits` (`971501234567`, WhatsApp's ids) or `e164`
+    /// (`+971501234567`, SMS). Absent: the channel learns addresses only from contacts who write first
+    /// (Telegram, the website chat).
+    pub phone_address: Option<PhoneAddress>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PhoneAddress {
+    Digits,
+    E164,
+}
+
+impl PhoneAddress {
+    /// The address of an E.164 phone number (`+` and digits).
+    pub fn of(self, e164: &str) -> String {
+        let digits: String = e164.chars().filter(char::is_ascii_digit).collect();
+        match self {
+            PhoneAddress::Digits => digits,
+            PhoneAddress::E164 => format!("+{digits}"),
+        }
+    }
 }
 
 /// The `[plugin]` table.
@@ -220,6 +252,20 @@ fn describe(text: &str, e: &toml::de::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phone_addresses_are_written_as_the_channel_wants() {
+        let m = Manifest::parse(
+            "[plugin]\nid = \"sms\"\nname = \"S\"\nversion = \"1.0.0\"\nworld = \"channel\"\n\
+             [channel]\nphone_address = \"e164\"\n",
+        )
+        .expect("manifest");
+        assert_eq!(m.channel.phone_address.map(|p| p.of("+971501234567")), Some("+971501234567".into()));
+        assert_eq!(PhoneAddress::Digits.of("+971501234567"), "971501234567");
+        let bad = "[plugin]\nid = \"x\"\nname = \"X\"\nversion = \"1.0.0\"\nworld = \"channel\"\n\
+                   [channel]\nphone_address = \"fax\"\n";
+        assert!(Manifest::parse(bad).is_err());
+    }
 
     const GOOD: &str = r#"
 [plugin]

@@ -53,7 +53,7 @@ impl App {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", config.data_dir.display()))?;
         let url = config.database_url()?;
-        let store = store::connect(&url, config.database.max_connections).await?;
+        let store = store::connect(&url, &config.database).await?;
         if config.database.migrate_on_start {
             store.migrate().await?;
         }

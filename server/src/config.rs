@@ -55,6 +55,10 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Apply pending migrations when the server starts (`switchboard migrate` always applies them).
     pub migrate_on_start: bool,
+    /// SQLite only: `full` (default) makes every commit durable before it is acknowledged; `normal`
+    /// may lose the last commits on a power cut (never on a crash of the process) and is for bulk loads
+    /// such as `switchboard dev seed`, not for serving.
+    pub sqlite_synchronous: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -266,7 +270,7 @@ impl Default for ServerConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: String::new(), max_connections: 10, migrate_on_start: true }
+        Self { url: String::new(), max_connections: 10, migrate_on_start: true, sqlite_synchronous: "full".into() }
     }
 }
 
@@ -342,6 +346,9 @@ impl Config {
             return Err(ConfigError("database.max_connections: must be at least 1".into()));
         }
         self.database_url()?;
+        if !matches!(self.database.sqlite_synchronous.as_str(), "full" | "normal") {
+            return Err(ConfigError("database.sqlite_synchronous: must be `full` or `normal`".into()));
+        }
         if self.jobs.poll_interval_ms == 0 || self.jobs.lease_seconds == 0 || self.jobs.max_attempts == 0 {
             return Err(ConfigError(
                 "jobs: poll_interval_ms, lease_seconds and max_attempts must be at least 1".into(),

@@ -1,6 +1,6 @@
 //! Tools around the inbox through the API: a conversation's export (JSON, CSV, transcript), workspace exports
-//! in the background, auto-close timers, snippet search and message variables, and generated data — on
-//! SQLite and PostgreSQL.
+//! in the background, auto-close timers, snippet search and message variables, generated data, and starting
+//! a new conversation with a template — on SQLite and PostgreSQL.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -333,3 +333,88 @@ async fn seeded_workspace(backend: Backend) {
     s.stop().await;
 }
 both_backends!(seed_data, seeded_workspace);
+
+async fn contact_count(s: &TestServer) -> usize {
+    let (status, page) = s.get("/api/v1/contacts?limit=200").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"].as_array().expect("items").len()
+}
+
+async fn start_conversation(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let body = json!({"name": "WhatsApp", "plugin_id": "whatsapp-cloud",
+                      "config": {"phone_number_id": "1122334455667", "business_account_id": "5467539754836534"},
+                      "secrets": {"access_token": "t", "app_secret": "a", "verify_token": "v"}});
+    let (status, wa) = s.post("/api/v1/channels", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{wa}");
+    let wa = id(&wa);
+    let other = example_channel(&s, "Example").await;
+    let tpl = json!({"name": "hello", "language": "en", "category": "utility",
+                     "components": [{"type": "BODY", "text": "Hello {{1}}"}], "status": "approved"});
+    let (_, tpl) = s.post("/api/v1/templates", tpl).await;
+    let template = json!({"type": "template", "template_id": id(&tpl), "parameters": ["Maria"]});
+    let maria = json!({"first_name": "Maria", "phone": "+971 50 123 4567"});
+    let start = |contact: Value, channel: i64, content: Value| {
+        let mut body = json!({"channel_id": channel, "content": content});
+        let key = if contact.is_number() { "contact_id" } else { "contact" };
+        body[key] = contact;
+        body
+    };
+
+    // Refused, and nothing is left behind.
+    let text = json!({"type": "text", "text": "hi"});
+    let refused = s.post("/api/v1/conversations/start", start(maria.clone(), wa, text)).await;
+    assert_error(&refused, 422, "window_closed");
+    let wrong = json!({"type": "template", "template_id": id(&tpl), "parameters": []});
+    let refused = s.post("/api/v1/conversations/start", start(maria.clone(), wa, wrong)).await;
+    assert_eq!(refused.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.1);
+    let hello = json!({"type": "text", "text": "hello"});
+    let refused = s.post("/api/v1/conversations/start", start(maria.clone(), other, hello)).await;
+    assert_error(&refused, 422, "contact_unreachable");
+    let no_phone = json!({"first_name": "Nour"});
+    let refused = s.post("/api/v1/conversations/start", start(no_phone, wa, template.clone())).await;
+    assert_error(&refused, 422, "contact_unreachable");
+    let mut both = start(maria.clone(), wa, template.clone());
+    both["contact_id"] = json!(1);
+    assert_error(&s.post("/api/v1/conversations/start", both).await, 422, "validation_failed");
+    assert_eq!(contact_count(&s).await, 0, "no contact was created by refused requests");
+    assert!(ids(&s, &s.token, "").await.is_empty(), "nor a conversation");
+
+    // A new contact: added, reachable on WhatsApp by the number's digits, written to with the template.
+    let (status, started) = s.post("/api/v1/conversations/start", start(maria.clone(), wa, template.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["contact"]["phone"], json!("+971501234567"));
+    assert_eq!(started["contact"]["identities"], json!([{"channel_id": wa, "external_id": "971501234567"}]));
+    let conv = &started["conversation"];
+    assert_eq!(conv["opened_by"], json!({"kind": "user", "id": s.owner_id}));
+    assert_eq!((conv["status"].clone(), conv["assignee_id"].clone()), (json!("open"), json!(s.owner_id)));
+    assert_eq!(started["message"]["status"], json!("pending"));
+    assert_eq!(started["message"]["content"]["parameters"], json!(["Maria"]));
+    assert_eq!(started["message"]["channel_id"], json!(wa));
+    let conv_id = id(conv);
+    let (_, messages) = s.get(&format!("/api/v1/conversations/{conv_id}/messages")).await;
+    assert_eq!(messages["items"].as_array().map(Vec::len), Some(1));
+
+    // Again: the conversation is open; the same number as a new contact is someone else's.
+    let maria_id = id(&started["contact"]);
+    let again = s.post("/api/v1/conversations/start", start(json!(maria_id), wa, template.clone())).await;
+    assert_error(&again, 409, "conversation_already_open");
+    let twin = json!({"first_name": "Maria 2", "phone": "+971501234567"});
+    assert_error(
+        &s.post("/api/v1/conversations/start", start(twin, wa, template.clone())).await,
+        409,
+        "contact_exists",
+    );
+
+    // An existing contact with a number but no WhatsApp address yet: the address is added.
+    let (_, omar) = s.post("/api/v1/contacts", json!({"first_name": "Omar", "phone": "+447911123456"})).await;
+    let (_, agent) = s.user("agent@acme.test", "agent").await;
+    let body = start(json!(id(&omar)), wa, template.clone());
+    let (status, started) = s.call(Method::POST, "/api/v1/conversations/start", Some(&agent), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["contact"]["identities"], json!([{"channel_id": wa, "external_id": "447911123456"}]));
+    assert_ne!(started["conversation"]["assignee_id"], json!(s.owner_id), "assigned to whoever started it");
+    assert_eq!(contact_count(&s).await, 2);
+    s.stop().await;
+}
+both_backends!(new_conversation_with_a_template, start_conversation);

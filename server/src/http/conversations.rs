@@ -16,6 +16,7 @@ use crate::model::*;
 use crate::service::conversations::{
     self, AddComment, AssignRequest, CloseConversation, OpenConversation, SendMessage,
 };
+use crate::service::start::{self, StartConversation, StartedConversation};
 use crate::service::window::WindowState;
 use crate::service::{access, export, inbox};
 
@@ -23,6 +24,7 @@ pub(super) fn router() -> ApiRouter {
     ApiRouter::new()
         .routes(routes!(list_conversations, open_conversation))
         .routes(routes!(inbox_counts))
+        .routes(routes!(start_conversation))
         .routes(routes!(get_conversation))
         .routes(routes!(list_messages, send_message))
         .routes(routes!(assign))
@@ -102,6 +104,20 @@ async fn open_conversation(
     Json(req): Json<OpenConversation>,
 ) -> AppResult<(StatusCode, Json<Conversation>)> {
     Ok((StatusCode::CREATED, Json(conversations::open(&app, &who, req).await?)))
+}
+
+/// "New conversation": writes first to a contact (existing, or added with this request) on a channel, usually
+/// with a template; the conversation opens (opened by you) and is assigned to you unless a team is named.
+/// Refused requests (`window_closed`, `contact_unreachable`, `contact_exists`, `conversation_already_open`,
+/// a template's parameters) leave nothing behind.
+#[utoipa::path(post, path = "/api/v1/conversations/start", tag = "conversations", request_body = StartConversation,
+    responses((status = 201, body = StartedConversation), (status = "4XX", body = ErrorBody)))]
+async fn start_conversation(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Json(req): Json<StartConversation>,
+) -> AppResult<(StatusCode, Json<StartedConversation>)> {
+    Ok((StatusCode::CREATED, Json(start::start(&app, &who, req).await?)))
 }
 
 /// A conversation with its contact, its assignment history and its messaging window.

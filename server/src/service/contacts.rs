@@ -128,7 +128,20 @@ fn normalise(f: &mut ContactFields) -> AppResult<()> {
 }
 
 pub async fn create(app: &App, who: &Principal, req: CreateContact) -> AppResult<Contact> {
-    let ws = who.workspace_id;
+    let new = prepare(app, who.workspace_id, req).await?;
+    Ok(app.store.create_contact(who.workspace_id, &new.fields, &new.tags, &new.identities, actor(who)).await?)
+}
+
+/// A contact checked and normalised, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub fields: ContactFields,
+    pub tags: Vec<String>,
+    pub identities: Vec<ChannelIdentity>,
+}
+
+/// Checks and normalises a new contact without storing it.
+pub async fn prepare(app: &App, ws: Id, req: CreateContact) -> AppResult<NewContact> {
     let mut fields = ContactFields {
         first_name: req.first_name,
         last_name: req.last_name,
@@ -158,7 +171,7 @@ pub async fn create(app: &App, who: &Principal, req: CreateContact) -> AppResult
     for (i, identity) in req.identities.iter().enumerate() {
         validate::required(&format!("identities[{i}].external_id"), &identity.external_id, 256)?;
     }
-    Ok(app.store.create_contact(ws, &fields, &tags, &req.identities, actor(who)).await?)
+    Ok(NewContact { fields, tags, identities: req.identities })
 }
 
 pub async fn update(app: &App, who: &Principal, id: Id, req: UpdateContact) -> AppResult<Contact> {

@@ -54,7 +54,7 @@ pub struct AssignRequest {
     pub team_id: Option<Option<Id>>,
 }
 
-async fn check_assignment(app: &App, ws: Id, user: Option<Id>, team: Option<Id>) -> AppResult<()> {
+pub(super) async fn check_assignment(app: &App, ws: Id, user: Option<Id>, team: Option<Id>) -> AppResult<()> {
     if let Some(user) = user {
         app.store
             .get_user(ws, user)
@@ -260,28 +260,17 @@ fn check_capability(app: &App, channel: &Channel, content: &MessageContent) -> A
     })
 }
 
-/// Stores an outgoing message from the calling user as `pending`, with its send job.
-pub async fn send(app: &App, who: &Principal, id: Id, mut req: SendMessage) -> AppResult<Message> {
-    let ws = who.workspace_id;
-    let conversation = super::access::conversation(app, who, id).await?;
-    if conversation.status != ConversationStatus::Open {
-        return Err(AppError::conflict("conversation_closed", "the conversation is closed; reopen it to reply"));
-    }
-    // `$contact.first_name` and the like become their values; the limits apply to what is sent.
-    if matches!(&req.content, MessageContent::Text { text } if text.contains('$'))
-        || matches!(&req.content, MessageContent::Media { caption: Some(c), .. } if c.contains('$'))
-    {
-        let scope = super::variables::Scope::of(app, ws, &conversation).await?;
-        req.content = super::variables::apply(&scope, req.content);
-    }
-    check_content(&req.content)?;
-    if let MessageContent::Media { url, .. } = &req.content
+/// Checks content an agent sends on `channel`: its shape and limits, that an uploaded file and a template
+/// exist (and the template is approved), and that the channel can send it. Writes nothing.
+pub(super) async fn check_outgoing(app: &App, ws: Id, channel: &Channel, content: &MessageContent) -> AppResult<()> {
+    check_content(content)?;
+    if let MessageContent::Media { url, .. } = content
         && let Some(sha) = url.strip_prefix("/api/v1/media/")
         && app.store.get_media(ws, sha).await?.is_none()
     {
         return Err(AppError::validation("content.url", "no such file in this workspace; upload it first"));
     }
-    if let MessageContent::Template { template_id, parameters, header, buttons } = &req.content {
+    if let MessageContent::Template { template_id, parameters, header, buttons } = content {
         let template = app
             .store
             .get_template(ws, *template_id)
@@ -298,6 +287,23 @@ pub async fn send(app: &App, who: &Principal, id: Id, mut req: SendMessage) -> A
         }
         super::templates::check(&template, parameters, header.as_ref(), buttons)?;
     }
+    check_capability(app, channel, content)
+}
+
+/// Stores an outgoing message from the calling user as `pending`, with its send job.
+pub async fn send(app: &App, who: &Principal, id: Id, mut req: SendMessage) -> AppResult<Message> {
+    let ws = who.workspace_id;
+    let conversation = super::access::conversation(app, who, id).await?;
+    if conversation.status != ConversationStatus::Open {
+        return Err(AppError::conflict("conversation_closed", "the conversation is closed; reopen it to reply"));
+    }
+    // `$contact.first_name` and the like become their values; the limits apply to what is sent.
+    if matches!(&req.content, MessageContent::Text { text } if text.contains('$'))
+        || matches!(&req.content, MessageContent::Media { caption: Some(c), .. } if c.contains('$'))
+    {
+        let scope = super::variables::Scope::of(app, ws, &conversation).await?;
+        req.content = super::variables::apply(&scope, req.content);
+    }
     let channel_id = req.channel_id.or(conversation.last_channel_id);
     let Some(channel_id) = channel_id else {
         return Err(AppError::validation("channel_id", "the conversation has no channel yet; name one"));
@@ -307,7 +313,7 @@ pub async fn send(app: &App, who: &Principal, id: Id, mut req: SendMessage) -> A
         .get_channel(ws, channel_id)
         .await
         .map_err(|_| AppError::validation("channel_id", "no such channel"))?;
-    check_capability(app, &channel, &req.content)?;
+    check_outgoing(app, ws, &channel, &req.content).await?;
     super::window::check(app, ws, conversation.contact_id, &channel, &req.content).await?;
     let message = NewMessage {
         channel_id: Some(channel_id),

@@ -21,6 +21,7 @@ pub mod realtime;
 pub mod search;
 pub mod seed;
 pub mod settings;
+pub mod start;
 pub mod templates;
 pub mod validate;
 pub mod variables;

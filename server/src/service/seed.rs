@@ -61,6 +61,13 @@ const FROM_AGENT: &[&str] = &[
     "هل هناك شيء آخر يمكنني مساعدتك به؟",
 ];
 
+/// A contact's message: one of the phrases, a third of them with an order number (rare words, as real
+/// texts have, for the search benchmark).
+fn contact_text(rng: &mut StdRng) -> String {
+    let phrase = FROM_CONTACT.choose(rng).copied().unwrap_or("hi");
+    if rng.gen_bool(0.3) { format!("{phrase} #{}", rng.gen_range(100_000..1_000_000u32)) } else { phrase.to_owned() }
+}
+
 /// Fills workspace `ws` as `plan` says; `progress` is told how many conversations are done after each round.
 pub async fn seed(app: &App, ws: Id, plan: &SeedPlan, progress: impl Fn(u64)) -> AppResult<SeedReport> {
     if plan.conversations == 0 || plan.messages < u64::from(plan.conversations) {
@@ -141,9 +148,7 @@ pub async fn seed(app: &App, ws: Id, plan: &SeedPlan, progress: impl Fn(u64)) ->
                     external_id: external.clone(),
                     profile: profile.clone(),
                     provider_message_id: format!("{external}-{n}"),
-                    content: MessageContent::Text {
-                        text: FROM_CONTACT.choose(&mut rng).copied().unwrap_or("hi").into(),
-                    },
+                    content: MessageContent::Text { text: contact_text(&mut rng) },
                 })
                 .collect();
             items.push((*channel, list));

@@ -28,9 +28,7 @@ pub struct WindowState {
 
 /// The window of `contact` on `channel`; `None` when the channel's plugin is not loaded (unknown policy).
 pub async fn state(app: &App, ws: Id, contact: Id, channel: &Channel) -> AppResult<Option<WindowState>> {
-    let Some(policy) = app.plugins.get(&channel.plugin_id).and_then(|e| e.channel_info().map(|i| i.window)) else {
-        return Ok(None);
-    };
+    let Some(policy) = policy(app, channel) else { return Ok(None) };
     let last = app.store.last_incoming_at(ws, contact, channel.id).await?;
     Ok(Some(compute(channel.id, &policy, last, Utc::now())))
 }
@@ -66,7 +64,23 @@ pub fn compute(
 
 /// Refuses free-form content outside the window (templates pass where the channel allows them).
 pub async fn check(app: &App, ws: Id, contact: Id, channel: &Channel, content: &MessageContent) -> AppResult<()> {
-    let Some(window) = state(app, ws, contact, channel).await? else { return Ok(()) };
+    if policy(app, channel).is_none() {
+        return Ok(());
+    }
+    let last = app.store.last_incoming_at(ws, contact, channel.id).await?;
+    check_since(app, channel, last, content)
+}
+
+/// [`check`] given the contact's latest incoming message on the channel (`None`: a contact who never
+/// wrote there, such as one being added).
+pub fn check_since(
+    app: &App,
+    channel: &Channel,
+    last: Option<DateTime<Utc>>,
+    content: &MessageContent,
+) -> AppResult<()> {
+    let Some(policy) = policy(app, channel) else { return Ok(()) };
+    let window = compute(channel.id, &policy, last, Utc::now());
     if window.open {
         return Ok(());
     }
@@ -82,6 +96,11 @@ pub async fn check(app: &App, ws: Id, contact: Id, channel: &Channel, content: &
             .to_owned(),
     };
     Err(AppError::Unprocessable { code: "window_closed", message })
+}
+
+/// The channel's window policy; `None` when its plugin is not loaded (unknown policy).
+fn policy(app: &App, channel: &Channel) -> Option<crate::plugins::WindowPolicy> {
+    app.plugins.get(&channel.plugin_id).and_then(|e| e.channel_info().map(|i| i.window))
 }
 
 #[cfg(test)]

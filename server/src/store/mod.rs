@@ -457,9 +457,13 @@ pub trait Store:
 
 /// Connects to the database the URL names. SQLite creates the file (not its directory); PostgreSQL must
 /// be reachable. Never falls back to another backend.
-pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+pub async fn connect(url: &DatabaseUrl, settings: &crate::config::DatabaseConfig) -> StoreResult<Arc<dyn Store>> {
+    let max_connections = settings.max_connections;
     Ok(match url {
-        DatabaseUrl::Sqlite(path) => Arc::new(SqliteStore::open(path, max_connections).await?),
+        DatabaseUrl::Sqlite(path) => {
+            let durable = settings.sqlite_synchronous != "normal";
+            Arc::new(SqliteStore::open(path, max_connections, durable).await?)
+        }
         DatabaseUrl::Postgres(url) => Arc::new(PgStore::connect(url, max_connections).await?),
     })
 }

@@ -39,8 +39,9 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file. Its directory must exist.
-    pub async fn open(path: &Path, max_connections: u32) -> StoreResult<Self> {
+    /// Opens (creating if needed) the database file. Its directory must exist. Not `durable`: commits
+    /// are not synced to disk one by one (`synchronous=NORMAL`), for bulk loads.
+    pub async fn open(path: &Path, max_connections: u32, durable: bool) -> StoreResult<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
             && !dir.is_dir()
         {
@@ -51,7 +52,7 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(if durable { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
