@@ -105,7 +105,10 @@
     }
     const es = (source = new EventSource(api + '/stream?token=' + encodeURIComponent(token) + '&after=' + lastId));
     es.addEventListener('open', () => { backoff = 1000; });
-    es.addEventListener('message', (e) => { try { addMessage(JSON.parse(e.data)); } catch { /* ignore bad frame */ } });
+    es.addEventListener('message', (e) => {
+      try { addMessage(JSON.parse(e.data)); showTyping(null); } catch { /* ignore bad frame */ }
+    });
+    es.addEventListener('typing', (e) => { try { showTyping(JSON.parse(e.data)); } catch { /* ignore bad frame */ } });
     es.addEventListener('error', () => {
       es.close();
       if (source !== es) return;
@@ -159,6 +162,7 @@
     .msg img { display: block; max-width: 100%; border-radius: 8px; margin-bottom: 4px; }
     .msg a { color: inherit; }
     .meta { font-size: 11px; opacity: .7; }
+    .typing { margin: 0; padding: 0 12px 4px; font-size: 12px; opacity: .7; font-style: italic; }
     .error { margin: 0 12px 8px; color: #b91c1c; font-size: 13px; }
     form, .composer { border-top: 1px solid #e5e7eb; padding: 10px 12px; }
     form { display: grid; gap: 8px; }
@@ -208,6 +212,7 @@
     const list = h('div', { class: 'list', role: 'log', 'aria-live': 'polite' });
     if (config.greeting) list.append(h('div', { class: 'greeting' }, config.greeting));
     const error = h('p', { class: 'error', 'data-sb': 'error', role: 'alert', hidden: true });
+    const typing = h('p', { class: 'typing', 'data-sb': 'typing', 'aria-live': 'polite', hidden: true });
 
     const name = h('input', { type: 'text', autocomplete: 'name', placeholder: 'Your name', 'data-sb': 'prechat-name' });
     const email = h('input', { type: 'email', autocomplete: 'email', placeholder: 'Your email', 'data-sb': 'prechat-email' });
@@ -221,19 +226,38 @@
     input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
     });
-    input.addEventListener('input', () => { input.style.height = 'auto'; input.style.height = input.scrollHeight + 'px'; });
+    input.addEventListener('input', () => {
+      input.style.height = 'auto'; input.style.height = input.scrollHeight + 'px';
+      reportTyping();
+    });
     const composer = h('div', { class: 'composer' }, input,
       h('button', { type: 'button', class: 'primary', 'data-sb': 'send', onclick: () => send() }, 'Send'));
 
     const panel = h('div', { class: 'panel', role: 'dialog', 'aria-label': title, 'data-sb': 'panel', hidden: true },
       h('header', null, h('h2', null, title),
         h('button', { type: 'button', class: 'close', 'aria-label': 'Close chat', onclick: () => close() }, '\u00d7')),
-      list, error, prechat, composer);
+      list, typing, error, prechat, composer);
     panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') close(); });
 
     shadow.append(h('style', null, CSS), h('div', { class: 'root' + (rtl ? ' rtl' : ''), dir: rtl ? 'rtl' : 'ltr' }, bubble, panel));
     document.body.append(host);
-    ui = { bubble, dot, panel, list, error, prechat, name, email, skip, composer, input };
+    ui = { bubble, dot, panel, list, typing, error, prechat, name, email, skip, composer, input };
+  }
+
+  // Typing indicators: the agent's shown for a few seconds after each report; ours sent at most every 3 s,
+  // and only once there is a conversation (after the first message).
+  let typingTimer = null;
+  function showTyping(t) {
+    clearTimeout(typingTimer);
+    ui.typing.hidden = !t;
+    ui.typing.textContent = t ? (t.name ? t.name + ' is typing\u2026' : 'Typing\u2026') : '';
+    if (t) typingTimer = setTimeout(() => showTyping(null), 5000);
+  }
+  let typingSent = 0;
+  function reportTyping() {
+    if (!token || lastId === 0 || Date.now() - typingSent < 3000) return;
+    typingSent = Date.now();
+    request('POST', '/typing', undefined, token).catch(() => { /* an indicator is not worth an error */ });
   }
 
   function showError(text) {

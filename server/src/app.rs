@@ -31,6 +31,8 @@ pub struct App {
     /// Bumped after changes that live readers wait for (new messages, status changes): a wake-up hint for
     /// streams, which also re-read on a timer, so a change made elsewhere (another node) is only late.
     pub changes: tokio::sync::watch::Sender<u64>,
+    /// Typing indicators, passed from whoever reports them to the live streams of this process.
+    pub typing: tokio::sync::broadcast::Sender<crate::model::Typing>,
     /// Set when the server begins to shut down: long-lived responses end.
     pub stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -84,6 +86,7 @@ impl App {
             search,
             count_cache,
             changes,
+            typing: tokio::sync::broadcast::Sender::new(256),
             stopping,
         }))
     }

@@ -152,36 +152,6 @@ async fn counts_of(s: &TestServer, token: &str) -> Value {
     counts
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Opens the realtime stream as `token`; the handshake's error status when it is refused.
-async fn stream(s: &TestServer, token: &str, query: &str, origin: Option<&str>) -> Result<Socket, u16> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let url = format!("{}/api/v1/events/ws?{query}", s.base.replace("http://", "ws://"));
-    let mut req = url.into_client_request().expect("request");
-    req.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
-    if let Some(origin) = origin {
-        req.headers_mut().insert("origin", origin.parse().expect("header"));
-    }
-    match tokio_tungstenite::connect_async(req).await {
-        Ok((socket, _)) => Ok(socket),
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
-        Err(e) => panic!("websocket: {e}"),
-    }
-}
-
-/// The next JSON frame (a test failure after 10 s without one).
-async fn frame(ws: &mut Socket) -> Value {
-    use futures_util::StreamExt;
-    loop {
-        let next = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await;
-        let msg = next.expect("a frame within 10 s").expect("stream open").expect("frame");
-        if let tokio_tungstenite::tungstenite::Message::Text(text) = msg {
-            return serde_json::from_str(&text).expect("JSON frame");
-        }
-    }
-}
-
 /// The next `n` events' (seq, kind).
 async fn events(ws: &mut Socket, n: usize) -> Vec<(i64, String)> {
     let mut got = Vec::new();

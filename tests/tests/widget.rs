@@ -249,3 +249,56 @@ async fn visitors_are_checked_body(backend: Backend) {
     assert!(script.headers()["content-type"].to_str().expect("type").starts_with("text/javascript"));
     s.stop().await;
 }
+
+both_backends!(typing_indicators_pass_both_ways, typing_both_ways);
+
+async fn typing_both_ways(backend: Backend) {
+    use switchboard_tests::inbox::{frame, stream};
+    let s = TestServer::start(backend).await;
+    let chat = chat(&s, "Website", json!({})).await;
+    let token = session(&s, chat, None).await["token"].as_str().expect("token").to_owned();
+    let typing = format!("/widget/{chat}/typing");
+    // Before the first message there is no conversation to show it in: accepted, nothing to see.
+    let (status, _) = public(&s, Method::POST, &typing, Some(&token), None, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = public(&s, Method::POST, &typing, Some("v1.forged.token"), None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, sent) = say(&s, chat, &token, json!({"client_id": "c-1", "text": "Hi"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let conv_id = s.get("/api/v1/conversations").await.1["items"][0]["id"].as_i64().expect("conversation");
+
+    // The visitor types: an agent's realtime stream shows it, with no sequence number.
+    let mut ws = stream(&s, &s.token, "", None).await.expect("connect");
+    assert_eq!(frame(&mut ws).await["type"], "ready");
+    let (status, _) = public(&s, Method::POST, &typing, Some(&token), None, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let got = frame(&mut ws).await;
+    assert_eq!(got["type"], "typing", "{got}");
+    assert_eq!(got["typing"]["conversation_id"], json!(conv_id));
+    assert_eq!(got["typing"]["actor"]["kind"], json!("contact"));
+    assert!(got.get("seq").is_none() && got["typing"].get("seq").is_none());
+
+    // The agent types: the visitor's chat stream shows who.
+    let stream_url = format!("{}/widget/{chat}/stream?token={token}&after={}", s.base, sent["id"]);
+    let mut chat_stream = s.http.get(stream_url).send().await.expect("stream");
+    assert_eq!(
+        s.call(Method::POST, &format!("/api/v1/conversations/{conv_id}/typing"), Some(&s.token), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let mut seen = String::new();
+    while !seen.contains("event: typing") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), chat_stream.chunk())
+            .await
+            .expect("the indicator is streamed within 10 s")
+            .expect("read")
+            .expect("stream open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("\"name\":\"Olivia Owner\""), "{seen}");
+    // An agent's own typing is not echoed to them; a closed conversation takes none.
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/close"), json!({})).await.0, StatusCode::OK);
+    let got = s.call(Method::POST, &format!("/api/v1/conversations/{conv_id}/typing"), Some(&s.token), None).await;
+    assert_error(&got, 409, "conversation_closed");
+    assert_eq!(frame(&mut ws).await["event"]["kind"], "conversation.closed", "no typing frame of one's own");
+    s.stop().await;
+}

@@ -32,6 +32,7 @@ pub(super) fn router() -> ApiRouter {
         .routes(routes!(reopen))
         .routes(routes!(list_comments, add_comment))
         .routes(routes!(pin, unpin))
+        .routes(routes!(typing))
         .routes(routes!(export))
 }
 
@@ -232,6 +233,16 @@ async fn add_comment(
     Json(req): Json<AddComment>,
 ) -> AppResult<(StatusCode, Json<Comment>)> {
     Ok((StatusCode::CREATED, Json(conversations::comment(&app, &who, id, req).await?)))
+}
+
+/// Tells the others that you are typing in this conversation: agents watching it see a `typing` frame on the
+/// realtime stream, a website-chat visitor sees it in the chat. Send it every few seconds while typing;
+/// nothing is stored.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/typing", tag = "conversations", params(("id" = i64, Path)),
+    responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn typing(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
+    crate::service::typing::agent(&app, &who, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Pins the conversation for the caller (pins are per user).

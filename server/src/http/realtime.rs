@@ -45,7 +45,9 @@ struct StreamQuery {
 
 /// The realtime stream (a websocket). Frames are JSON text: first `{"type":"ready","last_seq":N}`, then
 /// `{"type":"event","event":{…}}` per event. Agents receive message, conversation, comment and contact
-/// events; managers and owners every event. A client that does not keep up is closed with code 4008.
+/// events; managers and owners every event. Someone else typing in a conversation you may see comes as
+/// `{"type":"typing","typing":{…}}` (no sequence number: it is not stored, and not replayed on resume).
+/// A client that does not keep up is closed with code 4008.
 #[utoipa::path(get, path = "/api/v1/events/ws", tag = "events", params(StreamQuery),
     responses((status = 101, description = "Switching to the websocket protocol"), (status = "4XX", body = ErrorBody)))]
 async fn connect(
@@ -81,6 +83,7 @@ async fn stream(app: Arc<App>, who: Principal, mut after: i64, socket: WebSocket
     let (mut tx, mut rx) = socket.split();
     let mut changes = app.changes.subscribe();
     let mut stopping = app.stopping.subscribe();
+    let mut typing = app.typing.subscribe();
     if !send(&mut tx, json!({ "type": "ready", "last_seq": after })).await {
         return;
     }
@@ -113,6 +116,17 @@ async fn stream(app: Arc<App>, who: Principal, mut after: i64, socket: WebSocket
             _ = changes.changed() => {}
             _ = tokio::time::sleep(POLL) => {}
             _ = stopping.changed() => {}
+            t = typing.recv() => match t {
+                Ok(t) if realtime::shows_typing(&app, &who, &t).await => {
+                    if !send(&mut tx, json!({ "type": "typing", "typing": t })).await {
+                        close(&mut tx, CLOSE_SLOW, "slow_consumer: reconnect with after=SEQ to resume").await;
+                        return;
+                    }
+                }
+                // Missed indicators are not worth catching up on.
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
             frame = rx.next() => match frame {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
                 // Pings are answered by the websocket layer; clients have nothing else to say.

@@ -45,6 +45,8 @@ struct Limits {
     address: DefaultKeyedRateLimiter<IpAddr>,
     /// Messages per visitor.
     visitor: DefaultKeyedRateLimiter<String>,
+    /// Typing indicators per visitor (one every two seconds is plenty).
+    typing: DefaultKeyedRateLimiter<String>,
 }
 
 fn per_minute(n: u32, burst: u32) -> Quota {
@@ -58,6 +60,7 @@ impl Limits {
             connect: RateLimiter::keyed(per_minute(30, 20)),
             address: RateLimiter::keyed(per_minute(120, 60)),
             visitor: RateLimiter::keyed(per_minute(20, 10)),
+            typing: RateLimiter::keyed(per_minute(30, 5)),
         }
     }
 
@@ -90,6 +93,7 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/widget/{channel_id}/session", post(session).options(preflight))
         .route("/widget/{channel_id}/messages", get(history).post(send).options(preflight))
         .route("/widget/{channel_id}/stream", get(stream).options(preflight))
+        .route("/widget/{channel_id}/typing", post(typing).options(preflight))
         .layer(axum::Extension(limits))
         .layer(cors)
 }
@@ -169,6 +173,20 @@ async fn send(
     Ok((StatusCode::CREATED, Json(widget::post(&app, &chat, &visitor, msg).await?)))
 }
 
+/// The visitor is typing: agents looking at the conversation see it. Nothing is stored.
+async fn typing(
+    State(app): State<Arc<App>>,
+    axum::Extension(limits): axum::Extension<Arc<Limits>>,
+    Path(id): Path<Id>,
+    headers: HeaderMap,
+) -> AppResult<StatusCode> {
+    let chat = chat(&app, id, &headers).await?;
+    let visitor = widget::visitor_of(&app, &chat, bearer(&headers))?;
+    Limits::check(&limits.typing, &visitor)?;
+    crate::service::typing::visitor(&app, chat.workspace_id, chat.channel.id, &visitor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Debug, Deserialize)]
 struct AfterQuery {
     #[serde(default)]
@@ -228,7 +246,25 @@ struct Live {
     pending: std::collections::VecDeque<WidgetMessage>,
     changes: tokio::sync::watch::Receiver<u64>,
     stopping: tokio::sync::watch::Receiver<bool>,
+    typing: tokio::sync::broadcast::Receiver<crate::model::Typing>,
+    /// The visitor's contact, once they have written.
+    contact: Option<Id>,
     until: tokio::time::Instant,
+}
+
+impl Live {
+    /// Whether an indicator is an agent typing to this visitor.
+    async fn is_for_visitor(&mut self, t: &crate::model::Typing) -> bool {
+        if t.workspace_id != self.chat.workspace_id || t.actor.kind != crate::model::ActorKind::User {
+            return false;
+        }
+        if self.contact.is_none() {
+            let (ws, channel) = (self.chat.workspace_id, self.chat.channel.id);
+            let found = self.app.store.find_contact_by_identity(ws, channel, &self.visitor).await;
+            self.contact = found.ok().flatten().map(|c| c.id);
+        }
+        self.contact == Some(t.contact_id)
+    }
 }
 
 fn messages(
@@ -240,6 +276,8 @@ fn messages(
     let live = Live {
         changes: app.changes.subscribe(),
         stopping: app.stopping.subscribe(),
+        typing: app.typing.subscribe(),
+        contact: None,
         app,
         chat,
         visitor,
@@ -273,6 +311,14 @@ fn messages(
                 _ = live.changes.changed() => {}
                 _ = live.stopping.changed() => {}
                 _ = tokio::time::sleep(RECHECK) => {}
+                t = live.typing.recv() => {
+                    if let Ok(t) = t
+                        && live.is_for_visitor(&t).await
+                    {
+                        let data = serde_json::json!({ "name": t.name }).to_string();
+                        return Some((Ok(Event::default().event("typing").data(data)), live));
+                    }
+                }
             }
         }
     })

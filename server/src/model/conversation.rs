@@ -455,6 +455,18 @@ pub struct NewMessage {
     pub status: MessageStatus,
 }
 
+/// Someone is typing in a conversation: an agent in the composer, or the contact where the channel reports
+/// it (the website chat). Never stored; live streams pass it on as it happens.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Typing {
+    pub workspace_id: Id,
+    pub conversation_id: Id,
+    pub contact_id: Id,
+    pub actor: Actor,
+    /// The agent's name (for "Olivia is typing…"); `null` for the contact.
+    pub name: Option<String>,
+}
+
 /// An internal note on a conversation, visible to users only.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Comment {

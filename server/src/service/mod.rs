@@ -23,6 +23,7 @@ pub mod seed;
 pub mod settings;
 pub mod start;
 pub mod templates;
+pub mod typing;
 pub mod validate;
 pub mod variables;
 pub mod widget;

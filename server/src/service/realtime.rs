@@ -63,3 +63,11 @@ fn conversation_of(e: &Event) -> Option<Id> {
 pub async fn head(app: &App, who: &Principal) -> AppResult<i64> {
     Ok(app.store.last_event_seq(who.workspace_id).await?)
 }
+
+/// Whether `who` is shown that someone is typing: in their workspace, someone else, in a conversation they
+/// may see.
+pub async fn shows_typing(app: &App, who: &Principal, typing: &Typing) -> bool {
+    typing.workspace_id == who.workspace_id
+        && typing.actor != Actor::user(who.user_id)
+        && super::access::conversation(app, who, typing.conversation_id).await.is_ok()
+}
