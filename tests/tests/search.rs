@@ -4,6 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use switchboard::model::{Actor, ContactFields, InboundItem, MessageContent, Principal, Role};
+use switchboard::search::indexer::{Applied, Indexer};
 use switchboard::service::accounts;
 use switchboard::service::search::{SearchRequest, reindex};
 use switchboard_tests::inbox::*;
@@ -244,6 +245,24 @@ async fn rebuild(backend: Backend) {
         let found = switchboard::service::search::search(&app, &who, &find(q)).await.expect("search");
         assert_eq!(found.contacts.iter().map(|c| c.contact_id).collect::<Vec<_>>(), vec![zainab.id], "{q}");
     }
+
+    // The indexer resumes from the cursors of its last commit: after a restart it applies only what is new.
+    let mut indexer = Indexer::open(app.search.clone(), 24).expect("writer");
+    assert!(!indexer.needs_rebuild());
+    let fields = ContactFields { first_name: Some("Yusuf".into()), ..Default::default() };
+    app.store.create_contact(ws.id, &fields, &[], &[], Actor::system()).await.expect("contact");
+    assert_eq!(indexer.catch_up(&*app.store).await.expect("catch up"), Applied { events: 1, documents: 1 });
+    drop(indexer);
+    let fields = ContactFields { first_name: Some("Yara".into()), ..Default::default() };
+    app.store.create_contact(ws.id, &fields, &[], &[], Actor::system()).await.expect("contact");
+    let mut indexer = Indexer::open(app.search.clone(), 24).expect("writer after a restart");
+    assert_eq!(indexer.catch_up(&*app.store).await.expect("catch up"), Applied { events: 1, documents: 1 });
+    assert_eq!(indexer.catch_up(&*app.store).await.expect("again"), Applied::default(), "nothing twice");
+    for q in ["yusuf", "yara", "ya"] {
+        let found = switchboard::service::search::search(&app, &who, &find(q)).await.expect("search");
+        assert!(!found.contacts.is_empty(), "{q}");
+    }
+    drop(indexer);
     app.store.close().await;
     drop(app);
     db.cleanup().await;
