@@ -116,7 +116,7 @@ impl SearchSourceStore for ThisStore {
         push_list(&mut qb, contacts.iter().copied());
         let rows: Vec<ConversationRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         let mut found = in_workspace(ws, rows);
-        found.sort_by(|a, b| (b.last_activity_at, b.id).cmp(&(a.last_activity_at, a.id)));
+        found.sort_by_key(|c| std::cmp::Reverse((c.last_activity_at, c.id)));
         Ok(found)
     }
 }
