@@ -8,7 +8,8 @@ use sqlx::QueryBuilder;
 
 use super::rows::*;
 use super::{
-    Conn, Db, ThisStore, append_event, clamp_limit, delete_owned, event, fetch_limit, found, now_ms, on_unique, to_json,
+    Conn, Db, ThisStore, append_event, clamp_limit, delete_owned, event, fetch_limit, found, now_ms, on_unique,
+    push_list, to_json,
 };
 use crate::model::*;
 use crate::store::{ContactStore, StoreError, StoreResult};
@@ -20,26 +21,20 @@ async fn hydrate(conn: &mut Conn, rows: Vec<ContactRow>) -> StoreResult<Vec<Cont
     }
     let ids: Vec<Id> = rows.iter().map(|r| r.id).collect();
     let mut qb = QueryBuilder::<Db>::new(
-        "SELECT ct.contact_id, t.name FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.contact_id IN (",
+        "SELECT ct.contact_id, t.name FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.contact_id IN ",
     );
-    let mut list = qb.separated(", ");
-    for id in &ids {
-        list.push_bind(*id);
-    }
-    qb.push(") ORDER BY t.name");
+    push_list(&mut qb, ids.iter().copied());
+    qb.push(" ORDER BY t.name");
     let tag_rows: Vec<(Id, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
     let mut tags: HashMap<Id, Vec<String>> = HashMap::new();
     for (contact, name) in tag_rows {
         tags.entry(contact).or_default().push(name);
     }
     let mut qb = QueryBuilder::<Db>::new(
-        "SELECT contact_id, channel_id, external_id FROM channel_identities WHERE contact_id IN (",
+        "SELECT contact_id, channel_id, external_id FROM channel_identities WHERE contact_id IN ",
     );
-    let mut list = qb.separated(", ");
-    for id in &ids {
-        list.push_bind(*id);
-    }
-    qb.push(") ORDER BY id");
+    push_list(&mut qb, ids.iter().copied());
+    qb.push(" ORDER BY id");
     let identity_rows: Vec<(Id, Id, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
     let mut identities: HashMap<Id, Vec<ChannelIdentity>> = HashMap::new();
     for (contact, channel_id, external_id) in identity_rows {

@@ -8,7 +8,9 @@ use sqlx::QueryBuilder;
 
 use super::notifications::notify;
 use super::rows::*;
-use super::{Conn, Db, ThisStore, append_event, clamp_limit, event, fetch_limit, found, now_ms, on_unique, to_json};
+use super::{
+    Conn, Db, ThisStore, append_event, clamp_limit, event, fetch_limit, found, now_ms, on_unique, push_list, to_json,
+};
 use crate::model::*;
 use crate::store::{ConversationStore, StoreError, StoreResult};
 
@@ -68,12 +70,8 @@ fn push_visibility(qb: &mut QueryBuilder<'_, Db>, v: &Visibility, p: &str) {
             qb.push(format!(" AND ({p}assignee_id = ")).push_bind(v.user_id);
             qb.push(format!(" OR ({p}assignee_id IS NULL AND {p}team_id IS NULL)"));
             if !v.team_ids.is_empty() {
-                qb.push(format!(" OR {p}team_id IN ("));
-                let mut list = qb.separated(", ");
-                for team in &v.team_ids {
-                    list.push_bind(*team);
-                }
-                qb.push(")");
+                qb.push(format!(" OR {p}team_id IN "));
+                push_list(qb, v.team_ids.iter().copied());
             }
             qb.push(")");
         }
@@ -139,12 +137,8 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, ws: Id, filter: &ConversationFilte
         if ids.is_empty() {
             qb.push(" AND 1 = 0");
         } else {
-            qb.push(" AND id IN (");
-            let mut list = qb.separated(", ");
-            for id in ids {
-                list.push_bind(*id);
-            }
-            qb.push(")");
+            qb.push(" AND id IN ");
+            push_list(qb, ids.iter().copied());
         }
     }
     if let Some(rule) = &filter.rule {
@@ -276,12 +270,9 @@ impl ConversationStore for ThisStore {
             return Ok(vec![]);
         }
         let mut qb = QueryBuilder::<Db>::new("SELECT assignee_id, COUNT(*) FROM conversations WHERE workspace_id = ");
-        qb.push_bind(ws).push(" AND status = 'open' AND assignee_id IN (");
-        let mut list = qb.separated(", ");
-        for user in users {
-            list.push_bind(*user);
-        }
-        qb.push(") GROUP BY assignee_id");
+        qb.push_bind(ws).push(" AND status = 'open' AND assignee_id IN ");
+        push_list(&mut qb, users.iter().copied());
+        qb.push(" GROUP BY assignee_id");
         let rows: Vec<(Id, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(|(user, n)| (user, n as u64)).collect())
     }
@@ -601,12 +592,9 @@ impl ConversationStore for ThisStore {
         let mut mentions: HashMap<Id, Vec<Id>> = HashMap::new();
         if !rows.is_empty() {
             let mut qb =
-                QueryBuilder::<Db>::new("SELECT comment_id, user_id FROM comment_mentions WHERE comment_id IN (");
-            let mut list = qb.separated(", ");
-            for r in &rows {
-                list.push_bind(r.id);
-            }
-            qb.push(") ORDER BY user_id");
+                QueryBuilder::<Db>::new("SELECT comment_id, user_id FROM comment_mentions WHERE comment_id IN ");
+            push_list(&mut qb, rows.iter().map(|r| r.id));
+            qb.push(" ORDER BY user_id");
             let pairs: Vec<(Id, Id)> = qb.build_query_as().fetch_all(&mut *conn).await?;
             for (comment, user) in pairs {
                 mentions.entry(comment).or_default().push(user);

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::QueryBuilder;
 
 use super::rows::*;
-use super::{Db, ThisStore, clamp_limit, fetch_limit, found, to_json};
+use super::{Db, ThisStore, clamp_limit, fetch_limit, found, push_list, to_json};
 use crate::model::*;
 use crate::store::{JobStore, StoreError, StoreResult};
 
@@ -42,12 +42,9 @@ impl JobStore for ThisStore {
         let now = now.timestamp_millis();
         let mut tx = self.begin().await?;
         let mut qb = QueryBuilder::<Db>::new("SELECT id FROM jobs WHERE ((status = 'queued' AND run_at <= ");
-        qb.push_bind(now).push(") OR (status = 'running' AND locked_until <= ").push_bind(now).push(")) AND kind IN (");
-        let mut list = qb.separated(", ");
-        for kind in kinds {
-            list.push_bind(kind.clone());
-        }
-        qb.push(") ORDER BY run_at, id LIMIT 1").push(super::super::CLAIM_JOB_SUFFIX);
+        qb.push_bind(now).push(") OR (status = 'running' AND locked_until <= ").push_bind(now).push(")) AND kind IN ");
+        push_list(&mut qb, kinds.iter().cloned());
+        qb.push(" ORDER BY run_at, id LIMIT 1").push(super::super::CLAIM_JOB_SUFFIX);
         let id: Option<Id> = qb.build_query_scalar().fetch_optional(&mut *tx).await?;
         let Some(id) = id else {
             return Ok(None);

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::QueryBuilder;
 
 use super::rows::*;
-use super::{Conn, Db, ThisStore, clamp_limit, fetch_limit, now_ms};
+use super::{Conn, Db, ThisStore, clamp_limit, fetch_limit, now_ms, push_list};
 use crate::model::*;
 use crate::store::{NotificationStore, StoreResult};
 
@@ -71,12 +71,8 @@ impl NotificationStore for ThisStore {
             if ids.is_empty() {
                 return Ok(0);
             }
-            qb.push(" AND id IN (");
-            let mut list = qb.separated(", ");
-            for id in ids {
-                list.push_bind(*id);
-            }
-            qb.push(")");
+            qb.push(" AND id IN ");
+            push_list(&mut qb, ids.iter().copied());
         }
         Ok(qb.build().execute(&self.pool).await?.rows_affected())
     }
