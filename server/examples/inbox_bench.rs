@@ -4,16 +4,10 @@
 //!
 //! `cargo run --release --example inbox_bench -- http://127.0.0.1:8080 TOKEN TEAM_ID [REQUESTS]`
 
-use std::time::{Duration, Instant};
+#[path = "shared/latency.rs"]
+mod latency;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
+use latency::{Target, ms};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -23,21 +17,9 @@ async fn main() {
         std::process::exit(2);
     };
     let requests: usize = rest.first().and_then(|n| n.parse().ok()).unwrap_or(300);
-    let http = reqwest::Client::new();
-    let get = |path: String| {
-        let req = http.get(format!("{base}{path}")).bearer_auth(token);
-        async move {
-            let started = Instant::now();
-            let resp = req.send().await.expect("request");
-            let status = resp.status();
-            let body = resp.bytes().await.expect("body");
-            assert!(status.is_success(), "{status}: {}", String::from_utf8_lossy(&body));
-            (started.elapsed(), body)
-        }
-    };
+    let target = Target::new(base, token);
     // The second page starts where the first ended.
-    let (_, first) = get("/api/v1/conversations?status=open&limit=50".into()).await;
-    let first: serde_json::Value = serde_json::from_slice(&first).expect("JSON");
+    let (_, first) = target.get("/api/v1/conversations?status=open&limit=50").await;
     let cursor = first["next_cursor"].as_str().unwrap_or_default().to_owned();
 
     let scenarios: Vec<(&str, String)> = vec![
@@ -57,14 +39,7 @@ async fn main() {
     println!("| Request | p50 | p99 |");
     println!("|---|---|---|");
     for (name, path) in scenarios {
-        for _ in 0..10 {
-            get(path.clone()).await;
-        }
-        let mut times = Vec::with_capacity(requests);
-        for _ in 0..requests {
-            times.push(get(path.clone()).await.0);
-        }
-        times.sort();
-        println!("| {name} | {} | {} |", ms(percentile(&times, 0.5)), ms(percentile(&times, 0.99)));
+        let (p50, p99) = target.percentiles(&path, requests).await;
+        println!("| {name} | {} | {} |", ms(p50), ms(p99));
     }
 }

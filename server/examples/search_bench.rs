@@ -5,16 +5,12 @@
 //!
 //! `cargo run --release --example search_bench -- http://127.0.0.1:8080 TOKEN [REQUESTS]`
 
+#[path = "shared/latency.rs"]
+mod latency;
+
 use std::time::{Duration, Instant};
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
+use latency::{Target, ms, percentile};
 
 fn encode(q: &str) -> String {
     q.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
@@ -28,19 +24,7 @@ async fn main() {
         std::process::exit(2);
     };
     let requests: usize = rest.first().and_then(|n| n.parse().ok()).unwrap_or(300);
-    let http = reqwest::Client::new();
-    let get = |path: String| {
-        let req = http.get(format!("{base}{path}")).bearer_auth(token);
-        async move {
-            let started = Instant::now();
-            let resp = req.send().await.expect("request");
-            let status = resp.status();
-            let body = resp.bytes().await.expect("body");
-            assert!(status.is_success(), "{status}: {}", String::from_utf8_lossy(&body));
-            let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            (started.elapsed(), body)
-        }
-    };
+    let target = Target::new(base, token);
     let search = |q: &str, extra: &str| format!("/api/v1/search?q={}{extra}", encode(q));
     let scenarios: Vec<(&str, String)> = vec![
         ("baseline: GET /healthz", "/healthz".into()),
@@ -59,18 +43,11 @@ async fn main() {
     println!("| Request | hits | p50 | p99 |");
     println!("|---|---|---|---|");
     for (name, path) in scenarios {
-        let (_, body) = get(path.clone()).await;
+        let (_, body) = target.get(&path).await;
         let hits = body["contacts"].as_array().map_or(0, Vec::len) + body["messages"].as_array().map_or(0, Vec::len);
-        for _ in 0..10 {
-            get(path.clone()).await;
-        }
-        let mut times = Vec::with_capacity(requests);
-        for _ in 0..requests {
-            times.push(get(path.clone()).await.0);
-        }
-        times.sort();
         let hits = if path.starts_with("/api/v1/search") { hits.to_string() } else { "–".into() };
-        println!("| {name} | {hits} | {} | {} |", ms(percentile(&times, 0.5)), ms(percentile(&times, 0.99)));
+        let (p50, p99) = target.percentiles(&path, requests).await;
+        println!("| {name} | {hits} | {} | {} |", ms(p50), ms(p99));
     }
 
     // Freshness: from the answer to a contact's creation until a search finds it.
@@ -78,7 +55,8 @@ async fn main() {
     let mut lags = Vec::with_capacity(rounds);
     for i in 0..rounds {
         let name = format!("fresh{}x{}", i, std::process::id());
-        let resp = http
+        let resp = target
+            .http
             .post(format!("{base}/api/v1/contacts"))
             .bearer_auth(token)
             .json(&serde_json::json!({ "first_name": name }))
@@ -88,7 +66,7 @@ async fn main() {
         assert!(resp.status().is_success(), "{}", resp.status());
         let created = Instant::now();
         loop {
-            let (_, body) = get(search(&name, "&kind=contacts")).await;
+            let (_, body) = target.get(&search(&name, "&kind=contacts")).await;
             if body["contacts"].as_array().is_some_and(|c| !c.is_empty()) {
                 lags.push(created.elapsed());
                 break;
