@@ -115,18 +115,12 @@ async fn contacts(
 
 fn contact_highlights(query: &ParsedQuery, c: &crate::search::FoundContact) -> BTreeMap<String, Highlight> {
     let mut out = BTreeMap::new();
-    let mut words = |name: &str, text: &str| {
-        let h = highlight::words(text, query, usize::MAX);
-        if !h.marks.is_empty() {
+    let marked = |text: &str| Some(highlight::words(text, query, usize::MAX)).filter(|h| !h.marks.is_empty());
+    let fields = [("name", marked(&c.name)), ("email", c.email.as_deref().and_then(marked))];
+    for (name, h) in fields.into_iter().chain([("fields", c.fields.iter().find_map(|v| marked(v)))]) {
+        if let Some(h) = h {
             out.insert(name.to_string(), h);
         }
-    };
-    words("name", &c.name);
-    if let Some(email) = &c.email {
-        words("email", email);
-    }
-    if let Some(value) = c.fields.iter().find(|v| !highlight::words(v, query, usize::MAX).marks.is_empty()) {
-        words("fields", value);
     }
     if let Some(phone) = &c.phone
         && let Some(h) = query.phone.iter().find_map(|d| highlight::digits(phone, d))

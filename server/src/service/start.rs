@@ -132,8 +132,8 @@ pub async fn start(app: &App, who: &Principal, req: StartConversation) -> AppRes
     };
     let send = SendMessage { content: req.content, channel_id: Some(channel.id) };
     let message = super::conversations::send(app, who, conversation.id, send).await?;
+    // Re-read: the message moved the conversation's activity and channel.
     let conversation = app.store.get_conversation(ws, conversation.id).await?;
-    app.changed();
     Ok(StartedConversation { conversation, contact, message })
 }
 
