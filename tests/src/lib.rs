@@ -4,6 +4,7 @@
 //! creates its own database there and drops it at the end.
 
 pub mod inbox;
+pub mod providers;
 
 use std::sync::Arc;
 
@@ -162,6 +163,18 @@ impl TestServer {
         .await
         .expect("init");
         let token = accounts::issue_token(&app, ws.id, owner.id, "tests", Actor::system()).await.expect("token").token;
+        Self::serve(app, db, token, ws.id, owner.id).await
+    }
+
+    /// A server on a database where nothing was set up yet (no organisation, so no token): the first run.
+    pub async fn start_uninitialized(backend: Backend) -> Self {
+        let db = TestDb::new(backend).await;
+        let app = db.app().await;
+        app.load_plugins().await;
+        Self::serve(app, db, String::new(), 0, 0).await
+    }
+
+    async fn serve(app: Arc<App>, db: TestDb, token: String, workspace_id: Id, owner_id: Id) -> Self {
         // Bind first, then serve: the port is known before any request, so no sleeps are needed.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -175,17 +188,7 @@ impl TestServer {
             .expect("server runs");
         });
         let http = reqwest::Client::builder().cookie_store(true).build().expect("client");
-        Self {
-            app,
-            base,
-            http,
-            token,
-            workspace_id: ws.id,
-            owner_id: owner.id,
-            stop: Some(stop),
-            task: Some(task),
-            db: Some(db),
-        }
+        Self { app, base, http, token, workspace_id, owner_id, stop: Some(stop), task: Some(task), db: Some(db) }
     }
 
     /// Sends a request with `token` (none when `None`) and returns the status and JSON body (`Null` if empty).

@@ -1,7 +1,11 @@
-//! The website chat in a real headless Chromium: a visitor page on another origin loads `/widget.js`,
-//! the visitor writes, the team sees the message through the API, an agent's reply appears on the page
-//! without a reload, and the conversation is still there after one. The browser side is driven by
-//! `tests/browser/widget-visitor.mjs` (playwright-core), line by line over its stdin and stdout.
+//! The web pages in a real headless Chromium, each driven by a script in `tests/browser/` (playwright-core)
+//! line by line over its stdin and stdout:
+//! - the agent app (`agent-app.mjs`): log in, a WhatsApp message arriving live, a reply whose ticks follow
+//!   the provider's receipts, pinning, the Arabic layout, closing with a note and quick search; screenshots
+//!   of the main screens go to `target/browser-artifacts/`;
+//! - the website chat (`widget-visitor.mjs`): a visitor page on another origin loads `/widget.js`, the
+//!   visitor writes, the team sees the message through the API, an agent's reply appears on the page
+//!   without a reload, and the conversation is still there after one.
 //!
 //! Needs Chromium (`/usr/bin/chromium` or `$CHROMIUM`) and `npm ci --prefix tests/browser`; `.ci/run`
 //! installs both. Without them the test is skipped with a notice, except under CI (`CI` set), where it fails.
@@ -12,7 +16,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use switchboard_tests::{Backend, TestServer};
+use switchboard_tests::providers::{fixture, meta_signature, post_webhook, server_with};
+use switchboard_tests::{Backend, FakeProvider, TestServer};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 fn repo() -> PathBuf {
@@ -34,11 +39,62 @@ fn missing() -> Option<String> {
     None
 }
 
+/// Whether this machine can drive a browser; without one the test is skipped with a notice, except under CI.
+fn browser_ready() -> bool {
+    match missing() {
+        None => true,
+        Some(what) => {
+            assert!(std::env::var_os("CI").is_none(), "the browser test needs {what}");
+            eprintln!("skipped: the browser test needs {what}");
+            false
+        }
+    }
+}
+
+/// A driver script, spoken to line by line.
+struct Driver {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Driver {
+    fn spawn(script: &str, args: &[&str]) -> Self {
+        let mut child = tokio::process::Command::new("node")
+            .current_dir(repo())
+            .arg(format!("tests/browser/{script}"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start node");
+        let stdin = child.stdin.take().expect("stdin");
+        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        Self { child, stdin, lines }
+    }
+
+    /// The driver's next answer.
+    async fn next(&mut self) -> String {
+        let line = tokio::time::timeout(Duration::from_secs(60), self.lines.next_line()).await;
+        line.expect("the browser driver answers within 60 s").expect("read").expect("the driver exited early")
+    }
+
+    async fn send(&mut self, command: &str) {
+        self.stdin.write_all(format!("{command}\n").as_bytes()).await.expect("write");
+        self.stdin.flush().await.expect("flush");
+    }
+
+    async fn exits_cleanly(mut self) {
+        let exit =
+            tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.expect("exits").expect("wait");
+        assert!(exit.success(), "driver: {exit}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_chats_with_an_agent_in_a_real_browser() {
-    if let Some(what) = missing() {
-        assert!(std::env::var_os("CI").is_none(), "the browser test needs {what}");
-        eprintln!("skipped: the browser test needs {what}");
+    if !browser_ready() {
         return;
     }
     let s = TestServer::start(Backend::Sqlite).await;
@@ -48,22 +104,8 @@ async fn a_visitor_chats_with_an_agent_in_a_real_browser() {
     assert_eq!(status, StatusCode::CREATED, "{channel}");
     let chat = channel["id"].as_i64().expect("id");
 
-    let mut driver = tokio::process::Command::new("node")
-        .current_dir(repo())
-        .args(["tests/browser/widget-visitor.mjs", "--base", &s.base, "--channel", &chat.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start node");
-    let mut stdin = driver.stdin.take().expect("stdin");
-    let mut lines = BufReader::new(driver.stdout.take().expect("stdout")).lines();
-    let mut next = async || {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await;
-        line.expect("the browser driver answers within 60 s").expect("read").expect("the driver exited early")
-    };
-
-    assert_eq!(next().await, "SENT");
+    let mut driver = Driver::spawn("widget-visitor.mjs", &["--base", &s.base, "--channel", &chat.to_string()]);
+    assert_eq!(driver.next().await, "SENT");
     // The team sees the visitor, named from the pre-chat form, and the message.
     let conv = s.get("/api/v1/conversations").await.1["items"][0].clone();
     let conv_id = conv["id"].as_i64().expect("a conversation was opened");
@@ -77,11 +119,133 @@ async fn a_visitor_chats_with_an_agent_in_a_real_browser() {
     let reply = json!({"content": {"type": "text", "text": "Hi Vera, how can I help?"}});
     let (status, sent) = s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
-    stdin.write_all(b"EXPECT Hi Vera, how can I help?\n").await.expect("write");
-    stdin.flush().await.expect("flush");
-    assert_eq!(next().await, "SEEN");
-    assert_eq!(next().await, "PERSISTED");
-    let exit = tokio::time::timeout(Duration::from_secs(20), driver.wait()).await.expect("driver exits").expect("wait");
-    assert!(exit.success(), "driver: {exit}");
+    driver.send("EXPECT Hi Vera, how can I help?").await;
+    assert_eq!(driver.next().await, "SEEN");
+    assert_eq!(driver.next().await, "PERSISTED");
+    driver.exits_cleanly().await;
+    s.stop().await;
+}
+
+const WA_FIXTURES: &str = "plugins/whatsapp-cloud/tests/fixtures";
+const APP_SECRET: &str = "app-secret-1";
+
+/// Posts a WhatsApp fixture, signed as Meta signs it.
+async fn whatsapp(s: &TestServer, channel: i64, body: &str) {
+    let signature = meta_signature(APP_SECRET, body);
+    let headers = [("x-hub-signature-256", signature.as_str()), ("content-type", "application/json")];
+    let (status, answer) = post_webhook(s, channel, &headers, body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+/// The text fixture as another message: its id, text and (optionally) another sender.
+fn inbound(id: &str, text: &str, from: Option<(&str, &str)>) -> String {
+    let mut body = fixture(&format!("{WA_FIXTURES}/inbound_text.json"))
+        .replace("wamid.xyzxyz", id)
+        .replace("\"Body Text\"", &serde_json::to_string(text).expect("json"));
+    if let Some((number, name)) = from {
+        body = body.replace("972987654321", number).replace("Test Name", name);
+    }
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_works_the_inbox_in_the_web_app() {
+    if !browser_ready() {
+        return;
+    }
+    let provider = FakeProvider::start().await;
+    // The reply gets the id the status fixtures refer to, so the receipts move it forward.
+    provider.answer(
+        "/v21.0/1122334455667/messages",
+        200,
+        json!({"messaging_product": "whatsapp", "contacts": [{"input": "972987654321", "wa_id": "972987654321"}],
+               "messages": [{"id": "wamid.xyzxyz"}]}),
+    );
+    provider.answer("/v21.0/5467539754836534/message_templates", 200, json!({"data": []}));
+    let s = server_with(Backend::Sqlite, "whatsapp-cloud", &provider, |c| {
+        c.jobs.enabled = true;
+        c.jobs.poll_interval_ms = 50;
+        c.search.enabled = true;
+        c.search.poll_interval_ms = 50;
+    })
+    .await;
+    let (status, channel) = s
+        .post(
+            "/api/v1/channels",
+            json!({"name": "WhatsApp", "plugin_id": "whatsapp-cloud",
+                   "config": {"phone_number_id": "1122334455667", "business_account_id": "5467539754836534",
+                              "graph_base_url": provider.base(), "api_version": "v21.0"},
+                   "secrets": {"access_token": "EAAG-token", "app_secret": APP_SECRET, "verify_token": "v"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let ch = channel["id"].as_i64().expect("id");
+
+    let artifacts = repo().join("target/browser-artifacts/agent-app");
+    let artifacts = artifacts.to_str().expect("utf-8 path");
+    let args =
+        ["--base", &s.base, "--email", "owner@acme.test", "--password", "owner-password", "--artifacts", artifacts];
+    let mut driver = Driver::spawn("agent-app.mjs", &args);
+    assert_eq!(driver.next().await, "LOGGED_IN");
+
+    let question = "Hello, is my order on its way?";
+    whatsapp(&s, ch, &inbound("wamid.inbound-1", question, None)).await;
+    driver.send(&format!("EXPECT_INBOUND {question}")).await;
+    let seen = driver.next().await;
+    let conversation = s.get("/api/v1/conversations").await.1["items"][0]["id"].as_i64().expect("a conversation");
+    assert_eq!(seen, format!("SEEN_INBOUND {conversation}"));
+
+    // The reply typed in the browser reaches the provider as WhatsApp's text message.
+    let answer = "Yes, it ships today";
+    driver.send(&format!("REPLY {answer}")).await;
+    assert_eq!(driver.next().await, "REPLIED");
+    let sent = async {
+        loop {
+            let sent = provider.requests().into_iter().find(|r| r.path == "/v21.0/1122334455667/messages");
+            if let Some(sent) = sent {
+                return sent.json();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let sent = tokio::time::timeout(Duration::from_secs(20), sent).await.expect("the reply reaches the provider");
+    assert_eq!(sent["text"], json!({"body": answer}), "{sent}");
+    assert_eq!(sent["to"], "972987654321", "{sent}");
+    // Wait for the worker to record the provider's id, then the receipts arrive.
+    let recorded = async {
+        loop {
+            let messages = s.get(&format!("/api/v1/conversations/{conversation}/messages")).await.1;
+            if messages["items"][0]["status"] == "sent" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), recorded).await.expect("the reply is sent");
+    for receipt in ["status_delivered", "status_read"] {
+        whatsapp(&s, ch, &fixture(&format!("{WA_FIXTURES}/{receipt}.json"))).await;
+    }
+    driver.send("EXPECT_READ").await;
+    assert_eq!(driver.next().await, "READ");
+
+    let other = "Do you deliver to Dubai?";
+    whatsapp(&s, ch, &inbound("wamid.inbound-2", other, Some(("971501234567", "Second Customer")))).await;
+    driver.send(&format!("PIN_OLDER {other}")).await;
+    assert_eq!(driver.next().await, "PINNED");
+    assert_eq!(s.get(&format!("/api/v1/conversations/{conversation}")).await.1["pinned"], true);
+
+    driver.send("ARABIC").await;
+    assert_eq!(driver.next().await, "RTL");
+
+    driver.send("CLOSE_AND_FIND Test Name").await;
+    assert_eq!(driver.next().await, "FOUND_CLOSED");
+    let closed = s.get(&format!("/api/v1/conversations/{conversation}")).await.1;
+    assert_eq!(
+        (closed["status"].clone(), closed["closing_summary"].clone()),
+        (json!("closed"), json!("Order shipped, customer informed")),
+        "{closed}"
+    );
+    assert_eq!(driver.next().await, "DONE");
+    driver.exits_cleanly().await;
     s.stop().await;
 }

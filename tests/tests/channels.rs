@@ -5,32 +5,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::jobs::Worker;
+use switchboard_tests::providers::{fixture, meta_signature, post_webhook, server};
 use switchboard_tests::{Backend, FakeProvider, TestServer, both_backends};
-
-fn fixture(path: &str) -> String {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root");
-    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// A server whose plugin `plugin_id` is granted the fake provider (and only it).
-async fn server(backend: Backend, plugin_id: &str, provider: &FakeProvider) -> TestServer {
-    let (id, base) = (plugin_id.to_owned(), provider.base());
-    TestServer::start_with(backend, move |c| {
-        c.plugins.allow_private_addresses = vec!["127.0.0.1".parse().expect("ip")];
-        let settings = format!("outbound_hosts = [\"{base}\"]");
-        c.plugins.settings.insert(id, toml::from_str(&settings).expect("settings"));
-    })
-    .await
-}
-
-async fn post_webhook(s: &TestServer, channel: i64, headers: &[(&str, &str)], body: &str) -> (StatusCode, String) {
-    let mut req = s.http.post(format!("{}/webhooks/{channel}", s.base)).body(body.to_owned());
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = req.send().await.expect("webhook");
-    (resp.status(), resp.text().await.expect("body"))
-}
 
 /// The one conversation's id and its messages, newest first.
 async fn conversation(s: &TestServer) -> (i64, Vec<Value>) {
@@ -169,14 +145,6 @@ async fn custom_channel(backend: Backend) {
 }
 
 const WA_FIXTURES: &str = "plugins/whatsapp-cloud/tests/fixtures";
-
-/// `X-Hub-Signature-256` of a body, as Meta computes it with the app secret.
-fn meta_signature(secret: &str, body: &str) -> String {
-    use hmac::Mac;
-    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("key");
-    mac.update(body.as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
 
 both_backends!(whatsapp_cloud_end_to_end, whatsapp_cloud);
 

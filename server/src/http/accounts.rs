@@ -19,6 +19,7 @@ use crate::service::accounts::{self, CreateToken, CreateUser, CreatedToken, Logi
 
 pub(super) fn router() -> ApiRouter {
     ApiRouter::new()
+        .routes(routes!(setup_state, setup))
         .routes(routes!(login))
         .routes(routes!(logout))
         .routes(routes!(me))
@@ -46,7 +47,12 @@ async fn login(
     jar: CookieJar,
     Json(req): Json<LoginRequest>,
 ) -> AppResult<(CookieJar, Json<LoginResponse>)> {
-    let session = accounts::login(&app, req).await?;
+    start_session(&app, jar, req).await
+}
+
+/// Logs in and sets the session's cookies (login, and the owner's first session after setup).
+async fn start_session(app: &App, jar: CookieJar, req: LoginRequest) -> AppResult<(CookieJar, Json<LoginResponse>)> {
+    let session = accounts::login(app, req).await?;
     let max_age = time::Duration::hours(i64::from(app.config.security.session_ttl_hours));
     let secure = app.config.security.cookie_secure;
     let session_cookie = Cookie::build((SESSION_COOKIE, session.session_id))
@@ -60,8 +66,56 @@ async fn login(
         .secure(secure)
         .path("/")
         .max_age(max_age);
-    let me = accounts::me(&app, &session.principal).await?;
+    let me = accounts::me(app, &session.principal).await?;
     Ok((jar.add(session_cookie).add(csrf_cookie), Json(LoginResponse { me, csrf_token: session.csrf_token })))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct SetupState {
+    /// `true` until the organisation, its first workspace and owner exist (first run).
+    needed: bool,
+}
+
+/// Whether the server still needs its first-run setup (the web app then shows the setup page).
+#[utoipa::path(get, path = "/api/v1/setup", tag = "auth", security(()), responses((status = 200, body = SetupState)))]
+async fn setup_state(State(app): State<Arc<App>>) -> AppResult<Json<SetupState>> {
+    Ok(Json(SetupState { needed: !app.store.is_initialized().await? }))
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SetupRequest {
+    /// Defaults to the workspace's name.
+    #[serde(default)]
+    organisation: Option<String>,
+    workspace: String,
+    email: String,
+    #[serde(default)]
+    name: Option<String>,
+    /// At least 8 characters.
+    password: String,
+}
+
+/// First run: creates the organisation, its first workspace and the owner (what `switchboard init` does) and
+/// logs the owner in. Refused with 409 `already_initialized` once an organisation exists.
+#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", security(()), request_body = SetupRequest,
+    responses((status = 201, body = LoginResponse), (status = "4XX", body = ErrorBody)))]
+async fn setup(
+    State(app): State<Arc<App>>,
+    jar: CookieJar,
+    Json(req): Json<SetupRequest>,
+) -> AppResult<(StatusCode, CookieJar, Json<LoginResponse>)> {
+    let init = accounts::InitRequest {
+        organisation: req.organisation,
+        workspace: req.workspace,
+        email: req.email.clone(),
+        name: req.name,
+        password: req.password.clone(),
+    };
+    let (_, workspace, _) = accounts::init(&app, init).await?;
+    let login = LoginRequest { email: req.email, password: req.password, workspace_id: Some(workspace.id) };
+    let (jar, body) = start_session(&app, jar, login).await?;
+    Ok((StatusCode::CREATED, jar, body))
 }
 
 /// Ends the current session.

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::extract::{Auth, Json, Path, Query};
 use super::{ApiRouter, PageQuery};
 use crate::app::App;
-use crate::error::{AppResult, ErrorBody};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::model::*;
 use crate::service::conversations::{
     self, AddComment, AssignRequest, CloseConversation, OpenConversation, SendMessage,
@@ -62,16 +62,33 @@ struct ConversationQuery {
     cursor: Option<String>,
     /// 1–200, default 50.
     limit: Option<u32>,
+    /// `summary`: each conversation also carries its contact's name and phone and its latest message (what an
+    /// inbox row shows), read in one more query for the page.
+    include: Option<String>,
+}
+
+/// A conversation of a list, with its summary when `include=summary` asked for it.
+#[derive(Debug, Serialize, ToSchema)]
+struct ListedConversation {
+    #[serde(flatten)]
+    conversation: Conversation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<ConversationSummary>,
 }
 
 /// An inbox view: the caller's pinned conversations first, then the others by last activity.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ConversationQuery),
-    responses((status = 200, body = Page<Conversation>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Page<ListedConversation>), (status = "4XX", body = ErrorBody)))]
 async fn list_conversations(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
     Query(q): Query<ConversationQuery>,
-) -> AppResult<Json<Page<Conversation>>> {
+) -> AppResult<Json<Page<ListedConversation>>> {
+    let summaries = match q.include.as_deref() {
+        None | Some("") => false,
+        Some("summary") => true,
+        Some(_) => return Err(AppError::validation("include", "must be summary")),
+    };
     let req = inbox::ListRequest {
         view: q.view,
         status: q.status,
@@ -86,7 +103,14 @@ async fn list_conversations(
         cursor: q.cursor,
         limit: q.limit,
     };
-    Ok(Json(inbox::list(&app, &who, req).await?))
+    let page = inbox::list(&app, &who, req).await?;
+    let mut found = if summaries { inbox::summaries(&app, &who, &page.items).await? } else { Default::default() };
+    let items = page
+        .items
+        .into_iter()
+        .map(|conversation| ListedConversation { summary: found.remove(&conversation.id), conversation })
+        .collect();
+    Ok(Json(Page { items, next_cursor: page.next_cursor }))
 }
 
 /// Open conversations per view (all, mine, unassigned, mentions, each team) and how many await a reply.

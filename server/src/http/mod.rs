@@ -16,6 +16,7 @@ mod realtime;
 mod search;
 mod settings;
 mod system;
+mod web;
 mod webhooks;
 mod widget;
 
@@ -119,6 +120,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(system::router(openapi()))
         .merge(webhooks::router())
         .merge(widget::router())
+        .merge(web::router())
         .merge(media::public_router())
         .fallback(|| async { AppError::NotFound("route") })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })

@@ -37,6 +37,27 @@ pub struct Contact {
 }
 
 /// The stored fields of a contact, already validated and normalised by the contacts service.
+impl Contact {
+    /// How people see the contact: first and last name, else the phone number, else the e-mail address.
+    pub fn display_name(&self) -> String {
+        contact_display_name(self.id, [&self.first_name, &self.last_name], &self.phone, &self.email)
+    }
+}
+
+/// [`Contact::display_name`] from the columns alone (for lists that do not load whole contacts).
+pub fn contact_display_name(
+    id: Id,
+    names: [&Option<String>; 2],
+    phone: &Option<String>,
+    email: &Option<String>,
+) -> String {
+    let name = names.into_iter().flatten().map(String::as_str).collect::<Vec<_>>().join(" ");
+    if !name.trim().is_empty() {
+        return name;
+    }
+    phone.clone().or_else(|| email.clone()).unwrap_or_else(|| format!("contact {id}"))
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ContactFields {
     pub first_name: Option<String>,

@@ -426,6 +426,29 @@ impl MessageContent {
     }
 }
 
+/// What an inbox row shows besides the conversation: who it is with and the latest message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConversationSummary {
+    pub contact_name: String,
+    pub contact_phone: Option<String>,
+    /// `null` while the conversation has no message yet.
+    pub last_message: Option<LastMessage>,
+}
+
+/// The latest message of a conversation, read for a list row.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LastMessage {
+    pub id: Id,
+    pub direction: Direction,
+    /// The content's type: `text`, `media`, `template`, …
+    pub kind: String,
+    /// One line of text (see the content types); the client shortens it.
+    pub preview: String,
+    pub status: MessageStatus,
+    pub channel_id: Option<Id>,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Message {
     pub id: Id,

@@ -191,11 +191,7 @@ where
 }
 
 fn contact_name(c: &Contact) -> String {
-    let name = [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    if !name.is_empty() {
-        return name;
-    }
-    c.phone.clone().or_else(|| c.email.clone()).unwrap_or_else(|| format!("contact {}", c.id))
+    c.display_name()
 }
 
 /// Messages, comments, assignments, opening and closing, in time order.

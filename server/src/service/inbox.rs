@@ -55,6 +55,16 @@ pub struct ListRequest {
 }
 
 /// One page of a view: the caller's pinned conversations first, then the others, each part in the sort order.
+/// What the inbox rows of `conversations` (already checked as visible to `who`) show: contact and latest message.
+pub async fn summaries(
+    app: &App,
+    who: &Principal,
+    conversations: &[Conversation],
+) -> AppResult<HashMap<Id, ConversationSummary>> {
+    let ids: Vec<Id> = conversations.iter().map(|c| c.id).collect();
+    Ok(app.store.conversation_summaries(who.workspace_id, &ids).await?.into_iter().collect())
+}
+
 pub async fn list(app: &App, who: &Principal, req: ListRequest) -> AppResult<Page<Conversation>> {
     let ws = who.workspace_id;
     let view = match req.view.as_deref() {

@@ -177,6 +177,9 @@ pub trait ConversationStore {
         filter: &ConversationFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Conversation>>;
+    /// For each of `ids` in the workspace (others are left out): the contact's name and phone and the
+    /// latest message, as an inbox row shows them.
+    async fn conversation_summaries(&self, ws: Id, ids: &[Id]) -> StoreResult<Vec<(Id, ConversationSummary)>>;
     /// The workspace's open conversations counted by team and assignee.
     async fn open_groups(&self, ws: Id) -> StoreResult<Vec<OpenGroup>>;
     /// The conversations in whose comments `user` was mentioned.

@@ -507,6 +507,24 @@ impl ConversationStore for ThisStore {
         Ok(Page::from_overfetch(items, clamp_limit(page), |m| Cursor { key: 0, id: m.id }))
     }
 
+    async fn conversation_summaries(&self, ws: Id, ids: &[Id]) -> StoreResult<Vec<(Id, ConversationSummary)>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        // The latest message through the (conversation_id, id) index: one probe per conversation.
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT c.id, c.workspace_id, ct.id, ct.first_name, ct.last_name, ct.phone, ct.email, \
+             m.id, m.direction, m.content, m.status, m.channel_id, m.created_at \
+             FROM conversations c JOIN contacts ct ON ct.id = c.contact_id \
+             LEFT JOIN messages m ON m.id = \
+               (SELECT l.id FROM messages l WHERE l.conversation_id = c.id ORDER BY l.id DESC LIMIT 1) \
+             WHERE c.id IN ",
+        );
+        push_list(&mut qb, ids.iter().copied());
+        let rows: Vec<SummaryRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().filter(|r| r.1 == ws).map(SummaryRow::into_summary).collect())
+    }
+
     async fn update_message_status(
         &self,
         ws: Id,

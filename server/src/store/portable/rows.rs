@@ -375,6 +375,49 @@ impl From<MessageRow> for Message {
     }
 }
 
+/// A conversation id and workspace, its contact's name columns, and its latest message (all `NULL` without one).
+#[derive(FromRow)]
+pub(super) struct SummaryRow(
+    Id,
+    pub Id,
+    Id,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<Id>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<Id>,
+    Option<i64>,
+);
+
+impl SummaryRow {
+    pub(super) fn into_summary(self) -> (Id, ConversationSummary) {
+        let SummaryRow(id, _, contact, first, last, phone, email, message, direction, content, status, channel, at) =
+            self;
+        let last_message = match (message, direction, content, status, at) {
+            (Some(message), Some(direction), Some(content), Some(status), Some(at)) => {
+                let content: MessageContent = serde_json::from_str(&content)
+                    .unwrap_or_else(|_| MessageContent::Text { text: "[unreadable content]".into() });
+                Some(LastMessage {
+                    id: message,
+                    direction: Direction::parse(&direction).unwrap_or(Direction::Incoming),
+                    kind: content.type_name().to_owned(),
+                    preview: content.preview(),
+                    status: MessageStatus::parse(&status).unwrap_or(MessageStatus::Pending),
+                    channel_id: channel,
+                    created_at: ts_from_ms(at),
+                })
+            }
+            _ => None,
+        };
+        let contact_name = contact_display_name(contact, [&first, &last], &phone, &email);
+        (id, ConversationSummary { contact_name, contact_phone: phone, last_message })
+    }
+}
+
 #[derive(FromRow)]
 pub(super) struct CommentRow {
     pub id: Id,

@@ -1,0 +1,492 @@
+// One conversation: header (contact, assignment, pin, close / reopen, export), the timeline (messages with
+// delivery ticks, comments, assignments, opening and closing, day separators) and the composer (reply or
+// comment with @mentions, the messaging-window countdown, templates once the window is closed).
+
+import { get, post, put, del, query } from './api.js';
+import { h, fill, dirOf, sameDay, dayLabel, clock } from './dom.js';
+import { t, lang } from './i18n.js';
+
+const TICKS = { pending: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '⚠' };
+
+export class ConversationPane {
+  constructor(el, { me, directory, onChanged }) {
+    this.el = el;
+    this.me = me;
+    this.directory = directory;
+    this.onChanged = onChanged;
+    this.id = null;
+    this.mode = 'reply';
+    this.typingShown = new Map();
+    fill(this.el, h('p', { class: 'placeholder muted' }, t('pane.empty')));
+  }
+
+  async open(id) {
+    this.id = id;
+    this.mode = 'reply';
+    this.textarea = null; // a draft belongs to its conversation
+    fill(this.el, h('p', { class: 'placeholder muted' }, t('pane.loading')));
+    await this.load();
+  }
+
+  async load() {
+    const id = this.id;
+    try {
+      const [detail, messages, comments] = await Promise.all([
+        get(`/conversations/${id}`),
+        get(`/conversations/${id}/messages?limit=200`),
+        get(`/conversations/${id}/comments?limit=200`),
+      ]);
+      if (id !== this.id) return;
+      this.detail = detail;
+      this.messages = messages.items.slice().reverse();
+      this.comments = comments.items;
+      this.render();
+    } catch (e) {
+      if (id === this.id) fill(this.el, h('p', { class: 'form-error', role: 'alert' }, e.message));
+    }
+  }
+
+  /** Reloads the open conversation when an event concerns it (the composer's text is kept). */
+  onEvent(_event, conversation) {
+    if (conversation && conversation === this.id && !this.reloadTimer) {
+      this.reloadTimer = setTimeout(() => {
+        this.reloadTimer = null;
+        this.load();
+      }, 80);
+    }
+  }
+
+  onTyping(typing) {
+    if (typing.conversation_id !== this.id || !this.typingEl) return;
+    if (typing.actor && typing.actor.kind === 'user' && typing.actor.id === this.me.user.id) return;
+    this.typingEl.textContent = t('typing', { name: typing.name || t('contact.unknown') });
+    clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(() => {
+      if (this.typingEl) this.typingEl.textContent = '';
+    }, 5000);
+  }
+
+  focusComposer(mode) {
+    if (!this.textarea) return false;
+    this.setMode(mode);
+    this.textarea.focus();
+    return true;
+  }
+
+  render() {
+    const d = this.detail;
+    const draft = this.textarea ? this.textarea.value : '';
+    this.timelineEl = h('ol', { class: 'timeline', 'aria-label': t('timeline.label') });
+    this.typingEl = h('p', { class: 'typing muted', 'aria-live': 'polite' });
+    fill(this.el, this.header(d), this.timelineEl, this.typingEl, this.composer(d));
+    if (this.textarea) this.textarea.value = draft;
+    this.renderTimeline();
+  }
+
+  header(d) {
+    const contact = d.contact;
+    const name = [contact.first_name, contact.last_name].filter(Boolean).join(' ') || contact.phone || contact.email || t('contact.unknown');
+    const assign = h(
+      'select',
+      { class: 'assign', 'aria-label': t('assign.label'), onchange: (e) => this.assign(e.target.value) },
+      h('option', { value: '' }, t('assign.nobody')),
+      h(
+        'optgroup',
+        { label: t('assign.agents') },
+        [...this.directory.users.values()].map((u) =>
+          h('option', { value: `user:${u.id}`, selected: d.assignee_id === u.id }, u.name),
+        ),
+      ),
+      this.directory.teams.size
+        ? h(
+            'optgroup',
+            { label: t('assign.teams') },
+            [...this.directory.teams.values()].map((x) =>
+              h('option', { value: `team:${x.id}`, selected: !d.assignee_id && d.team_id === x.id }, x.name),
+            ),
+          )
+        : null,
+    );
+    const exportLink = (format) =>
+      h('a', { href: `/api/v1/conversations/${d.id}/export${query({ format })}`, download: '', class: 'menu-item' }, t(`export.${format}`));
+    return h(
+      'header',
+      { class: 'pane-head' },
+      h('button', { class: 'back link', onclick: () => this.el.closest('.app').classList.remove('showing-pane') }, t('pane.back')),
+      h(
+        'div',
+        { class: 'who' },
+        h('h2', { dir: 'auto' }, name),
+        h('span', { class: 'muted', dir: 'ltr' }, contact.phone || contact.email || ''),
+        h('span', { class: `badge status-${d.status}` }, t(`status.${d.status}`)),
+      ),
+      h(
+        'div',
+        { class: 'actions' },
+        assign,
+        h(
+          'button',
+          { class: 'pin-toggle', 'aria-pressed': d.pinned ? 'true' : 'false', onclick: () => this.togglePin() },
+          d.pinned ? t('action.unpin') : t('action.pin'),
+        ),
+        d.status === 'open'
+          ? h('button', { class: 'close-conversation', onclick: () => this.closeDialog() }, t('action.close'))
+          : h('button', { class: 'reopen', onclick: () => this.act(() => post(`/conversations/${d.id}/open`)) }, t('action.reopen')),
+        h('details', { class: 'menu' }, h('summary', { 'aria-label': t('action.more') }, '⋮'), h('div', { class: 'menu-list' }, ['json', 'csv', 'text'].map(exportLink))),
+      ),
+    );
+  }
+
+  /** Messages, comments, assignments, opening and closing in time order, with a separator per day. */
+  renderTimeline() {
+    const d = this.detail;
+    const entries = [
+      { at: d.opened_at, kind: 'opened' },
+      ...this.messages.map((m) => ({ at: m.created_at, kind: 'message', m })),
+      ...this.comments.map((c) => ({ at: c.created_at, kind: 'comment', c })),
+      ...(d.assignments || []).map((a) => ({ at: a.created_at, kind: 'assignment', a })),
+    ];
+    if (d.closed_at) entries.push({ at: d.closed_at, kind: 'closed' });
+    entries.sort((a, b) => new Date(a.at) - new Date(b.at));
+    const items = [];
+    let day = null;
+    for (const e of entries) {
+      const at = new Date(e.at);
+      if (!day || !sameDay(day, at)) {
+        day = at;
+        items.push(h('li', { class: 'day' }, h('span', {}, dayLabel(at, lang()))));
+      }
+      items.push(this.entry(e, at));
+    }
+    fill(this.timelineEl, items);
+    this.timelineEl.scrollTop = this.timelineEl.scrollHeight;
+  }
+
+  userName(id) {
+    const u = this.directory.users.get(id);
+    return u ? u.name : t('user.unknown');
+  }
+
+  entry(e, at) {
+    const time = h('time', { datetime: e.at }, clock(at, lang()));
+    if (e.kind === 'message') return this.bubble(e.m, time);
+    if (e.kind === 'comment') {
+      return h(
+        'li',
+        { class: 'comment', dataset: { id: e.c.id } },
+        h('div', { class: 'comment-head' }, h('strong', {}, this.userName(e.c.author_id)), ' ', t('comment.wrote'), ' ', time),
+        h('p', { dir: dirOf(e.c.body) }, e.c.body),
+      );
+    }
+    let text;
+    if (e.kind === 'opened') text = t('timeline.opened');
+    else if (e.kind === 'closed') text = t('timeline.closed') + (this.detail.closing_summary ? `: ${this.detail.closing_summary}` : '');
+    else {
+      const to = e.a.to_user_id ? this.userName(e.a.to_user_id) : e.a.to_team_id ? this.directory.teams.get(e.a.to_team_id)?.name : null;
+      text = to ? t('timeline.assigned', { to }) : t('timeline.unassigned');
+    }
+    return h('li', { class: `system ${e.kind}` }, h('span', {}, text, ' · ', time));
+  }
+
+  bubble(m, time) {
+    const outgoing = m.direction === 'outgoing';
+    const tick = outgoing
+      ? h(
+          'span',
+          {
+            class: `tick ${m.status}`,
+            title: m.status === 'failed' ? m.failure_reason || t('tick.failed') : t(`tick.${m.status}`),
+            'aria-label': m.status === 'failed' ? `${t('tick.failed')}: ${m.failure_reason || ''}` : t(`tick.${m.status}`),
+            dataset: { status: m.status },
+          },
+          TICKS[m.status] || '',
+        )
+      : null;
+    return h(
+      'li',
+      { class: `message ${outgoing ? 'outgoing' : 'incoming'}`, dataset: { id: m.id, status: m.status } },
+      h('div', { class: 'bubble' }, this.content(m.content), h('div', { class: 'meta' }, time, tick)),
+    );
+  }
+
+  content(c) {
+    switch (c.type) {
+      case 'text':
+        return h('p', { dir: dirOf(c.text) }, c.text);
+      case 'reply':
+        return h('p', { dir: dirOf(c.text) }, c.text);
+      case 'media': {
+        const caption = c.caption ? h('p', { dir: dirOf(c.caption) }, c.caption) : null;
+        if (!c.url) return h('div', {}, h('p', { class: 'muted' }, t('media.pending', { kind: c.kind })), caption);
+        const file =
+          c.kind === 'image' || c.kind === 'sticker'
+            ? h('img', { src: c.url, alt: c.caption || t('media.image'), loading: 'lazy', class: 'media' })
+            : c.kind === 'video'
+              ? h('video', { src: c.url, controls: true, preload: 'metadata', class: 'media' })
+              : c.kind === 'audio' || c.kind === 'voice'
+                ? h('audio', { src: c.url, controls: true, preload: 'metadata' })
+                : h('a', { href: c.url, download: c.filename || '', class: 'document' }, `📄 ${c.filename || t('media.document')}`);
+        return h('div', {}, file, caption);
+      }
+      case 'location': {
+        const href = `https://www.openstreetmap.org/?mlat=${c.latitude}&mlon=${c.longitude}#map=16/${c.latitude}/${c.longitude}`;
+        return h('a', { href, target: '_blank', rel: 'noopener noreferrer', class: 'location' }, `📍 ${c.name || c.address || `${c.latitude}, ${c.longitude}`}`);
+      }
+      case 'template': {
+        const tpl = (this.templates || []).find((x) => x.id === c.template_id);
+        return h(
+          'div',
+          { class: 'template' },
+          h('p', { class: 'muted' }, t('template.label', { name: tpl ? tpl.name : `#${c.template_id}` })),
+          tpl ? h('p', { dir: 'auto' }, fillTemplate(bodyOf(tpl), c.parameters)) : h('p', {}, (c.parameters || []).join(' · ')),
+        );
+      }
+      case 'interactive':
+        return h('div', {}, h('p', { dir: dirOf(c.text) }, c.text), h('div', { class: 'buttons' }, c.buttons.map((b) => h('span', { class: 'chip' }, b))));
+      case 'list':
+        return h('div', {}, h('p', { dir: dirOf(c.text) }, c.text), h('span', { class: 'chip' }, c.button));
+      case 'reaction':
+        return h('p', { class: 'reaction' }, c.emoji);
+      case 'contact_card':
+        return h('p', {}, `👤 ${t('content.contact_card')}`);
+      default:
+        return h('p', { class: 'muted' }, `[${c.type}]`);
+    }
+  }
+
+  composer(d) {
+    if (d.status !== 'open') {
+      this.textarea = null;
+      this.form = h(
+        'form',
+        { class: 'composer closed-note', onsubmit: (e) => {
+          e.preventDefault();
+          this.act(() => post(`/conversations/${d.id}/open`));
+        } },
+        h('p', { class: 'muted' }, t('composer.closed')),
+        h('div', { class: 'composer-actions' }, h('button', { type: 'submit', class: 'primary' }, t('action.reopen'))),
+      );
+      return this.form;
+    }
+    const w = d.window;
+    const closed = w && !w.open;
+    this.form = h('form', { class: `composer ${this.mode}`, onsubmit: (e) => this.submit(e) });
+    this.textarea = h('textarea', {
+      rows: 3,
+      'aria-label': t('composer.label'),
+      placeholder: t(this.mode === 'comment' ? 'composer.comment' : 'composer.reply'),
+      oninput: () => this.typing(),
+      onkeydown: (e) => {
+        if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+          e.preventDefault();
+          this.form.requestSubmit();
+        }
+      },
+    });
+    this.errorEl = h('p', { class: 'form-error', role: 'alert' });
+    const tab = (mode) =>
+      h(
+        'button',
+        { type: 'button', role: 'tab', class: `tab ${mode}-tab`, 'aria-selected': this.mode === mode ? 'true' : 'false', onclick: () => this.setMode(mode) },
+        t(`composer.${mode}_tab`),
+      );
+    const windowNote = w && w.seconds_left !== null && w.seconds_left !== undefined
+      ? h('p', { class: `window ${closed ? 'closed' : 'open'}` }, closed ? t('window.closed') : t('window.left', { time: duration(w.seconds_left) }))
+      : null;
+    const replyClosed = closed && this.mode === 'reply';
+    if (replyClosed) this.loadTemplates();
+    fill(
+      this.form,
+      h('div', { class: 'tabs', role: 'tablist' }, tab('reply'), tab('comment')),
+      windowNote,
+      replyClosed ? this.templatePicker() : [this.textarea, h('div', { class: 'composer-actions' }, this.errorEl, h('button', { type: 'submit', class: 'primary send' }, t(this.mode === 'comment' ? 'composer.add_comment' : 'composer.send')))],
+    );
+    if (replyClosed) this.form.append(this.errorEl);
+    return this.form;
+  }
+
+  setMode(mode) {
+    if (this.mode === mode) return;
+    this.mode = mode;
+    const draft = this.textarea ? this.textarea.value : '';
+    const form = this.composer(this.detail);
+    this.el.replaceChild(form, this.el.querySelector('form.composer'));
+    if (this.textarea) this.textarea.value = draft;
+  }
+
+  async loadTemplates() {
+    if (this.templates) return;
+    const page = await get('/templates?limit=200').catch(() => ({ items: [] }));
+    this.templates = page.items;
+    if (this.detail && this.mode === 'reply' && this.detail.window && !this.detail.window.open) this.setModeForce();
+  }
+
+  setModeForce() {
+    const form = this.composer(this.detail);
+    this.el.replaceChild(form, this.el.querySelector('form.composer'));
+  }
+
+  templatePicker() {
+    const channel = this.detail.last_channel_id;
+    const usable = (this.templates || []).filter((x) => (!x.channel_id || x.channel_id === channel) && (x.status === 'approved' || !x.channel_id));
+    const params = h('div', { class: 'template-params' });
+    const preview = h('p', { class: 'template-preview', dir: 'auto' });
+    const select = h(
+      'select',
+      { class: 'template-select', 'aria-label': t('template.pick'), onchange: () => this.renderParams(select, params, preview) },
+      h('option', { value: '' }, t('template.pick')),
+      usable.map((x) => h('option', { value: x.id }, `${x.name} (${x.language})`)),
+    );
+    return h(
+      'div',
+      { class: 'template-picker' },
+      h('p', { class: 'muted' }, t('template.why')),
+      select,
+      params,
+      preview,
+      h('div', { class: 'composer-actions' }, h('button', { type: 'submit', class: 'primary send-template' }, t('template.send'))),
+    );
+  }
+
+  renderParams(select, params, preview) {
+    const tpl = (this.templates || []).find((x) => x.id === Number(select.value));
+    this.chosen = tpl || null;
+    if (!tpl) {
+      fill(params);
+      preview.textContent = '';
+      return;
+    }
+    const body = bodyOf(tpl);
+    const count = Math.max(0, ...[...body.matchAll(/\{\{(\d+)\}\}/g)].map((m) => Number(m[1])));
+    const inputs = Array.from({ length: count }, (_, i) =>
+      h('input', { name: `p${i + 1}`, class: 'template-param', 'aria-label': t('template.variable', { n: i + 1 }), placeholder: `{{${i + 1}}}`, required: true, oninput: () => update() }),
+    );
+    const update = () => {
+      preview.textContent = fillTemplate(body, inputs.map((i) => i.value || `{{${inputs.indexOf(i) + 1}}}`));
+    };
+    fill(params, inputs);
+    update();
+  }
+
+  typing() {
+    if (this.mode !== 'reply') return;
+    const now = Date.now();
+    if (now - (this.lastTyping || 0) < 3000) return;
+    this.lastTyping = now;
+    post(`/conversations/${this.id}/typing`).catch(() => {});
+  }
+
+  async submit(e) {
+    e.preventDefault();
+    this.errorEl.textContent = '';
+    const id = this.id;
+    try {
+      if (this.mode === 'comment') {
+        const body = this.textarea.value.trim();
+        if (!body) return;
+        const mentions = [...this.directory.users.values()].filter((u) => body.includes(`@${u.name}`)).map((u) => u.id);
+        await post(`/conversations/${id}/comments`, { body, mentions });
+        this.textarea.value = '';
+      } else if (this.detail.window && !this.detail.window.open) {
+        if (!this.chosen) throw new Error(t('template.pick'));
+        const parameters = [...this.form.querySelectorAll('.template-param')].map((i) => i.value);
+        await post(`/conversations/${id}/messages`, { content: { type: 'template', template_id: this.chosen.id, parameters } });
+      } else {
+        const text = this.textarea.value.trim();
+        if (!text) return;
+        await post(`/conversations/${id}/messages`, { content: { type: 'text', text } });
+        this.textarea.value = '';
+      }
+      await this.load();
+      this.onChanged();
+    } catch (err) {
+      this.errorEl.textContent = err.code === 'window_closed' ? t('window.refused', { message: err.message }) : err.message;
+    }
+  }
+
+  async act(f) {
+    try {
+      await f();
+      await this.load();
+      this.onChanged();
+    } catch (err) {
+      alert(err.message);
+    }
+  }
+
+  assign(value) {
+    const [kind, id] = value.split(':');
+    const body = kind === 'user' ? { user_id: Number(id) } : kind === 'team' ? { team_id: Number(id), user_id: null } : { user_id: null, team_id: null };
+    this.act(() => post(`/conversations/${this.id}/assign`, body));
+  }
+
+  togglePin() {
+    const path = `/conversations/${this.id}/pin`;
+    this.act(() => (this.detail.pinned ? del(path) : put(path)));
+  }
+
+  /** The closing note, as the workspace asks for it: off, optional, category required, or both required. */
+  async closeDialog() {
+    const mode = this.me.workspace.closing_note_mode;
+    if (mode === 'disabled') return this.act(() => post(`/conversations/${this.id}/close`, {}));
+    const categories = (await get('/closing-categories?limit=200').catch(() => ({ items: [] }))).items;
+    const needCategory = mode === 'category_required' || mode === 'category_and_summary_required';
+    const needSummary = mode === 'category_and_summary_required';
+    const category = h(
+      'select',
+      { name: 'category', required: needCategory, 'aria-label': t('close.category') },
+      h('option', { value: '' }, needCategory ? t('close.pick') : t('close.none')),
+      categories.map((c) => h('option', { value: c.id }, c.name)),
+    );
+    const summary = h('textarea', { name: 'summary', rows: 3, required: needSummary, 'aria-label': t('close.summary'), placeholder: t('close.summary') });
+    const error = h('p', { class: 'form-error', role: 'alert' });
+    const dialog = h(
+      'dialog',
+      { class: 'close-dialog' },
+      h(
+        'form',
+        {
+          method: 'dialog',
+          onsubmit: async (e) => {
+            if (e.submitter && e.submitter.value === 'cancel') return;
+            e.preventDefault();
+            try {
+              await post(`/conversations/${this.id}/close`, {
+                category_id: category.value ? Number(category.value) : undefined,
+                summary: summary.value.trim() || undefined,
+              });
+              dialog.close();
+              dialog.remove();
+              await this.load();
+              this.onChanged();
+            } catch (err) {
+              error.textContent = err.message;
+            }
+          },
+        },
+        h('h3', {}, t('close.title')),
+        h('label', { class: 'field' }, h('span', {}, t('close.category')), category),
+        h('label', { class: 'field' }, h('span', {}, t('close.summary')), summary),
+        error,
+        h('div', { class: 'composer-actions' }, h('button', { value: 'cancel', formnovalidate: true }, t('action.cancel')), h('button', { type: 'submit', class: 'primary confirm-close' }, t('action.close'))),
+      ),
+    );
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+}
+
+function bodyOf(tpl) {
+  const body = (tpl.components || []).find((c) => (c.type || '').toLowerCase() === 'body');
+  return body ? body.text || '' : '';
+}
+
+function fillTemplate(body, parameters) {
+  return body.replace(/\{\{(\d+)\}\}/g, (m, n) => (parameters && parameters[n - 1] !== undefined ? parameters[n - 1] : m));
+}
+
+function duration(seconds) {
+  const h_ = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return h_ ? t('duration.hm', { h: h_, m }) : t('duration.m', { m });
+}

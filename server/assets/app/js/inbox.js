@@ -1,0 +1,409 @@
+// The inbox: sidebar of views with live counts, the conversation list (pinned first, unread marks,
+// previews, infinite scroll), quick search, and the conversation pane. Realtime events refresh what they touch.
+
+import { get, post, query } from './api.js';
+import { h, fill, shortTime } from './dom.js';
+import { t, lang, languageSwitch } from './i18n.js';
+import { Realtime } from './realtime.js';
+import { ConversationPane } from './conversation.js';
+
+const PAGE = 30;
+
+/** `#/{view}/{conversation id}`: what is shown survives a reload and the language switch. */
+function readHash() {
+  const [, view = 'all', id = ''] = location.hash.split('/');
+  return { view: decodeURIComponent(view) || 'all', id: Number(id) || null };
+}
+
+export class Inbox {
+  constructor(root, me, reboot) {
+    this.root = root;
+    this.me = me;
+    this.reboot = reboot;
+    const { view, id } = readHash();
+    this.state = { view, status: 'open', sort: 'newest', items: [], cursor: null, selected: id };
+    this.directory = { users: new Map(), teams: new Map(), channels: new Map(), inboxes: new Map() };
+    this.refreshTimer = null;
+  }
+
+  async start() {
+    this.render();
+    await this.loadDirectory();
+    this.pane = new ConversationPane(this.paneEl, {
+      me: this.me,
+      directory: this.directory,
+      onChanged: () => this.scheduleRefresh(),
+    });
+    await Promise.all([this.loadCounts(), this.loadList()]);
+    if (this.state.selected) this.select(this.state.selected);
+    this.realtime = new Realtime({
+      onEvent: (e) => this.onEvent(e),
+      onTyping: (typing) => this.pane.onTyping(typing),
+      onState: (state, resumed) => this.onConnection(state, resumed),
+    });
+    this.realtime.start();
+    this.keys = (e) => this.onKey(e);
+    document.addEventListener('keydown', this.keys);
+  }
+
+  stop() {
+    if (this.realtime) this.realtime.stop();
+    if (this.keys) document.removeEventListener('keydown', this.keys);
+  }
+
+  async loadDirectory() {
+    const [users, teams, channels, inboxes] = await Promise.all([
+      get('/users?limit=200').catch(() => ({ items: [] })),
+      get('/teams?limit=200').catch(() => ({ items: [] })),
+      get('/channels?limit=200').catch(() => ({ items: [] })),
+      get('/inboxes').catch(() => []),
+    ]);
+    for (const u of users.items) this.directory.users.set(u.id, u);
+    for (const x of teams.items) this.directory.teams.set(x.id, x);
+    for (const c of channels.items) this.directory.channels.set(c.id, c);
+    for (const i of inboxes) this.directory.inboxes.set(i.id, i);
+  }
+
+  render() {
+    this.navEl = h('nav', { class: 'sidebar', 'aria-label': t('nav.views') });
+    this.searchEl = h('input', {
+      type: 'search',
+      class: 'search',
+      placeholder: t('search.placeholder'),
+      'aria-label': t('search.placeholder'),
+      oninput: () => this.scheduleSearch(),
+      onkeydown: (e) => {
+        if (e.key === 'Escape') this.closeSearch();
+      },
+    });
+    this.resultsEl = h('div', { class: 'search-results', role: 'listbox', hidden: true });
+    this.listEl = h('ul', { class: 'list', role: 'listbox', 'aria-label': t('list.label') });
+    this.sentinel = h('li', { class: 'sentinel', 'aria-hidden': 'true' });
+    this.paneEl = h('section', { class: 'pane', 'aria-label': t('pane.label') });
+    const status = h(
+      'select',
+      { 'aria-label': t('filter.status'), class: 'status-filter', onchange: (e) => this.setFilter({ status: e.target.value }) },
+      ['open', 'closed', 'all'].map((s) => h('option', { value: s, selected: s === this.state.status }, t(`status.${s}`))),
+    );
+    const sort = h(
+      'select',
+      { 'aria-label': t('filter.sort'), class: 'sort-filter', onchange: (e) => this.setFilter({ sort: e.target.value }) },
+      ['newest', 'oldest'].map((s) => h('option', { value: s, selected: s === this.state.sort }, t(`sort.${s}`))),
+    );
+    this.listHeader = h('h2', { class: 'list-title' });
+    const listPane = h(
+      'section',
+      { class: 'list-pane', 'aria-label': t('list.label') },
+      h('div', { class: 'search-box' }, this.searchEl, this.resultsEl),
+      h('div', { class: 'list-head' }, this.listHeader, h('div', { class: 'filters' }, status, sort)),
+      this.listEl,
+    );
+    fill(this.root, h('div', { class: 'app' }, this.navEl, listPane, this.paneEl));
+    new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting) && this.state.cursor && !this.loading) this.loadList(true);
+    }).observe(this.sentinel);
+    this.renderNav(null);
+  }
+
+  views(counts) {
+    const v = [
+      { id: 'all', label: t('view.all'), count: counts?.all },
+      { id: 'mine', label: t('view.mine'), count: counts?.mine },
+      { id: 'unassigned', label: t('view.unassigned'), count: counts?.unassigned },
+      { id: 'mentions', label: t('view.mentions'), count: counts?.mentions },
+    ];
+    const teams = [...this.directory.teams.values()].map((team) => ({
+      id: `team:${team.id}`,
+      label: team.name,
+      count: counts?.teams.find((c) => c.team_id === team.id),
+    }));
+    const inboxes = [...this.directory.inboxes.values()].map((i) => ({
+      id: `inbox:${i.id}`,
+      label: i.name,
+      count: counts?.inboxes.find((c) => c.inbox_id === i.id),
+    }));
+    return { v, teams, inboxes };
+  }
+
+  renderNav(counts) {
+    const { v, teams, inboxes } = this.views(counts);
+    const item = (x) =>
+      h(
+        'li',
+        {},
+        h(
+          'a',
+          {
+            href: `#/${x.id}`,
+            class: x.id === this.state.view ? 'view current' : 'view',
+            'aria-current': x.id === this.state.view ? 'page' : null,
+            dataset: { view: x.id },
+            onclick: (e) => {
+              e.preventDefault();
+              this.setView(x.id);
+            },
+          },
+          h('span', { class: 'view-name' }, x.label),
+          x.count && x.count.open > 0 ? h('span', { class: 'count', title: t('count.title', x.count) }, x.count.open) : null,
+          x.count && x.count.unread > 0 ? h('span', { class: 'unread-dot', 'aria-label': t('count.unread', x.count) }) : null,
+        ),
+      );
+    const me = this.me.user;
+    fill(
+      this.navEl,
+      h('div', { class: 'brand' }, h('img', { src: '/app/icon.svg', alt: '', width: 28, height: 28 }), this.me.workspace.name),
+      h('ul', { class: 'views' }, v.map(item)),
+      teams.length ? [h('h3', {}, t('nav.teams')), h('ul', { class: 'views' }, teams.map(item))] : null,
+      inboxes.length ? [h('h3', {}, t('nav.inboxes')), h('ul', { class: 'views' }, inboxes.map(item))] : null,
+      h(
+        'div',
+        { class: 'me' },
+        h('div', { class: 'me-name' }, me.name, h('span', { class: 'muted' }, ` · ${t(`role.${me.role}`)}`)),
+        counts && counts.notifications_unread
+          ? h('div', { class: 'muted' }, t('notifications.unread', { n: counts.notifications_unread }))
+          : null,
+        languageSwitch(),
+        h(
+          'button',
+          {
+            class: 'link logout',
+            onclick: async () => {
+              await post('/auth/logout');
+              location.hash = '';
+              this.reboot();
+            },
+          },
+          t('auth.logout'),
+        ),
+      ),
+    );
+    const current = [...v, ...teams, ...inboxes].find((x) => x.id === this.state.view);
+    this.listHeader.textContent = current ? current.label : this.state.view;
+  }
+
+  async loadCounts() {
+    try {
+      this.counts = await get('/inbox/counts');
+      this.renderNav(this.counts);
+    } catch {
+      /* the list still works; counts come with the next event */
+    }
+  }
+
+  async loadList(more = false, keep = 0) {
+    this.loading = true;
+    const s = this.state;
+    try {
+      const page = await get(
+        `/conversations${query({
+          view: s.view,
+          status: s.status,
+          sort: s.sort,
+          include: 'summary',
+          limit: Math.min(200, Math.max(PAGE, keep)),
+          cursor: more ? s.cursor : null,
+        })}`,
+      );
+      s.items = more ? s.items.concat(page.items) : page.items;
+      s.cursor = page.next_cursor;
+      this.renderList();
+    } catch (e) {
+      fill(this.listEl, h('li', { class: 'form-error' }, e.message));
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  renderList() {
+    const s = this.state;
+    if (!s.items.length) {
+      fill(this.listEl, h('li', { class: 'empty muted' }, t('list.empty')));
+      return;
+    }
+    fill(this.listEl, s.items.map((c) => this.row(c)), this.sentinel);
+  }
+
+  row(c) {
+    const sum = c.summary || {};
+    const last = sum.last_message;
+    const assignee = c.assignee_id ? this.directory.users.get(c.assignee_id) : null;
+    const team = c.team_id ? this.directory.teams.get(c.team_id) : null;
+    const channel = last && last.channel_id ? this.directory.channels.get(last.channel_id) : null;
+    const classes = ['row', c.unread && 'unread', c.pinned && 'pinned', c.id === this.state.selected && 'selected', c.status]
+      .filter(Boolean)
+      .join(' ');
+    return h(
+      'li',
+      { class: classes, role: 'option', 'aria-selected': c.id === this.state.selected ? 'true' : 'false', dataset: { id: c.id } },
+      h(
+        'button',
+        { class: 'row-button', onclick: () => this.select(c.id) },
+        h('span', { class: 'avatar', 'aria-hidden': 'true' }, (sum.contact_name || '?').trim().charAt(0).toUpperCase()),
+        h(
+          'span',
+          { class: 'row-main' },
+          h(
+            'span',
+            { class: 'row-top' },
+            h('span', { class: 'name' }, sum.contact_name || t('contact.unknown')),
+            c.pinned ? h('span', { class: 'pin', title: t('action.pinned'), 'aria-label': t('action.pinned') }, '📌') : null,
+            h('time', { datetime: c.last_activity_at }, shortTime(c.last_activity_at, lang())),
+          ),
+          h(
+            'span',
+            { class: 'preview', dir: 'auto' },
+            last ? (last.direction === 'outgoing' ? `${t('preview.you')}: ` : '') + last.preview : t('preview.none'),
+          ),
+          h(
+            'span',
+            { class: 'row-meta muted' },
+            channel ? h('span', { class: `channel ch-${channel.plugin_id}` }, channel.name) : null,
+            assignee ? h('span', { class: 'assignee' }, assignee.name) : team ? h('span', { class: 'assignee' }, team.name) : null,
+            c.status === 'closed' ? h('span', { class: 'badge' }, t('status.closed')) : null,
+            c.unread ? h('span', { class: 'sr-only' }, t('list.awaiting')) : null,
+          ),
+        ),
+      ),
+    );
+  }
+
+  setView(view) {
+    this.state.view = view;
+    this.state.cursor = null;
+    location.hash = `#/${view}${this.state.selected ? `/${this.state.selected}` : ''}`;
+    this.renderNav(this.counts);
+    this.loadList();
+  }
+
+  setFilter(change) {
+    Object.assign(this.state, change, { cursor: null });
+    this.loadList();
+  }
+
+  select(id) {
+    this.state.selected = id;
+    location.hash = `#/${this.state.view}/${id}`;
+    for (const li of this.listEl.querySelectorAll('li.row')) {
+      const on = Number(li.dataset.id) === id;
+      li.classList.toggle('selected', on);
+      li.setAttribute('aria-selected', on ? 'true' : 'false');
+    }
+    this.root.querySelector('.app').classList.add('showing-pane');
+    this.pane.open(id);
+  }
+
+  /** Many events arrive together (a delivery, a reply and its status): one refresh for all of them, and at
+   *  least one every 150 ms while they keep coming (a busy inbox must not postpone it forever). */
+  scheduleRefresh() {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      this.loadCounts();
+      this.loadList(false, this.state.items.length);
+    }, 120);
+  }
+
+  onEvent(e) {
+    const kind = e.kind || '';
+    if (!/^(message|conversation|comment|contact)\./.test(kind)) return;
+    this.scheduleRefresh();
+    const conversation = kind.startsWith('conversation.') ? e.subject_id : e.data && e.data.conversation_id;
+    this.pane.onEvent(e, conversation);
+  }
+
+  onConnection(state, resumed) {
+    const banner = document.getElementById('banner');
+    if (state === 'lost') {
+      banner.textContent = t('realtime.lost');
+      banner.hidden = false;
+    } else {
+      banner.hidden = true;
+      if (resumed) this.scheduleRefresh();
+    }
+  }
+
+  // Quick search: contacts and messages, closed conversations included.
+  scheduleSearch() {
+    clearTimeout(this.searchTimer);
+    this.searchTimer = setTimeout(() => this.search(), 200);
+  }
+
+  closeSearch() {
+    this.resultsEl.hidden = true;
+    this.searchEl.value = '';
+  }
+
+  async search() {
+    const q = this.searchEl.value.trim();
+    if (!q) {
+      this.resultsEl.hidden = true;
+      return;
+    }
+    let found;
+    try {
+      found = await get(`/search${query({ q, limit: 10 })}`);
+    } catch (e) {
+      fill(this.resultsEl, h('p', { class: 'muted' }, e.code === 'validation_failed' ? t('search.short') : e.message));
+      this.resultsEl.hidden = false;
+      return;
+    }
+    const pick = (id) => () => {
+      if (!id) return;
+      this.closeSearch();
+      this.select(id);
+    };
+    const marked = (hl) => {
+      if (!hl) return null;
+      const parts = [];
+      let at = 0;
+      for (const [a, b] of hl.marks) {
+        parts.push(hl.text.slice(at, a), h('mark', {}, hl.text.slice(a, b)));
+        at = b;
+      }
+      parts.push(hl.text.slice(at));
+      return parts;
+    };
+    const contacts = (found.contacts || []).map((c) =>
+      h(
+        'button',
+        { class: 'result', role: 'option', disabled: !c.conversation_id, onclick: pick(c.conversation_id) },
+        h('span', { class: 'name' }, marked(c.highlights?.name) || c.name),
+        c.highlights?.phone ? h('span', { class: 'muted' }, ' ', marked(c.highlights.phone)) : null,
+      ),
+    );
+    const messages = (found.messages || []).map((m) =>
+      h(
+        'button',
+        { class: 'result', role: 'option', onclick: pick(m.conversation_id) },
+        h('span', { class: 'name' }, m.contact_name),
+        m.conversation_status === 'closed' ? h('span', { class: 'badge' }, t('status.closed')) : null,
+        h('span', { class: 'snippet', dir: 'auto' }, marked(m.snippet) || m.snippet?.text || ''),
+      ),
+    );
+    fill(
+      this.resultsEl,
+      contacts.length ? [h('h4', {}, t('search.contacts')), contacts] : null,
+      messages.length ? [h('h4', {}, t('search.messages')), messages] : null,
+      !contacts.length && !messages.length ? h('p', { class: 'muted' }, t('search.none')) : null,
+    );
+    this.resultsEl.hidden = false;
+  }
+
+  /** j / k: next / previous conversation; / : search; r: reply; c: comment. Not while typing. */
+  onKey(e) {
+    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement?.tagName || '');
+    if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+    const items = this.state.items;
+    const at = items.findIndex((c) => c.id === this.state.selected);
+    if (e.key === 'j' || e.key === 'k') {
+      const next = items[Math.max(0, Math.min(items.length - 1, at + (e.key === 'j' ? 1 : -1)))];
+      if (next) this.select(next.id);
+      e.preventDefault();
+    } else if (e.key === '/') {
+      this.searchEl.focus();
+      e.preventDefault();
+    } else if (e.key === 'r' || e.key === 'c') {
+      if (this.pane.focusComposer(e.key === 'c' ? 'comment' : 'reply')) e.preventDefault();
+    }
+  }
+}
