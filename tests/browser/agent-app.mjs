@@ -1,10 +1,11 @@
 // Headless-Chromium agent for the web app's end-to-end test. The Rust test spawns
-//   node tests/browser/agent-app.mjs --base URL --email E --password P --artifacts DIR
+//   node tests/browser/agent-app.mjs --base URL --email E --password P --agent-email E2 --agent-password P2
+//     --artifacts DIR
 // and talks to it line by line (stdin: commands; stdout: one answer each, or `FAIL <reason>` with exit 1).
 // Screenshots of the main screens go to DIR.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { STEP_TIMEOUT_MS, arg, command, exactly, fail, finish, hardTimeout, launch, onCleanup, say, step } from './driver.mjs';
+import { STEP_TIMEOUT_MS, arg, command, exactly, fail, finish, hardTimeout, launch, newPage, onCleanup, say, step } from './driver.mjs';
 
 const LIVE_TIMEOUT_MS = 20_000;
 const base = (arg('base') || '').replace(/\/+$/, '');
@@ -21,13 +22,16 @@ async function main() {
   const rows = page.locator('.list li.row');
   const row = (id) => page.locator(`.list li.row[data-id="${id}"]`);
 
-  await step('login page', () => page.goto(base, { timeout: STEP_TIMEOUT_MS }));
+  const logIn = async (p, email, password) => {
+    await p.goto(base, { timeout: STEP_TIMEOUT_MS });
+    await p.locator('input[name=email]').fill(email);
+    await p.locator('input[name=password]').fill(password);
+    if (p === page) await shot('login');
+    await p.locator('form.auth button[type=submit]').click();
+    await p.locator('nav.sidebar').waitFor({ timeout: STEP_TIMEOUT_MS });
+  };
   await step('log in', async () => {
-    await page.locator('input[name=email]').fill(arg('email'));
-    await page.locator('input[name=password]').fill(arg('password'));
-    await shot('login');
-    await page.locator('form.auth button[type=submit]').click();
-    await page.locator('nav.sidebar').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await logIn(page, arg('email'), arg('password'));
     await page.locator('.list .empty').waitFor({ timeout: STEP_TIMEOUT_MS });
   });
   say('LOGGED_IN');
@@ -60,6 +64,56 @@ async function main() {
   await step('the tick turns to read', () => outgoing.locator('.tick.read').waitFor({ timeout: LIVE_TIMEOUT_MS }));
   await shot('read');
   say('READ');
+
+  // Assigned to a team, the conversation is in that team's inbox.
+  const [, team] = await command(/^TEAM (\d+)$/);
+  await step('assign to the team', async () => {
+    await page.locator('.pane-head select.assign').selectOption(`team:${team}`);
+    await page.locator('.timeline .system.assignment').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.locator(`.views a[data-view="team:${team}"]`).click();
+    await row(first).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.locator('.views a[data-view="all"]').click();
+    await row(first).waitFor({ timeout: STEP_TIMEOUT_MS });
+  });
+  say('IN_TEAM');
+
+  // A comment mentioning a teammate, picked from the suggestions, lands in their Mentions.
+  const [, teammate] = await command(/^MENTION (.+)$/);
+  const note = 'please check the invoice';
+  await step('comment with a mention', async () => {
+    await page.locator('form.composer .comment-tab').click();
+    const box = page.locator('form.composer textarea');
+    await box.fill('');
+    await box.pressSequentially(`@${teammate.slice(0, 2)}`);
+    await page.locator('.mention-option', { hasText: exactly(`@${teammate}`) }).click();
+    await box.pressSequentially(note);
+    await box.press('Enter');
+    await page.locator('.timeline .comment p', { hasText: exactly(`@${teammate} ${note}`) }).waitFor({ timeout: STEP_TIMEOUT_MS });
+  });
+  await shot('comment');
+  await step('the teammate sees it under Mentions', async () => {
+    const other = await newPage({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+    await logIn(other, arg('agent-email'), arg('agent-password'));
+    await other.locator('.views a[data-view="mentions"]').click();
+    await other.locator(`.list li.row[data-id="${first}"]`).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await other.screenshot({ path: join(artifacts, 'mentions.png') });
+    await other.context().close();
+  });
+  say('MENTIONED');
+
+  // The contact panel: a field and a tag saved.
+  await command(/^CONTACT$/);
+  await step('edit the contact', async () => {
+    await page.locator('.contact-panel input.contact-lifecycle_stage').fill('customer');
+    await page.locator('.contact-panel .save-contact').click();
+    await page.locator('.contact-panel .saved').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.locator('.contact-panel input.tag-input').fill('vip');
+    await page.locator('.contact-panel input.tag-input').press('Enter');
+    await page.locator('.contact-panel .tag[data-tag="vip"]').waitFor({ timeout: STEP_TIMEOUT_MS });
+    const stage = await page.locator('.contact-panel input.contact-lifecycle_stage').inputValue();
+    if (stage !== 'customer') throw new Error(`lifecycle stage shows ${stage}`);
+  });
+  say('CONTACT_SAVED');
 
   // A second contact writes: their conversation is on top; pinning the first puts it back on top.
   const [, second] = await command(/^PIN_OLDER (.+)$/);
@@ -109,6 +163,24 @@ async function main() {
     await page.locator('.timeline .system.closed').waitFor({ timeout: STEP_TIMEOUT_MS });
   });
   say('FOUND_CLOSED');
+
+  // A new contact, written to first with a template (nobody's window is open before they write).
+  const [, parameter] = await command(/^NEW_CONVERSATION (.+)$/);
+  await step('start a conversation with a template', async () => {
+    await page.locator('.new-conversation-button').click();
+    const dialog = page.locator('dialog.new-conversation');
+    await dialog.locator('input.new-first_name').fill('Nadia');
+    await dialog.locator('input.new-phone').fill('+971 50 765 4321');
+    await dialog.locator('select.new-template').selectOption({ index: 1 });
+    await dialog.locator('input.template-param').fill(parameter);
+    const preview = await dialog.locator('.template-preview').textContent();
+    if (!preview.includes(parameter)) throw new Error(`the preview does not show the variable: ${preview}`);
+    await shot('new-conversation');
+    await dialog.locator('button.start').click();
+    await page.locator('.pane-head h2', { hasText: exactly('Nadia') }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.locator('.timeline .message.outgoing .template', { hasText: parameter }).waitFor({ timeout: STEP_TIMEOUT_MS });
+  });
+  say('STARTED');
   clearTimeout(hardTimer);
   await finish(0, 'DONE');
 }

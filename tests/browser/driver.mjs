@@ -86,16 +86,13 @@ export async function step(what, fn, explain) {
   }
 }
 
-/** Headless Chromium with the flags CI uses, and a page whose errors go to stderr. */
-export async function launch(options = {}) {
-  browser = await step('launch chromium', () =>
-    chromium.launch({
-      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      timeout: STEP_TIMEOUT_MS,
-    }),
-  );
-  const page = await browser.newPage(options);
+/** Another page in a fresh browser context (its own cookies: another user). */
+export async function newPage(options = {}) {
+  const context = await browser.newContext(options);
+  return watch(await context.newPage());
+}
+
+function watch(page) {
   page.on('console', (m) => {
     if (m.type() === 'error') process.stderr.write(`[console.error] ${m.text()}\n`);
   });
@@ -105,4 +102,16 @@ export async function launch(options = {}) {
     if (why !== 'net::ERR_ABORTED') process.stderr.write(`[requestfailed] ${r.method()} ${r.url()} ${why}\n`); // aborted = reload
   });
   return page;
+}
+
+/** Headless Chromium with the flags CI uses, and a page whose errors go to stderr. */
+export async function launch(options = {}) {
+  browser = await step('launch chromium', () =>
+    chromium.launch({
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      timeout: STEP_TIMEOUT_MS,
+    }),
+  );
+  return watch(await browser.newPage(options));
 }

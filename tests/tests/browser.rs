@@ -1,8 +1,9 @@
 //! The web pages in a real headless Chromium, each driven by a script in `tests/browser/` (playwright-core)
 //! line by line over its stdin and stdout:
 //! - the agent app (`agent-app.mjs`): log in, a WhatsApp message arriving live, a reply whose ticks follow
-//!   the provider's receipts, pinning, the Arabic layout, closing with a note and quick search; screenshots
-//!   of the main screens go to `target/browser-artifacts/`;
+//!   the provider's receipts, assigning to a team, a comment mentioning a teammate who finds it under
+//!   Mentions, the contact panel, pinning, the Arabic layout, closing with a note and quick search, a new
+//!   conversation with a template; screenshots of the main screens go to `target/browser-artifacts/`;
 //! - the website chat (`widget-visitor.mjs`): a visitor page on another origin loads `/widget.js`, the
 //!   visitor writes, the team sees the message through the API, an agent's reply appears on the page
 //!   without a reload, and the conversation is still there after one.
@@ -15,7 +16,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use switchboard_tests::providers::{fixture, meta_signature, post_webhook, server_with};
 use switchboard_tests::{Backend, FakeProvider, TestServer};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -161,7 +162,12 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
         json!({"messaging_product": "whatsapp", "contacts": [{"input": "972987654321", "wa_id": "972987654321"}],
                "messages": [{"id": "wamid.xyzxyz"}]}),
     );
-    provider.answer("/v21.0/5467539754836534/message_templates", 200, json!({"data": []}));
+    provider.answer(
+        "/v21.0/5467539754836534/message_templates",
+        200,
+        json!({"data": [{"name": "order_update", "language": "en_US", "category": "UTILITY", "status": "APPROVED",
+                         "id": "1", "components": [{"type": "BODY", "text": "Your order {{1}} has shipped"}]}]}),
+    );
     let s = server_with(Backend::Sqlite, "whatsapp-cloud", &provider, |c| {
         c.jobs.enabled = true;
         c.jobs.poll_interval_ms = 50;
@@ -180,11 +186,35 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{channel}");
     let ch = channel["id"].as_i64().expect("id");
+    let (_, team) = s.post("/api/v1/teams", json!({"name": "Billing"})).await;
+    let team = team["id"].as_i64().expect("team id");
+    let agent = json!({"email": "adam@acme.test", "name": "Adam Agent", "password": "adam-password", "role": "agent"});
+    let (status, agent) = s.post("/api/v1/users", agent).await;
+    assert_eq!(status, StatusCode::CREATED, "{agent}");
+    // The channel's template sync (a job) has run before the browser needs the template.
+    let synced = async {
+        while s.get("/api/v1/templates").await.1["items"].as_array().is_none_or(Vec::is_empty) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), synced).await.expect("the templates are synced");
 
     let artifacts = repo().join("target/browser-artifacts/agent-app");
     let artifacts = artifacts.to_str().expect("utf-8 path");
-    let args =
-        ["--base", &s.base, "--email", "owner@acme.test", "--password", "owner-password", "--artifacts", artifacts];
+    let args = [
+        "--base",
+        &s.base,
+        "--email",
+        "owner@acme.test",
+        "--password",
+        "owner-password",
+        "--agent-email",
+        "adam@acme.test",
+        "--agent-password",
+        "adam-password",
+        "--artifacts",
+        artifacts,
+    ];
     let mut driver = Driver::spawn("agent-app.mjs", &args);
     assert_eq!(driver.next().await, "LOGGED_IN");
 
@@ -228,6 +258,28 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     driver.send("EXPECT_READ").await;
     assert_eq!(driver.next().await, "READ");
 
+    driver.send(&format!("TEAM {team}")).await;
+    assert_eq!(driver.next().await, "IN_TEAM");
+    assert_eq!(s.get(&format!("/api/v1/conversations/{conversation}")).await.1["team_id"], team);
+
+    driver.send("MENTION Adam Agent").await;
+    assert_eq!(driver.next().await, "MENTIONED");
+    let comments = s.get(&format!("/api/v1/conversations/{conversation}/comments")).await.1;
+    assert_eq!(
+        (comments["items"][0]["body"].clone(), comments["items"][0]["mentions"].clone()),
+        (json!("@Adam Agent please check the invoice"), json!([agent["id"]])),
+        "{comments}"
+    );
+
+    driver.send("CONTACT").await;
+    assert_eq!(driver.next().await, "CONTACT_SAVED");
+    let detail = s.get(&format!("/api/v1/conversations/{conversation}")).await.1;
+    assert_eq!(
+        (detail["contact"]["lifecycle_stage"].clone(), detail["contact"]["tags"].clone()),
+        (json!("customer"), json!(["vip"])),
+        "{detail}"
+    );
+
     let other = "Do you deliver to Dubai?";
     whatsapp(&s, ch, &inbound("wamid.inbound-2", other, Some(("971501234567", "Second Customer")))).await;
     driver.send(&format!("PIN_OLDER {other}")).await;
@@ -244,6 +296,34 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
         (closed["status"].clone(), closed["closing_summary"].clone()),
         (json!("closed"), json!("Order shipped, customer informed")),
         "{closed}"
+    );
+
+    driver.send("NEW_CONVERSATION A-1001").await;
+    assert_eq!(driver.next().await, "STARTED");
+    let template_sent = async {
+        loop {
+            let sent: Vec<Value> = provider
+                .requests()
+                .into_iter()
+                .filter(|r| r.path == "/v21.0/1122334455667/messages")
+                .map(|r| r.json())
+                .filter(|body| body["type"] == "template")
+                .collect();
+            if let Some(body) = sent.into_iter().next() {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let body = tokio::time::timeout(Duration::from_secs(20), template_sent).await.expect("the template is sent");
+    assert_eq!(
+        (
+            body["to"].clone(),
+            body["template"]["name"].clone(),
+            body["template"]["components"][0]["parameters"][0]["text"].clone()
+        ),
+        (json!("971507654321"), json!("order_update"), json!("A-1001")),
+        "{body}"
     );
     assert_eq!(driver.next().await, "DONE");
     driver.exits_cleanly().await;

@@ -220,6 +220,13 @@ async fn whatsapp_cloud(backend: Backend) {
         "{contact}"
     );
     assert_eq!(contact["country"], Value::Null, "the fixture's number is outside Israel's number plan");
+    // The stored number does not stop an edit of another field (only what a request changes is checked).
+    let (status, edited) =
+        s.patch(&format!("/api/v1/contacts/{}", contact["id"]), json!({"lifecycle_stage": "customer"})).await;
+    assert_eq!((status, edited["phone"].clone()), (StatusCode::OK, json!("+972987654321")), "{edited}");
+    assert_eq!(edited["lifecycle_stage"], "customer");
+    let again = s.patch(&format!("/api/v1/contacts/{}", contact["id"]), json!({"phone": "+972987654321"})).await;
+    assert_eq!(again.0, StatusCode::UNPROCESSABLE_ENTITY, "setting such a number is still refused: {}", again.1);
     let (conv_id, messages) = conversation(&s).await;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0]["content"], json!({"type": "text", "text": "Body Text"}));

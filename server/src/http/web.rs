@@ -24,6 +24,9 @@ const FILES: &[(&str, &str)] = &[
     ("js/auth.js", include_str!("../../assets/app/js/auth.js")),
     ("js/inbox.js", include_str!("../../assets/app/js/inbox.js")),
     ("js/conversation.js", include_str!("../../assets/app/js/conversation.js")),
+    ("js/contact.js", include_str!("../../assets/app/js/contact.js")),
+    ("js/newconversation.js", include_str!("../../assets/app/js/newconversation.js")),
+    ("js/templates.js", include_str!("../../assets/app/js/templates.js")),
 ];
 
 const INDEX: &str = include_str!("../../assets/app/index.html");

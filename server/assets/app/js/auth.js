@@ -22,7 +22,7 @@ function form(title, intro, fields, submit, onSubmit) {
         try {
           await onSubmit(Object.fromEntries(new FormData(el)));
         } catch (err) {
-          error.textContent = err.field ? `${err.field}: ${err.message}` : err.message;
+          error.textContent = err.message;
           button.disabled = false;
         }
       },

@@ -5,15 +5,18 @@
 import { get, post, put, del, query } from './api.js';
 import { h, fill, dirOf, sameDay, dayLabel, clock } from './dom.js';
 import { t, lang } from './i18n.js';
+import { bodyOf, fillTemplate } from './templates.js';
+import { contactPanel } from './contact.js';
 
-const TICKS = { pending: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '⚠' };
+const TICKS = { pending: '○', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '⚠' };
 
 export class ConversationPane {
-  constructor(el, { me, directory, onChanged }) {
+  constructor(el, { me, directory, onChanged, onOpen }) {
     this.el = el;
     this.me = me;
     this.directory = directory;
     this.onChanged = onChanged;
+    this.onOpen = onOpen;
     this.id = null;
     this.mode = 'reply';
     this.typingShown = new Map();
@@ -36,6 +39,7 @@ export class ConversationPane {
         get(`/conversations/${id}/messages?limit=200`),
         get(`/conversations/${id}/comments?limit=200`),
       ]);
+      if (!this.templates) this.templates = (await get('/templates?limit=200').catch(() => ({ items: [] }))).items;
       if (id !== this.id) return;
       this.detail = detail;
       this.messages = messages.items.slice().reverse();
@@ -78,7 +82,14 @@ export class ConversationPane {
     const draft = this.textarea ? this.textarea.value : '';
     this.timelineEl = h('ol', { class: 'timeline', 'aria-label': t('timeline.label') });
     this.typingEl = h('p', { class: 'typing muted', 'aria-live': 'polite' });
-    fill(this.el, this.header(d), this.timelineEl, this.typingEl, this.composer(d));
+    const contact = contactPanel(d.contact, {
+      directory: this.directory,
+      current: d.id,
+      onOpen: (id) => this.onOpen(id),
+      onChanged: () => this.onChanged(),
+    });
+    this.main = h('div', { class: 'pane-main' }, this.header(d), this.timelineEl, this.typingEl, this.composer(d));
+    fill(this.el, this.main, contact);
     if (this.textarea) this.textarea.value = draft;
     this.renderTimeline();
   }
@@ -132,6 +143,7 @@ export class ConversationPane {
         d.status === 'open'
           ? h('button', { class: 'close-conversation', onclick: () => this.closeDialog() }, t('action.close'))
           : h('button', { class: 'reopen', onclick: () => this.act(() => post(`/conversations/${d.id}/open`)) }, t('action.reopen')),
+        h('button', { class: 'contact-toggle', 'aria-label': t('contact.panel'), onclick: () => this.el.classList.toggle('showing-contact') }, '👤'),
         h('details', { class: 'menu' }, h('summary', { 'aria-label': t('action.more') }, '⋮'), h('div', { class: 'menu-list' }, ['json', 'csv', 'text'].map(exportLink))),
       ),
     );
@@ -275,7 +287,10 @@ export class ConversationPane {
       rows: 3,
       'aria-label': t('composer.label'),
       placeholder: t(this.mode === 'comment' ? 'composer.comment' : 'composer.reply'),
-      oninput: () => this.typing(),
+      oninput: () => {
+        this.typing();
+        this.suggestMentions();
+      },
       onkeydown: (e) => {
         if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
           e.preventDefault();
@@ -284,6 +299,7 @@ export class ConversationPane {
       },
     });
     this.errorEl = h('p', { class: 'form-error', role: 'alert' });
+    this.mentionsEl = h('div', { class: 'mention-options', role: 'listbox', hidden: true });
     const tab = (mode) =>
       h(
         'button',
@@ -294,12 +310,11 @@ export class ConversationPane {
       ? h('p', { class: `window ${closed ? 'closed' : 'open'}` }, closed ? t('window.closed') : t('window.left', { time: duration(w.seconds_left) }))
       : null;
     const replyClosed = closed && this.mode === 'reply';
-    if (replyClosed) this.loadTemplates();
     fill(
       this.form,
       h('div', { class: 'tabs', role: 'tablist' }, tab('reply'), tab('comment')),
       windowNote,
-      replyClosed ? this.templatePicker() : [this.textarea, h('div', { class: 'composer-actions' }, this.errorEl, h('button', { type: 'submit', class: 'primary send' }, t(this.mode === 'comment' ? 'composer.add_comment' : 'composer.send')))],
+      replyClosed ? this.templatePicker() : [this.mentionsEl, this.textarea, h('div', { class: 'composer-actions' }, this.errorEl, h('button', { type: 'submit', class: 'primary send' }, t(this.mode === 'comment' ? 'composer.add_comment' : 'composer.send')))],
     );
     if (replyClosed) this.form.append(this.errorEl);
     return this.form;
@@ -310,20 +325,8 @@ export class ConversationPane {
     this.mode = mode;
     const draft = this.textarea ? this.textarea.value : '';
     const form = this.composer(this.detail);
-    this.el.replaceChild(form, this.el.querySelector('form.composer'));
+    this.main.replaceChild(form, this.main.querySelector('form.composer'));
     if (this.textarea) this.textarea.value = draft;
-  }
-
-  async loadTemplates() {
-    if (this.templates) return;
-    const page = await get('/templates?limit=200').catch(() => ({ items: [] }));
-    this.templates = page.items;
-    if (this.detail && this.mode === 'reply' && this.detail.window && !this.detail.window.open) this.setModeForce();
-  }
-
-  setModeForce() {
-    const form = this.composer(this.detail);
-    this.el.replaceChild(form, this.el.querySelector('form.composer'));
   }
 
   templatePicker() {
@@ -366,6 +369,38 @@ export class ConversationPane {
     };
     fill(params, inputs);
     update();
+  }
+
+  /** In a comment, `@` and the start of a name offers the matching teammates; picking one writes `@Name`. */
+  suggestMentions() {
+    const el = this.mentionsEl;
+    if (this.mode !== 'comment' || !el) return;
+    const before = this.textarea.value.slice(0, this.textarea.selectionStart);
+    const m = /(?:^|\s)@([^@\n]{0,30})$/.exec(before);
+    const wanted = m ? m[1].toLowerCase() : null;
+    const users = wanted === null ? [] : [...this.directory.users.values()].filter((u) => u.name.toLowerCase().startsWith(wanted)).slice(0, 5);
+    el.hidden = !users.length;
+    fill(
+      el,
+      users.map((u) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'mention-option',
+            role: 'option',
+            onclick: () => {
+              const start = before.length - m[1].length;
+              const rest = this.textarea.value.slice(this.textarea.selectionStart);
+              this.textarea.value = `${this.textarea.value.slice(0, start)}${u.name} ${rest}`;
+              el.hidden = true;
+              this.textarea.focus();
+            },
+          },
+          `@${u.name}`,
+        ),
+      ),
+    );
   }
 
   typing() {
@@ -474,15 +509,6 @@ export class ConversationPane {
     document.body.append(dialog);
     dialog.showModal();
   }
-}
-
-function bodyOf(tpl) {
-  const body = (tpl.components || []).find((c) => (c.type || '').toLowerCase() === 'body');
-  return body ? body.text || '' : '';
-}
-
-function fillTemplate(body, parameters) {
-  return body.replace(/\{\{(\d+)\}\}/g, (m, n) => (parameters && parameters[n - 1] !== undefined ? parameters[n - 1] : m));
 }
 
 function duration(seconds) {

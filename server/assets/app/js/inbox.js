@@ -6,6 +6,7 @@ import { h, fill, shortTime } from './dom.js';
 import { t, lang, languageSwitch } from './i18n.js';
 import { Realtime } from './realtime.js';
 import { ConversationPane } from './conversation.js';
+import { newConversation } from './newconversation.js';
 
 const PAGE = 30;
 
@@ -33,6 +34,7 @@ export class Inbox {
       me: this.me,
       directory: this.directory,
       onChanged: () => this.scheduleRefresh(),
+      onOpen: (id) => this.select(id),
     });
     await Promise.all([this.loadCounts(), this.loadList()]);
     if (this.state.selected) this.select(this.state.selected);
@@ -94,7 +96,13 @@ export class Inbox {
     const listPane = h(
       'section',
       { class: 'list-pane', 'aria-label': t('list.label') },
-      h('div', { class: 'search-box' }, this.searchEl, this.resultsEl),
+      h(
+        'div',
+        { class: 'search-box' },
+        this.searchEl,
+        h('button', { class: 'primary new-conversation-button', title: t('new.title'), 'aria-label': t('new.title'), onclick: () => newConversation(this.directory, (id) => this.select(id)) }, '+'),
+        this.resultsEl,
+      ),
       h('div', { class: 'list-head' }, this.listHeader, h('div', { class: 'filters' }, status, sort)),
       this.listEl,
     );

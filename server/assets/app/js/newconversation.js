@@ -1,0 +1,148 @@
+// "New conversation": pick a contact (search) or add one, pick a channel, send the first message — a
+// template with its variables, since a contact who has not written has no open messaging window.
+
+import { get, post, query } from './api.js';
+import { h, fill } from './dom.js';
+import { t } from './i18n.js';
+import { bodyOf, fillTemplate } from './templates.js';
+
+/** Opens the dialog; `onStarted(conversationId)` runs once the conversation exists. */
+export async function newConversation(directory, onStarted) {
+  const templates = (await get('/templates?limit=200').catch(() => ({ items: [] }))).items;
+  let picked = null; // an existing contact
+
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const search = h('input', { type: 'search', class: 'contact-search', placeholder: t('new.search'), 'aria-label': t('new.search') });
+  const matches = h('div', { class: 'contact-matches', role: 'listbox' });
+  const chosen = h('p', { class: 'contact-chosen' });
+  const field = (name, label, type = 'text') =>
+    h('label', { class: 'field' }, h('span', {}, label), h('input', { name, type, class: `new-${name}` }));
+  const fresh = h(
+    'fieldset',
+    { class: 'new-contact' },
+    h('legend', {}, t('new.add_contact')),
+    field('first_name', t('contact.first_name')),
+    field('last_name', t('contact.last_name')),
+    field('phone', t('contact.phone'), 'tel'),
+    field('email', t('contact.email'), 'email'),
+  );
+  const channels = [...directory.channels.values()].filter((c) => c.enabled !== false && c.plugin_id !== 'webchat');
+  const channel = h(
+    'select',
+    { name: 'channel', class: 'new-channel', required: true, 'aria-label': t('new.channel'), onchange: () => listTemplates() },
+    channels.map((c) => h('option', { value: c.id }, c.name)),
+  );
+  const template = h('select', { name: 'template', class: 'new-template', required: true, 'aria-label': t('template.pick'), onchange: () => renderParams() });
+  const params = h('div', { class: 'template-params' });
+  const preview = h('p', { class: 'template-preview', dir: 'auto' });
+
+  function listTemplates() {
+    const id = Number(channel.value);
+    const usable = templates.filter((x) => x.channel_id === id && x.status === 'approved');
+    fill(template, h('option', { value: '' }, t('template.pick')), usable.map((x) => h('option', { value: x.id }, `${x.name} (${x.language})`)));
+    renderParams();
+  }
+
+  function renderParams() {
+    const tpl = templates.find((x) => x.id === Number(template.value));
+    if (!tpl) {
+      fill(params);
+      preview.textContent = '';
+      return;
+    }
+    const body = bodyOf(tpl);
+    const count = Math.max(0, ...[...body.matchAll(/\{\{(\d+)\}\}/g)].map((m) => Number(m[1])));
+    const inputs = Array.from({ length: count }, (_, i) =>
+      h('input', { class: 'template-param', required: true, placeholder: `{{${i + 1}}}`, 'aria-label': t('template.variable', { n: i + 1 }), oninput: () => update() }),
+    );
+    const update = () => {
+      preview.textContent = fillTemplate(body, inputs.map((input, i) => input.value || `{{${i + 1}}}`));
+    };
+    fill(params, inputs);
+    update();
+  }
+
+  let timer = null;
+  search.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const q = search.value.trim();
+      if (!q) return fill(matches);
+      const found = await get(`/contacts${query({ q, limit: 8 })}`).catch(() => ({ items: [] }));
+      fill(
+        matches,
+        found.items.map((c) =>
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'result contact-match',
+              onclick: () => {
+                picked = c;
+                chosen.textContent = t('new.to', { name: [c.first_name, c.last_name].filter(Boolean).join(' ') || c.phone || c.email });
+                fresh.disabled = true;
+                fill(matches);
+              },
+            },
+            [c.first_name, c.last_name].filter(Boolean).join(' ') || c.email || c.phone,
+            c.phone ? h('span', { class: 'muted', dir: 'ltr' }, ` ${c.phone}`) : null,
+          ),
+        ),
+      );
+    }, 200);
+  });
+
+  const dialog = h(
+    'dialog',
+    { class: 'new-conversation' },
+    h(
+      'form',
+      {
+        method: 'dialog',
+        onsubmit: async (e) => {
+          if (e.submitter && e.submitter.value === 'cancel') return;
+          e.preventDefault();
+          error.textContent = '';
+          const v = Object.fromEntries(new FormData(e.target));
+          const contact = picked
+            ? { contact_id: picked.id }
+            : { contact: Object.fromEntries(['first_name', 'last_name', 'phone', 'email'].filter((k) => v[k]).map((k) => [k, v[k]])) };
+          const parameters = [...params.querySelectorAll('.template-param')].map((i) => i.value);
+          try {
+            const started = await post('/conversations/start', {
+              ...contact,
+              channel_id: Number(channel.value),
+              content: { type: 'template', template_id: Number(template.value), parameters },
+            });
+            dialog.close();
+            dialog.remove();
+            onStarted(started.conversation.id);
+          } catch (err) {
+            error.textContent = err.message;
+          }
+        },
+      },
+      h('h3', {}, t('new.title')),
+      search,
+      matches,
+      chosen,
+      fresh,
+      h('label', { class: 'field' }, h('span', {}, t('new.channel')), channel),
+      h('label', { class: 'field' }, h('span', {}, t('template.pick')), template),
+      params,
+      preview,
+      error,
+      h(
+        'div',
+        { class: 'composer-actions' },
+        h('button', { value: 'cancel', formnovalidate: true }, t('action.cancel')),
+        h('button', { type: 'submit', class: 'primary start' }, t('template.send')),
+      ),
+    ),
+  );
+  listTemplates();
+  document.body.append(dialog);
+  dialog.addEventListener('close', () => dialog.remove());
+  dialog.showModal();
+  search.focus();
+}
