@@ -65,6 +65,24 @@ async function main() {
   await shot('read');
   say('READ');
 
+  // A snippet picked with `/`, sent as the caption of an attached picture.
+  const [, shortcut] = await command(/^SNIPPET_AND_FILE (\S+)$/);
+  await step('snippet and file', async () => {
+    const box = page.locator('form.composer textarea');
+    await box.pressSequentially(`/${shortcut.slice(0, 3)}`);
+    await page.locator('.snippet-option', { hasText: exactly(`/${shortcut}`) }).click();
+    // A 1×1 PNG.
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+    await page.locator('form.composer input.file-input').setInputFiles({ name: 'receipt.png', mimeType: 'image/png', buffer: png });
+    await page.locator('form.composer .chip.attached', { hasText: 'receipt.png' }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    say(`CAPTION ${await box.inputValue()}`);
+    await box.press('Enter');
+    await page.locator('.timeline .message.outgoing img.media').waitFor({ timeout: STEP_TIMEOUT_MS });
+    const loaded = await page.locator('.timeline .message.outgoing img.media').evaluate((img) => img.complete && img.naturalWidth === 1);
+    if (!loaded) throw new Error('the sent picture does not load from the server');
+  });
+  say('SENT_FILE');
+
   // Assigned to a team, the conversation is in that team's inbox.
   const [, team] = await command(/^TEAM (\d+)$/);
   await step('assign to the team', async () => {

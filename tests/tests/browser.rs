@@ -191,6 +191,9 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     let agent = json!({"email": "adam@acme.test", "name": "Adam Agent", "password": "adam-password", "role": "agent"});
     let (status, agent) = s.post("/api/v1/users", agent).await;
     assert_eq!(status, StatusCode::CREATED, "{agent}");
+    let thanks = "Thank you for your patience!";
+    let (status, snippet) = s.post("/api/v1/snippets", json!({"shortcut": "thanks", "body": thanks})).await;
+    assert_eq!(status, StatusCode::CREATED, "{snippet}");
     // The channel's template sync (a job) has run before the browser needs the template.
     let synced = async {
         while s.get("/api/v1/templates").await.1["items"].as_array().is_none_or(Vec::is_empty) {
@@ -257,6 +260,28 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     }
     driver.send("EXPECT_READ").await;
     assert_eq!(driver.next().await, "READ");
+
+    driver.send("SNIPPET_AND_FILE thanks").await;
+    assert_eq!(driver.next().await, format!("CAPTION {thanks}"), "the snippet's text is in the composer");
+    assert_eq!(driver.next().await, "SENT_FILE");
+    let sent_image = async {
+        loop {
+            let images: Vec<Value> = provider
+                .requests()
+                .into_iter()
+                .filter(|r| r.path == "/v21.0/1122334455667/messages")
+                .map(|r| r.json())
+                .filter(|body| body["type"] == "image")
+                .collect();
+            if let Some(body) = images.into_iter().next() {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let image = tokio::time::timeout(Duration::from_secs(20), sent_image).await.expect("the picture is sent");
+    assert_eq!(image["image"]["caption"], thanks, "{image}");
+    assert!(image["image"]["link"].as_str().is_some_and(|l| l.contains("/media/")), "{image}");
 
     driver.send(&format!("TEAM {team}")).await;
     assert_eq!(driver.next().await, "IN_TEAM");

@@ -70,6 +70,7 @@ async fn the_app_is_served_from_the_binary() {
         ("/app/js/main.js", "text/javascript; charset=utf-8"),
         ("/app/app.css", "text/css; charset=utf-8"),
         ("/app/manifest.webmanifest", "application/manifest+json"),
+        ("/sw.js", "text/javascript; charset=utf-8"),
     ] {
         let r = s.http.get(format!("{}{path}", s.base)).send().await.expect("get");
         assert_eq!((r.status(), header(&r, "content-type").as_deref()), (StatusCode::OK, Some(content_type)), "{path}");

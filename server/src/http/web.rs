@@ -31,13 +31,16 @@ const FILES: &[(&str, &str)] = &[
 
 const INDEX: &str = include_str!("../../assets/app/index.html");
 
+/// Served from the root so that its scope is the whole app.
+const SERVICE_WORKER: &str = include_str!("../../assets/app/sw.js");
+
 /// The page may load only its own files and talk only to its own server.
 const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
                    connect-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; \
                    base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 pub(super) fn router() -> Router<Arc<App>> {
-    Router::new().route("/", get(index)).route("/app/{*path}", get(file))
+    Router::new().route("/", get(index)).route("/sw.js", get(service_worker)).route("/app/{*path}", get(file))
 }
 
 async fn index() -> Response {
@@ -49,6 +52,15 @@ async fn index() -> Response {
         (header::REFERRER_POLICY, "same-origin"),
     ];
     (headers, INDEX).into_response()
+}
+
+async fn service_worker() -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-cache"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    (headers, SERVICE_WORKER).into_response()
 }
 
 async fn file(Path(path): Path<String>) -> Response {

@@ -32,6 +32,16 @@ export async function api(method, path, body) {
   return data;
 }
 
+/** Uploads a file (`POST /media`, multipart); resolves to `{sha256, content_type, size, url}`. */
+export async function upload(file) {
+  const form = new FormData();
+  form.append('file', file, file.name);
+  const res = await fetch('/api/v1/media', { method: 'POST', headers: { 'X-CSRF-Token': csrf() }, body: form, credentials: 'same-origin' });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
 export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body ?? {});
 export const put = (path, body) => api('PUT', path, body);

@@ -2,11 +2,13 @@
 // delivery ticks, comments, assignments, opening and closing, day separators) and the composer (reply or
 // comment with @mentions, the messaging-window countdown, templates once the window is closed).
 
-import { get, post, put, del, query } from './api.js';
+import { get, post, put, del, query, upload } from './api.js';
 import { h, fill, dirOf, sameDay, dayLabel, clock } from './dom.js';
 import { t, lang } from './i18n.js';
 import { bodyOf, fillTemplate } from './templates.js';
 import { contactPanel } from './contact.js';
+
+const EMOJI = ['😀', '😊', '🙂', '😉', '😂', '🙏', '👍', '👌', '👋', '🎉', '❤️', '✅', '❌', '⏳', '📦', '🚚', '💳', '📞', '📍', '🕒', '⭐', '🔥', '🤝', '😔'];
 
 const TICKS = { pending: '○', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '⚠' };
 
@@ -26,7 +28,8 @@ export class ConversationPane {
   async open(id) {
     this.id = id;
     this.mode = 'reply';
-    this.textarea = null; // a draft belongs to its conversation
+    this.textarea = null; // a draft (and its attachment) belongs to its conversation
+    this.attachment = null;
     fill(this.el, h('p', { class: 'placeholder muted' }, t('pane.loading')));
     await this.load();
   }
@@ -289,7 +292,8 @@ export class ConversationPane {
       placeholder: t(this.mode === 'comment' ? 'composer.comment' : 'composer.reply'),
       oninput: () => {
         this.typing();
-        this.suggestMentions();
+        if (this.mode === 'comment') this.suggestMentions();
+        else this.suggestSnippets();
       },
       onkeydown: (e) => {
         if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -314,7 +318,7 @@ export class ConversationPane {
       this.form,
       h('div', { class: 'tabs', role: 'tablist' }, tab('reply'), tab('comment')),
       windowNote,
-      replyClosed ? this.templatePicker() : [this.mentionsEl, this.textarea, h('div', { class: 'composer-actions' }, this.errorEl, h('button', { type: 'submit', class: 'primary send' }, t(this.mode === 'comment' ? 'composer.add_comment' : 'composer.send')))],
+      replyClosed ? this.templatePicker() : [this.mentionsEl, this.attachmentEl(), this.textarea, h('div', { class: 'composer-actions' }, this.tools(), this.errorEl, h('button', { type: 'submit', class: 'primary send' }, t(this.mode === 'comment' ? 'composer.add_comment' : 'composer.send')))],
     );
     if (replyClosed) this.form.append(this.errorEl);
     return this.form;
@@ -369,6 +373,98 @@ export class ConversationPane {
     };
     fill(params, inputs);
     update();
+  }
+
+  /** The file chosen to send with the reply, if any, with a way to drop it. */
+  attachmentEl() {
+    const el = h('div', { class: 'attachment' });
+    if (this.attachment && this.mode === 'reply') {
+      fill(
+        el,
+        h('span', { class: 'chip attached' }, `📎 ${this.attachment.name}`),
+        h('button', { type: 'button', class: 'link', 'aria-label': t('composer.remove_file'), onclick: () => { this.attachment = null; el.replaceChildren(); } }, '×'),
+      );
+    }
+    return el;
+  }
+
+  /** Emoji and (for replies) a file to attach. */
+  tools() {
+    const picker = h(
+      'details',
+      { class: 'emoji menu' },
+      h('summary', { 'aria-label': t('composer.emoji') }, '🙂'),
+      h(
+        'div',
+        { class: 'menu-list emoji-list' },
+        EMOJI.map((e) =>
+          h('button', { type: 'button', class: 'link', onclick: (ev) => { this.insert(e); ev.target.closest('details').open = false; } }, e),
+        ),
+      ),
+    );
+    if (this.mode !== 'reply') return picker;
+    const file = h('input', {
+      type: 'file',
+      class: 'file-input',
+      hidden: true,
+      onchange: async () => {
+        const chosen = file.files[0];
+        if (!chosen) return;
+        this.errorEl.textContent = t('composer.uploading');
+        try {
+          const stored = await upload(chosen);
+          this.attachment = { ...stored, name: chosen.name, type: chosen.type };
+          this.errorEl.textContent = '';
+          this.form.querySelector('.attachment').replaceWith(this.attachmentEl());
+        } catch (err) {
+          this.errorEl.textContent = err.message;
+        }
+      },
+    });
+    return [picker, file, h('button', { type: 'button', class: 'attach', 'aria-label': t('composer.attach'), onclick: () => file.click() }, '📎')];
+  }
+
+  insert(text) {
+    const box = this.textarea;
+    const at = box.selectionStart ?? box.value.length;
+    box.value = box.value.slice(0, at) + text + box.value.slice(box.selectionEnd ?? at);
+    box.focus();
+    box.selectionStart = box.selectionEnd = at + text.length;
+  }
+
+  /** In a reply, `/` and the start of a shortcut offers the workspace's snippets; picking one writes its text. */
+  async suggestSnippets() {
+    const el = this.mentionsEl;
+    const before = this.textarea.value.slice(0, this.textarea.selectionStart);
+    const m = /(?:^|\s)\/([^\s/]{0,30})$/.exec(before);
+    if (!m) {
+      el.hidden = true;
+      return;
+    }
+    const found = await get(`/snippets/search${query({ q: m[1], limit: 6 })}`).catch(() => []);
+    el.hidden = !found.length;
+    fill(
+      el,
+      found.map((snippet) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'mention-option snippet-option',
+            role: 'option',
+            title: snippet.body,
+            onclick: () => {
+              const start = before.length - m[1].length - 1;
+              const rest = this.textarea.value.slice(this.textarea.selectionStart);
+              this.textarea.value = `${this.textarea.value.slice(0, start)}${snippet.body}${rest}`;
+              el.hidden = true;
+              this.textarea.focus();
+            },
+          },
+          `/${snippet.shortcut}`,
+        ),
+      ),
+    );
   }
 
   /** In a comment, `@` and the start of a name offers the matching teammates; picking one writes `@Name`. */
@@ -426,6 +522,13 @@ export class ConversationPane {
         if (!this.chosen) throw new Error(t('template.pick'));
         const parameters = [...this.form.querySelectorAll('.template-param')].map((i) => i.value);
         await post(`/conversations/${id}/messages`, { content: { type: 'template', template_id: this.chosen.id, parameters } });
+      } else if (this.attachment) {
+        const a = this.attachment;
+        const kind = /^image\//.test(a.content_type) ? 'image' : /^video\//.test(a.content_type) ? 'video' : /^audio\//.test(a.content_type) ? 'audio' : 'document';
+        const caption = this.textarea.value.trim() || undefined;
+        await post(`/conversations/${id}/messages`, { content: { type: 'media', kind, url: a.url, caption, filename: kind === 'document' ? a.name : undefined } });
+        this.attachment = null;
+        this.textarea.value = '';
       } else {
         const text = this.textarea.value.trim();
         if (!text) return;

@@ -171,6 +171,13 @@ export class Inbox {
           ? h('div', { class: 'muted' }, t('notifications.unread', { n: counts.notifications_unread }))
           : null,
         languageSwitch(),
+        'Notification' in window && Notification.permission === 'default'
+          ? h(
+              'button',
+              { class: 'link notify', onclick: () => Notification.requestPermission().then(() => this.renderNav(this.counts)) },
+              t('notify.enable'),
+            )
+          : null,
         h(
           'button',
           {
@@ -317,6 +324,30 @@ export class Inbox {
     this.scheduleRefresh();
     const conversation = kind.startsWith('conversation.') ? e.subject_id : e.data && e.data.conversation_id;
     this.pane.onEvent(e, conversation);
+    this.notify(e, conversation);
+  }
+
+  /** A browser notification, when allowed and the page is not in front: a conversation given to me, a
+   *  comment mentioning me, or a new message in a conversation of mine. */
+  notify(e, conversation) {
+    if (!('Notification' in window) || Notification.permission !== 'granted') return;
+    if (document.visibilityState === 'visible' && document.hasFocus()) return;
+    const me = this.me.user.id;
+    const byMe = e.actor && e.actor.kind === 'user' && e.actor.id === me;
+    const data = e.data || {};
+    let title = null;
+    if (e.kind === 'conversation.assigned' && data.to_user_id === me && !byMe) title = t('notify.assigned');
+    else if (e.kind === 'comment.created' && (data.mentions || []).includes(me) && !byMe) title = t('notify.mentioned');
+    else if (e.kind === 'message.created' && data.direction === 'incoming') {
+      const row = this.state.items.find((c) => c.id === conversation);
+      if (row && row.assignee_id === me) title = t('notify.message');
+    }
+    if (!title) return;
+    const url = `/#/${this.state.view}/${conversation}`;
+    const options = { tag: `conversation-${conversation}`, data: { url }, icon: '/app/icon.svg' };
+    navigator.serviceWorker?.ready
+      .then((sw) => sw.showNotification(title, options))
+      .catch(() => new Notification(title, options));
   }
 
   onConnection(state, resumed) {

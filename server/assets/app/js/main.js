@@ -39,6 +39,9 @@ export async function boot() {
   root.removeAttribute('aria-busy');
 }
 
+// Installable, and able to open without a network (sw.js); the app works without it too.
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
+
 // The language switch rebuilds the page in the new language.
 window.addEventListener('sb-language', () => boot());
 boot();
