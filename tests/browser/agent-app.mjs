@@ -162,6 +162,24 @@ async function main() {
   await shot('arabic');
   say('RTL');
 
+  // Settings: a tag added through the page, and a channel's webhook URL shown.
+  const [, tag] = await command(/^SETTINGS (\S+)$/);
+  await step('settings', async () => {
+    await page.locator('nav.sidebar a.settings-link').click();
+    await page.locator('.settings-nav a[href="#/settings/workspace"].current').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.locator('.settings-nav a[href="#/settings/tags"]').click();
+    await page.locator('form.add-tags input[name=name]').fill(tag);
+    await page.locator('form.add-tags button[type=submit]').click();
+    await page.locator('.settings-list li', { hasText: tag }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.locator('.settings-nav a[href="#/settings/channels"]').click();
+    await page.locator('.settings-list .webhook code', { hasText: '/webhooks/' }).first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    await shot('settings');
+    await page.locator('.views a[data-view="all"]').click();
+    await page.locator('.list-pane').waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    await page.locator('.timeline').waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+  });
+  say('SETTINGS_DONE');
+
   // Close with a closing note, then find the closed conversation again through quick search.
   const [, name] = await command(/^CLOSE_AND_FIND (.+)$/);
   await step('close with a note', async () => {

@@ -314,6 +314,11 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     driver.send("ARABIC").await;
     assert_eq!(driver.next().await, "RTL");
 
+    driver.send("SETTINGS returning").await;
+    assert_eq!(driver.next().await, "SETTINGS_DONE");
+    let tags = s.get("/api/v1/tags").await.1;
+    assert!(tags["items"].as_array().expect("tags").iter().any(|t| t["name"] == "returning"), "{tags}");
+
     driver.send("CLOSE_AND_FIND Test Name").await;
     assert_eq!(driver.next().await, "FOUND_CLOSED");
     let closed = s.get(&format!("/api/v1/conversations/{conversation}")).await.1;

@@ -27,6 +27,7 @@ const FILES: &[(&str, &str)] = &[
     ("js/contact.js", include_str!("../../assets/app/js/contact.js")),
     ("js/newconversation.js", include_str!("../../assets/app/js/newconversation.js")),
     ("js/templates.js", include_str!("../../assets/app/js/templates.js")),
+    ("js/settings.js", include_str!("../../assets/app/js/settings.js")),
 ];
 
 const INDEX: &str = include_str!("../../assets/app/index.html");

@@ -7,12 +7,14 @@ import { t, lang, languageSwitch } from './i18n.js';
 import { Realtime } from './realtime.js';
 import { ConversationPane } from './conversation.js';
 import { newConversation } from './newconversation.js';
+import { Settings } from './settings.js';
 
 const PAGE = 30;
 
 /** `#/{view}/{conversation id}`: what is shown survives a reload and the language switch. */
 function readHash() {
   const [, view = 'all', id = ''] = location.hash.split('/');
+  if (view === 'settings') return { view: 'all', id: null, settings: id || 'workspace' };
   return { view: decodeURIComponent(view) || 'all', id: Number(id) || null };
 }
 
@@ -21,8 +23,9 @@ export class Inbox {
     this.root = root;
     this.me = me;
     this.reboot = reboot;
-    const { view, id } = readHash();
+    const { view, id, settings } = readHash();
     this.state = { view, status: 'open', sort: 'newest', items: [], cursor: null, selected: id };
+    this.startIn = settings;
     this.directory = { users: new Map(), teams: new Map(), channels: new Map(), inboxes: new Map() };
     this.refreshTimer = null;
   }
@@ -46,14 +49,36 @@ export class Inbox {
     this.realtime.start();
     this.keys = (e) => this.onKey(e);
     document.addEventListener('keydown', this.keys);
+    this.hashes = () => {
+      const { settings } = readHash();
+      if (settings) this.showSettings(settings);
+    };
+    window.addEventListener('hashchange', this.hashes);
+    if (this.startIn && this.canManage()) this.showSettings(this.startIn);
+  }
+
+  canManage() {
+    return this.me.user.role === 'owner' || this.me.user.role === 'manager';
+  }
+
+  showSettings(section) {
+    if (!this.canManage()) return;
+    this.inSettings = true;
+    this.root.querySelector('.app').classList.add('in-settings');
+    this.settingsEl.hidden = false;
+    if (location.hash !== `#/settings/${section}`) location.hash = `#/settings/${section}`;
+    this.renderNav(this.counts);
+    this.settings.show(section);
   }
 
   stop() {
     if (this.realtime) this.realtime.stop();
     if (this.keys) document.removeEventListener('keydown', this.keys);
+    if (this.hashes) window.removeEventListener('hashchange', this.hashes);
   }
 
   async loadDirectory() {
+    for (const map of Object.values(this.directory)) map.clear();
     const [users, teams, channels, inboxes] = await Promise.all([
       get('/users?limit=200').catch(() => ({ items: [] })),
       get('/teams?limit=200').catch(() => ({ items: [] })),
@@ -106,7 +131,16 @@ export class Inbox {
       h('div', { class: 'list-head' }, this.listHeader, h('div', { class: 'filters' }, status, sort)),
       this.listEl,
     );
-    fill(this.root, h('div', { class: 'app' }, this.navEl, listPane, this.paneEl));
+    this.settingsEl = h('section', { class: 'settings', hidden: true, 'aria-label': t('settings.title') });
+    this.settings = new Settings(this.settingsEl, {
+      me: this.me,
+      directory: this.directory,
+      onDirectoryChanged: async () => {
+        await this.loadDirectory();
+        this.renderNav(this.counts);
+      },
+    });
+    fill(this.root, h('div', { class: 'app' }, this.navEl, listPane, this.paneEl, this.settingsEl));
     new IntersectionObserver((entries) => {
       if (entries.some((e) => e.isIntersecting) && this.state.cursor && !this.loading) this.loadList(true);
     }).observe(this.sentinel);
@@ -143,8 +177,8 @@ export class Inbox {
           'a',
           {
             href: `#/${x.id}`,
-            class: x.id === this.state.view ? 'view current' : 'view',
-            'aria-current': x.id === this.state.view ? 'page' : null,
+            class: x.id === this.state.view && !this.inSettings ? 'view current' : 'view',
+            'aria-current': x.id === this.state.view && !this.inSettings ? 'page' : null,
             dataset: { view: x.id },
             onclick: (e) => {
               e.preventDefault();
@@ -163,6 +197,9 @@ export class Inbox {
       h('ul', { class: 'views' }, v.map(item)),
       teams.length ? [h('h3', {}, t('nav.teams')), h('ul', { class: 'views' }, teams.map(item))] : null,
       inboxes.length ? [h('h3', {}, t('nav.inboxes')), h('ul', { class: 'views' }, inboxes.map(item))] : null,
+      this.canManage()
+        ? h('ul', { class: 'views' }, h('li', {}, h('a', { href: '#/settings/workspace', class: this.inSettings ? 'view current settings-link' : 'view settings-link', dataset: { view: 'settings' } }, h('span', { class: 'view-name' }, t('settings.title')))))
+        : null,
       h(
         'div',
         { class: 'me' },
@@ -283,6 +320,11 @@ export class Inbox {
   }
 
   setView(view) {
+    if (this.inSettings) {
+      this.inSettings = false;
+      this.root.querySelector('.app').classList.remove('in-settings');
+      this.settingsEl.hidden = true;
+    }
     this.state.view = view;
     this.state.cursor = null;
     location.hash = `#/${view}${this.state.selected ? `/${this.state.selected}` : ''}`;
