@@ -217,6 +217,32 @@ async function main() {
     await page.locator('.timeline .message.outgoing .template', { hasText: parameter }).waitFor({ timeout: STEP_TIMEOUT_MS });
   });
   say('STARTED');
+
+  // A long history: the newest 200 messages first, earlier ones on demand.
+  const [, last] = await command(/^EARLIER (.+)$/);
+  await step('load earlier messages', async () => {
+    await rows.first().locator('.preview', { hasText: exactly(last) }).waitFor({ timeout: LIVE_TIMEOUT_MS });
+    await rows.first().locator('button').click();
+    await page.locator('.timeline .message.incoming p', { hasText: exactly(last) }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    const before = await page.locator('.timeline .message').count();
+    if (before !== 200) throw new Error(`${before} messages shown at first, not 200`);
+    await page.locator('.timeline .load-earlier').click();
+    await page.locator('.timeline .message.incoming p', { hasText: exactly('history 1') }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    const after = await page.locator('.timeline .message').count();
+    if (after !== 205) throw new Error(`${after} messages after loading earlier ones, not 205`);
+    if (await page.locator('.timeline .load-earlier').count()) throw new Error('still offers earlier messages');
+  });
+  await step('keyboard help and a phone-sized screen', async () => {
+    await page.locator('body').press('?');
+    await page.locator('dialog.shortcuts').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await shot('shortcuts');
+    await page.locator('dialog.shortcuts button').click();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.locator('.pane-head .back').click();
+    await page.locator('.list-pane').waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    await shot('phone-list');
+  });
+  say('EARLIER_LOADED');
   clearTimeout(hardTimer);
   await finish(0, 'DONE');
 }

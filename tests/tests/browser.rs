@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use switchboard::model::{ContactFields, InboundItem, MessageContent};
 use switchboard_tests::providers::{fixture, meta_signature, post_webhook, server_with};
 use switchboard_tests::{Backend, FakeProvider, TestServer};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -355,6 +356,20 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
         (json!("971507654321"), json!("order_update"), json!("A-1001")),
         "{body}"
     );
+
+    // 205 messages from one contact in one delivery's worth of ingest.
+    let items: Vec<InboundItem> = (1..=205)
+        .map(|i| InboundItem::Message {
+            external_id: "971509999999".into(),
+            profile: ContactFields { first_name: Some("History Person".into()), ..Default::default() },
+            provider_message_id: format!("wamid.history-{i}"),
+            content: MessageContent::Text { text: format!("history {i}") },
+        })
+        .collect();
+    s.app.store.ingest(s.workspace_id, ch, &items).await.expect("ingest");
+    s.app.changed();
+    driver.send("EARLIER history 205").await;
+    assert_eq!(driver.next().await, "EARLIER_LOADED");
     assert_eq!(driver.next().await, "DONE");
     driver.exits_cleanly().await;
     s.stop().await;

@@ -143,3 +143,50 @@ async fn inbox_summaries(backend: Backend) {
     assert_eq!(bad.1["error"]["field"], "include");
     s.stop().await;
 }
+
+both_backends!(a_session_switches_workspace, switch_workspace);
+
+async fn switch_workspace(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let first = s.app.store.get_workspace(s.workspace_id).await.expect("workspace");
+    let second = s.app.store.create_workspace(first.organisation_id, "Sales", s.owner_id).await.expect("workspace");
+    let login = json!({"email": "owner@acme.test", "password": "owner-password"});
+    let resp = s.http.post(format!("{}/api/v1/auth/login", s.base)).json(&login).send().await.expect("login");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let old_cookie = resp
+        .cookies()
+        .find(|c| c.name() == "sb_session")
+        .map(|c| format!("sb_session={}", c.value()))
+        .expect("a session cookie");
+    let session: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(session["workspaces"].as_array().map(Vec::len), Some(2), "{session}");
+    let csrf = session["csrf_token"].as_str().expect("csrf").to_owned();
+
+    let switch = |workspace: i64, csrf: String| {
+        s.http
+            .post(format!("{}/api/v1/auth/workspace", s.base))
+            .header("x-csrf-token", csrf)
+            .json(&json!({"workspace_id": workspace}))
+            .send()
+    };
+    // Not a workspace of this user: 404, and the session stays where it was.
+    assert_eq!(switch(second.id + 100, csrf.clone()).await.expect("post").status(), StatusCode::NOT_FOUND);
+    let resp = switch(second.id, csrf).await.expect("post");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let switched: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(switched["workspace"]["id"], second.id, "{switched}");
+    let me = s.call(Method::GET, "/api/v1/auth/me", None, None).await.1;
+    assert_eq!(me["workspace"]["name"], "Sales", "{me}");
+    // The old session is gone.
+    let stale = reqwest::Client::new()
+        .get(format!("{}/api/v1/auth/me", s.base))
+        .header("cookie", old_cookie)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+    // An API token belongs to its workspace.
+    let by_token = s.post("/api/v1/auth/workspace", json!({"workspace_id": second.id})).await;
+    assert_error(&by_token, 403, "forbidden");
+    s.stop().await;
+}

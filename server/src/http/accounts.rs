@@ -21,6 +21,7 @@ pub(super) fn router() -> ApiRouter {
     ApiRouter::new()
         .routes(routes!(setup_state, setup))
         .routes(routes!(login))
+        .routes(routes!(switch_workspace))
         .routes(routes!(logout))
         .routes(routes!(me))
         .routes(routes!(set_availability))
@@ -53,6 +54,15 @@ async fn login(
 /// Logs in and sets the session's cookies (login, and the owner's first session after setup).
 async fn start_session(app: &App, jar: CookieJar, req: LoginRequest) -> AppResult<(CookieJar, Json<LoginResponse>)> {
     let session = accounts::login(app, req).await?;
+    with_session(app, jar, session).await
+}
+
+/// The session's cookies (`sb_session` HttpOnly, `sb_csrf` readable by the page) and the login answer.
+async fn with_session(
+    app: &App,
+    jar: CookieJar,
+    session: accounts::LoginSession,
+) -> AppResult<(CookieJar, Json<LoginResponse>)> {
     let max_age = time::Duration::hours(i64::from(app.config.security.session_ttl_hours));
     let secure = app.config.security.cookie_secure;
     let session_cookie = Cookie::build((SESSION_COOKIE, session.session_id))
@@ -68,6 +78,27 @@ async fn start_session(app: &App, jar: CookieJar, req: LoginRequest) -> AppResul
         .max_age(max_age);
     let me = accounts::me(app, &session.principal).await?;
     Ok((jar.add(session_cookie).add(csrf_cookie), Json(LoginResponse { me, csrf_token: session.csrf_token })))
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SwitchWorkspace {
+    workspace_id: Id,
+}
+
+/// Moves this login session to another of your workspaces: new session cookies and CSRF token replace the
+/// old ones (API tokens belong to one workspace: 403).
+#[utoipa::path(post, path = "/api/v1/auth/workspace", tag = "auth", request_body = SwitchWorkspace,
+    responses((status = 200, body = LoginResponse), (status = "4XX", body = ErrorBody)))]
+async fn switch_workspace(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    jar: CookieJar,
+    Json(req): Json<SwitchWorkspace>,
+) -> AppResult<(CookieJar, Json<LoginResponse>)> {
+    let current = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let session = accounts::switch_workspace(&app, &who, current.as_deref(), req.workspace_id).await?;
+    with_session(&app, jar, session).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

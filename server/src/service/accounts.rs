@@ -198,6 +198,31 @@ pub async fn login(app: &App, req: LoginRequest) -> AppResult<LoginSession> {
     Ok(LoginSession { session_id, csrf_token, principal, expires_at })
 }
 
+/// Moves a login session to another workspace of the same user: a new session (new id and CSRF token)
+/// replaces the old one. API tokens belong to one workspace and cannot switch.
+pub async fn switch_workspace(
+    app: &App,
+    who: &Principal,
+    session_id: Option<&str>,
+    workspace_id: Id,
+) -> AppResult<LoginSession> {
+    let Some(old) = session_id.filter(|_| who.token_id.is_none()) else {
+        return Err(AppError::forbidden("only a login session can switch workspace; an API token belongs to one"));
+    };
+    let memberships = app.store.user_workspaces(who.user_id).await?;
+    let (workspace, role) =
+        memberships.into_iter().find(|(w, _)| w.id == workspace_id).ok_or(AppError::NotFound("workspace"))?;
+    let session_id = crypto::random_token("");
+    let csrf_token = crypto::random_token("");
+    let expires_at = Utc::now() + Duration::hours(i64::from(app.config.security.session_ttl_hours));
+    app.store
+        .create_session(&crypto::token_hash(&session_id), who.user_id, workspace.id, &csrf_token, expires_at)
+        .await?;
+    app.store.delete_session(&crypto::token_hash(old)).await?;
+    let principal = Principal { user_id: who.user_id, workspace_id: workspace.id, role, token_id: None };
+    Ok(LoginSession { session_id, csrf_token, principal, expires_at })
+}
+
 pub async fn logout(app: &App, session_id: &str) -> AppResult<()> {
     Ok(app.store.delete_session(&crypto::token_hash(session_id)).await?)
 }

@@ -44,8 +44,13 @@ export class ConversationPane {
       ]);
       if (!this.templates) this.templates = (await get('/templates?limit=200').catch(() => ({ items: [] }))).items;
       if (id !== this.id) return;
+      const newest = messages.items.slice().reverse();
+      // Earlier pages the agent already loaded stay when the conversation is reloaded by an event.
+      const oldestShown = newest.length ? newest[0].id : Infinity;
+      const earlier = this.detail && this.detail.id === id ? (this.messages || []).filter((m) => m.id < oldestShown) : [];
+      if (!earlier.length) this.olderCursor = messages.next_cursor;
       this.detail = detail;
-      this.messages = messages.items.slice().reverse();
+      this.messages = earlier.concat(newest);
       this.comments = comments.items;
       this.render();
     } catch (e) {
@@ -71,6 +76,22 @@ export class ConversationPane {
     this.typingTimer = setTimeout(() => {
       if (this.typingEl) this.typingEl.textContent = '';
     }, 5000);
+  }
+
+  /** Keyboard: `e` closes (or reopens) the conversation, `a` goes to the assignee. */
+  shortcut(key) {
+    if (!this.detail) return false;
+    if (key === 'e') {
+      if (this.detail.status === 'open') this.closeDialog();
+      else this.act(() => post(`/conversations/${this.id}/open`));
+      return true;
+    }
+    if (key === 'a') {
+      const select = this.el.querySelector('select.assign');
+      if (select) select.focus();
+      return !!select;
+    }
+    return false;
   }
 
   focusComposer(mode) {
@@ -173,8 +194,24 @@ export class ConversationPane {
       }
       items.push(this.entry(e, at));
     }
-    fill(this.timelineEl, items);
-    this.timelineEl.scrollTop = this.timelineEl.scrollHeight;
+    const earlier = this.olderCursor
+      ? h('li', { class: 'earlier' }, h('button', { class: 'link load-earlier', onclick: () => this.loadEarlier() }, t('timeline.earlier')))
+      : null;
+    fill(this.timelineEl, earlier, items);
+    if (!this.keepScroll) this.timelineEl.scrollTop = this.timelineEl.scrollHeight;
+    this.keepScroll = false;
+  }
+
+  /** The page of messages before the oldest shown. */
+  async loadEarlier() {
+    const id = this.id;
+    const page = await get(`/conversations/${id}/messages${query({ limit: 200, cursor: this.olderCursor })}`);
+    if (id !== this.id) return;
+    this.messages = page.items.slice().reverse().concat(this.messages);
+    this.olderCursor = page.next_cursor;
+    this.keepScroll = true;
+    this.renderTimeline();
+    this.timelineEl.scrollTop = 0;
   }
 
   userName(id) {

@@ -207,6 +207,25 @@ export class Inbox {
         counts && counts.notifications_unread
           ? h('div', { class: 'muted' }, t('notifications.unread', { n: counts.notifications_unread }))
           : null,
+        this.me.workspaces.length > 1
+          ? h(
+              'label',
+              { class: 'language' },
+              h('span', {}, t('nav.workspace')),
+              h(
+                'select',
+                {
+                  class: 'workspace-select',
+                  onchange: async (e) => {
+                    await post('/auth/workspace', { workspace_id: Number(e.target.value) });
+                    location.hash = '';
+                    this.reboot();
+                  },
+                },
+                this.me.workspaces.map((m) => h('option', { value: m.workspace.id, selected: m.workspace.id === this.me.workspace.id }, m.workspace.name)),
+              ),
+            )
+          : null,
         languageSwitch(),
         'Notification' in window && Notification.permission === 'default'
           ? h(
@@ -470,7 +489,8 @@ export class Inbox {
     this.resultsEl.hidden = false;
   }
 
-  /** j / k: next / previous conversation; / : search; r: reply; c: comment. Not while typing. */
+  /** j / k: next / previous conversation; / : search; r: reply; c: comment; a: assign; e: close; ?: help.
+   *  Not while typing. */
   onKey(e) {
     const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement?.tagName || '');
     if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
@@ -485,6 +505,25 @@ export class Inbox {
       e.preventDefault();
     } else if (e.key === 'r' || e.key === 'c') {
       if (this.pane.focusComposer(e.key === 'c' ? 'comment' : 'reply')) e.preventDefault();
+    } else if (e.key === 'e' || e.key === 'a') {
+      if (this.pane.shortcut(e.key)) e.preventDefault();
+    } else if (e.key === '?') {
+      this.showShortcuts();
+      e.preventDefault();
     }
+  }
+
+  showShortcuts() {
+    const keys = [['j / k', 'keys.next'], ['/', 'keys.search'], ['r', 'keys.reply'], ['c', 'keys.comment'], ['a', 'keys.assign'], ['e', 'keys.close'], ['?', 'keys.help']];
+    const dialog = h(
+      'dialog',
+      { class: 'shortcuts' },
+      h('h3', {}, t('keys.title')),
+      h('dl', {}, keys.map(([k, label]) => [h('dt', {}, h('kbd', {}, k)), h('dd', {}, t(label))])),
+      h('form', { method: 'dialog' }, h('button', { class: 'primary' }, t('keys.ok'))),
+    );
+    dialog.addEventListener('close', () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
   }
 }
