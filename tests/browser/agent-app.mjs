@@ -218,6 +218,20 @@ async function main() {
   });
   say('STARTED');
 
+  // Outside the window the composer is a template picker: a template with a media header and a URL button.
+  const [, mediaUrl, code] = await command(/^TEMPLATE_WITH_MEDIA (\S+) (\S+)$/);
+  await step('send a template with a header and a button', async () => {
+    const picker = page.locator('form.composer .template-picker');
+    await picker.locator('select.template-select').selectOption({ label: 'delivery_photo (en_US)' });
+    await picker.locator('input.template-header').fill(mediaUrl);
+    await picker.locator('input.template-param').fill('Nadia');
+    await picker.locator('input.template-button').fill(code);
+    await shot('template-picker');
+    await picker.locator('button.send-template').click();
+    await page.locator('.timeline .message.outgoing .template', { hasText: 'delivery_photo' }).waitFor({ timeout: STEP_TIMEOUT_MS });
+  });
+  say('TEMPLATE_SENT');
+
   // A long history: the newest 200 messages first, earlier ones on demand.
   const [, last] = await command(/^EARLIER (.+)$/);
   await step('load earlier messages', async () => {

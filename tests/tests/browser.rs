@@ -166,8 +166,13 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     provider.answer(
         "/v21.0/5467539754836534/message_templates",
         200,
-        json!({"data": [{"name": "order_update", "language": "en_US", "category": "UTILITY", "status": "APPROVED",
-                         "id": "1", "components": [{"type": "BODY", "text": "Your order {{1}} has shipped"}]}]}),
+        json!({"data": [
+            {"name": "order_update", "language": "en_US", "category": "UTILITY", "status": "APPROVED", "id": "1",
+             "components": [{"type": "BODY", "text": "Your order {{1}} has shipped"}]},
+            {"name": "delivery_photo", "language": "en_US", "category": "UTILITY", "status": "APPROVED", "id": "2",
+             "components": [{"type": "HEADER", "format": "IMAGE"}, {"type": "BODY", "text": "Hi {{1}}, here it is"},
+                            {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Track",
+                                                             "url": "https://shop.example/track/{{1}}"}]}]}]}),
     );
     let s = server_with(Backend::Sqlite, "whatsapp-cloud", &provider, |c| {
         c.jobs.enabled = true;
@@ -347,6 +352,15 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
         }
     };
     let body = tokio::time::timeout(Duration::from_secs(20), template_sent).await.expect("the template is sent");
+    let templates_sent = || {
+        provider
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == "/v21.0/1122334455667/messages")
+            .map(|r| r.json())
+            .filter(|body| body["type"] == "template")
+            .collect::<Vec<Value>>()
+    };
     assert_eq!(
         (
             body["to"].clone(),
@@ -356,6 +370,21 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
         (json!("971507654321"), json!("order_update"), json!("A-1001")),
         "{body}"
     );
+    driver.send("TEMPLATE_WITH_MEDIA https://cdn.example/parcel.jpg TRK42").await;
+    assert_eq!(driver.next().await, "TEMPLATE_SENT");
+    let with_media = async {
+        loop {
+            if let Some(body) = templates_sent().into_iter().find(|b| b["template"]["name"] == "delivery_photo") {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let body = tokio::time::timeout(Duration::from_secs(20), with_media).await.expect("the second template is sent");
+    let components = body["template"]["components"].to_string();
+    for part in ["https://cdn.example/parcel.jpg", "Nadia", "TRK42"] {
+        assert!(components.contains(part), "{part} missing from {body}");
+    }
 
     // 205 messages from one contact in one delivery's worth of ingest.
     let items: Vec<InboundItem> = (1..=205)

@@ -5,7 +5,7 @@
 import { get, post, put, del, query, upload } from './api.js';
 import { h, fill, dirOf, sameDay, dayLabel, clock } from './dom.js';
 import { t, lang } from './i18n.js';
-import { bodyOf, fillTemplate } from './templates.js';
+import { bodyOf, fillTemplate, templateInputs } from './templates.js';
 import { contactPanel } from './contact.js';
 
 const EMOJI = ['😀', '😊', '🙂', '😉', '😂', '🙏', '👍', '👌', '👋', '🎉', '❤️', '✅', '❌', '⏳', '📦', '🚚', '💳', '📞', '📍', '🕒', '⭐', '🔥', '🤝', '😔'];
@@ -373,11 +373,17 @@ export class ConversationPane {
   templatePicker() {
     const channel = this.detail.last_channel_id;
     const usable = (this.templates || []).filter((x) => (!x.channel_id || x.channel_id === channel) && (x.status === 'approved' || !x.channel_id));
-    const params = h('div', { class: 'template-params' });
-    const preview = h('p', { class: 'template-preview', dir: 'auto' });
+    const inputs = h('div', { class: 'template-inputs' });
+    this.chosen = null;
     const select = h(
       'select',
-      { class: 'template-select', 'aria-label': t('template.pick'), onchange: () => this.renderParams(select, params, preview) },
+      {
+        class: 'template-select',
+        'aria-label': t('template.pick'),
+        onchange: () => {
+          this.chosen = templateInputs(inputs, usable.find((x) => x.id === Number(select.value)));
+        },
+      },
       h('option', { value: '' }, t('template.pick')),
       usable.map((x) => h('option', { value: x.id }, `${x.name} (${x.language})`)),
     );
@@ -386,30 +392,9 @@ export class ConversationPane {
       { class: 'template-picker' },
       h('p', { class: 'muted' }, t('template.why')),
       select,
-      params,
-      preview,
+      inputs,
       h('div', { class: 'composer-actions' }, h('button', { type: 'submit', class: 'primary send-template' }, t('template.send'))),
     );
-  }
-
-  renderParams(select, params, preview) {
-    const tpl = (this.templates || []).find((x) => x.id === Number(select.value));
-    this.chosen = tpl || null;
-    if (!tpl) {
-      fill(params);
-      preview.textContent = '';
-      return;
-    }
-    const body = bodyOf(tpl);
-    const count = Math.max(0, ...[...body.matchAll(/\{\{(\d+)\}\}/g)].map((m) => Number(m[1])));
-    const inputs = Array.from({ length: count }, (_, i) =>
-      h('input', { name: `p${i + 1}`, class: 'template-param', 'aria-label': t('template.variable', { n: i + 1 }), placeholder: `{{${i + 1}}}`, required: true, oninput: () => update() }),
-    );
-    const update = () => {
-      preview.textContent = fillTemplate(body, inputs.map((i) => i.value || `{{${inputs.indexOf(i) + 1}}}`));
-    };
-    fill(params, inputs);
-    update();
   }
 
   /** The file chosen to send with the reply, if any, with a way to drop it. */
@@ -556,9 +541,9 @@ export class ConversationPane {
         await post(`/conversations/${id}/comments`, { body, mentions });
         this.textarea.value = '';
       } else if (this.detail.window && !this.detail.window.open) {
-        if (!this.chosen) throw new Error(t('template.pick'));
-        const parameters = [...this.form.querySelectorAll('.template-param')].map((i) => i.value);
-        await post(`/conversations/${id}/messages`, { content: { type: 'template', template_id: this.chosen.id, parameters } });
+        const content = this.chosen && this.chosen.content();
+        if (!content) throw new Error(t('template.pick'));
+        await post(`/conversations/${id}/messages`, { content });
       } else if (this.attachment) {
         const a = this.attachment;
         const kind = /^image\//.test(a.content_type) ? 'image' : /^video\//.test(a.content_type) ? 'video' : /^audio\//.test(a.content_type) ? 'audio' : 'document';

@@ -4,7 +4,7 @@
 import { get, post, query } from './api.js';
 import { h, fill } from './dom.js';
 import { t } from './i18n.js';
-import { bodyOf, fillTemplate } from './templates.js';
+import { templateInputs } from './templates.js';
 
 /** Opens the dialog; `onStarted(conversationId)` runs once the conversation exists. */
 export async function newConversation(directory, onStarted) {
@@ -33,8 +33,8 @@ export async function newConversation(directory, onStarted) {
     channels.map((c) => h('option', { value: c.id }, c.name)),
   );
   const template = h('select', { name: 'template', class: 'new-template', required: true, 'aria-label': t('template.pick'), onchange: () => renderParams() });
-  const params = h('div', { class: 'template-params' });
-  const preview = h('p', { class: 'template-preview', dir: 'auto' });
+  const inputs = h('div', { class: 'template-inputs' });
+  let filled = null; // the chosen template's inputs
 
   function listTemplates() {
     const id = Number(channel.value);
@@ -44,22 +44,7 @@ export async function newConversation(directory, onStarted) {
   }
 
   function renderParams() {
-    const tpl = templates.find((x) => x.id === Number(template.value));
-    if (!tpl) {
-      fill(params);
-      preview.textContent = '';
-      return;
-    }
-    const body = bodyOf(tpl);
-    const count = Math.max(0, ...[...body.matchAll(/\{\{(\d+)\}\}/g)].map((m) => Number(m[1])));
-    const inputs = Array.from({ length: count }, (_, i) =>
-      h('input', { class: 'template-param', required: true, placeholder: `{{${i + 1}}}`, 'aria-label': t('template.variable', { n: i + 1 }), oninput: () => update() }),
-    );
-    const update = () => {
-      preview.textContent = fillTemplate(body, inputs.map((input, i) => input.value || `{{${i + 1}}}`));
-    };
-    fill(params, inputs);
-    update();
+    filled = templateInputs(inputs, templates.find((x) => x.id === Number(template.value)));
   }
 
   let timer = null;
@@ -107,13 +92,10 @@ export async function newConversation(directory, onStarted) {
           const contact = picked
             ? { contact_id: picked.id }
             : { contact: Object.fromEntries(['first_name', 'last_name', 'phone', 'email'].filter((k) => v[k]).map((k) => [k, v[k]])) };
-          const parameters = [...params.querySelectorAll('.template-param')].map((i) => i.value);
           try {
-            const started = await post('/conversations/start', {
-              ...contact,
-              channel_id: Number(channel.value),
-              content: { type: 'template', template_id: Number(template.value), parameters },
-            });
+            const content = filled && filled.content();
+            if (!content) throw new Error(t('template.pick'));
+            const started = await post('/conversations/start', { ...contact, channel_id: Number(channel.value), content });
             dialog.close();
             dialog.remove();
             onStarted(started.conversation.id);
@@ -129,8 +111,7 @@ export async function newConversation(directory, onStarted) {
       fresh,
       h('label', { class: 'field' }, h('span', {}, t('new.channel')), channel),
       h('label', { class: 'field' }, h('span', {}, t('template.pick')), template),
-      params,
-      preview,
+      inputs,
       error,
       h(
         'div',
