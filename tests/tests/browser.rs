@@ -319,6 +319,7 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
 
     driver.send("ARABIC").await;
     assert_eq!(driver.next().await, "RTL");
+    assert_eq!(s.get("/api/v1/auth/me").await.1["user"]["language"], "ar", "the choice is kept for the user");
 
     driver.send("SETTINGS returning").await;
     assert_eq!(driver.next().await, "SETTINGS_DONE");

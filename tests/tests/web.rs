@@ -190,3 +190,20 @@ async fn switch_workspace(backend: Backend) {
     assert_error(&by_token, 403, "forbidden");
     s.stop().await;
 }
+
+both_backends!(the_language_is_kept_per_user, language);
+
+async fn language(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    assert_eq!(s.get("/api/v1/auth/me").await.1["user"]["language"], json!(null), "the browser decides at first");
+    let (status, user) = s.put("/api/v1/auth/me/language", Some(json!({"language": "ar"}))).await;
+    assert_eq!((status, user["language"].clone()), (StatusCode::OK, json!("ar")), "{user}");
+    assert_eq!(s.get("/api/v1/auth/me").await.1["user"]["language"], "ar");
+    let refused = s.put("/api/v1/auth/me/language", Some(json!({"language": "fr"}))).await;
+    assert_error(&refused, 422, "validation_failed");
+    assert_eq!(refused.1["error"]["field"], "language");
+    assert_eq!(s.get("/api/v1/auth/me").await.1["user"]["language"], "ar", "a refused change changes nothing");
+    let (status, user) = s.put("/api/v1/auth/me/language", Some(json!({"language": null}))).await;
+    assert_eq!((status, user["language"].clone()), (StatusCode::OK, json!(null)));
+    s.stop().await;
+}

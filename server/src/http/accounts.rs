@@ -25,6 +25,7 @@ pub(super) fn router() -> ApiRouter {
         .routes(routes!(logout))
         .routes(routes!(me))
         .routes(routes!(set_availability))
+        .routes(routes!(set_language))
         .routes(routes!(get_workspace, update_workspace))
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user, remove_user))
@@ -181,6 +182,24 @@ async fn set_availability(
     Json(req): Json<AvailabilityInput>,
 ) -> AppResult<Json<User>> {
     Ok(Json(accounts::set_availability(&app, &who, req.availability).await?))
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LanguageInput {
+    /// `en` or `ar`; `null` lets each browser choose.
+    language: Option<String>,
+}
+
+/// Sets the language the web app speaks to you, in every browser you use.
+#[utoipa::path(put, path = "/api/v1/auth/me/language", tag = "auth", request_body = LanguageInput,
+    responses((status = 200, body = User), (status = "4XX", body = ErrorBody)))]
+async fn set_language(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Json(req): Json<LanguageInput>,
+) -> AppResult<Json<User>> {
+    Ok(Json(accounts::set_language(&app, &who, req.language.as_deref()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/workspace", tag = "workspace", responses((status = 200, body = Workspace), (status = "4XX", body = ErrorBody)))]

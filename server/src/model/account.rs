@@ -146,6 +146,8 @@ pub struct User {
     pub role: Role,
     /// Online or away: teams that assign to online members only skip those away.
     pub availability: Availability,
+    /// The language the user chose for the web app (`en`, `ar`); `null` follows the browser.
+    pub language: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -241,6 +241,20 @@ pub struct WorkspaceMembership {
     pub role: Role,
 }
 
+/// The languages the web app speaks.
+pub const LANGUAGES: &[&str] = &["en", "ar"];
+
+/// The caller's language for the web app, kept across browsers (`None`: each browser's own).
+pub async fn set_language(app: &App, who: &Principal, language: Option<&str>) -> AppResult<User> {
+    if let Some(l) = language
+        && !LANGUAGES.contains(&l)
+    {
+        return Err(AppError::validation("language", format!("must be one of {}", LANGUAGES.join(", "))));
+    }
+    app.store.set_language(who.user_id, language).await?;
+    Ok(app.store.get_user(who.workspace_id, who.user_id).await?)
+}
+
 /// The caller's availability (online or away), which teams' auto-assignment may require.
 pub async fn set_availability(app: &App, who: &Principal, availability: Availability) -> AppResult<User> {
     app.store.set_availability(who.user_id, availability).await?;

@@ -79,6 +79,8 @@ pub trait AccountStore {
     async fn create_user(&self, ws: Id, user: &NewUser, actor: Actor) -> StoreResult<User>;
     async fn get_user(&self, ws: Id, id: Id) -> StoreResult<User>;
     async fn set_availability(&self, user: Id, availability: Availability) -> StoreResult<()>;
+    /// The web app's language for the user (`None`: the browser's).
+    async fn set_language(&self, user: Id, language: Option<&str>) -> StoreResult<()>;
     async fn list_users(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<User>>;
     async fn update_user(&self, ws: Id, id: Id, update: &UserUpdate, actor: Actor) -> StoreResult<User>;
     /// Removes a user from a workspace (the account stays); refuses to remove the last owner.

@@ -72,6 +72,23 @@ export function contactPanel(contact, { directory, current, onOpen, onChanged })
       ),
     );
 
+    const owner = h(
+      'select',
+      {
+        class: 'contact-assignee',
+        'aria-label': t('contact.assignee'),
+        onchange: async (e) => {
+          try {
+            contact = await patch(`/contacts/${contact.id}`, { assignee_id: e.target.value ? Number(e.target.value) : null });
+            onChanged();
+          } catch (err) {
+            error.textContent = err.message;
+          }
+        },
+      },
+      h('option', { value: '' }, t('assign.nobody')),
+      [...directory.users.values()].map((u) => h('option', { value: u.id, selected: contact.assignee_id === u.id }, u.name)),
+    );
     const tagInput = h('input', { class: 'tag-input', placeholder: t('contact.add_tag'), 'aria-label': t('contact.add_tag') });
     const tags = h(
       'div',
@@ -139,6 +156,8 @@ export function contactPanel(contact, { directory, current, onOpen, onChanged })
       panel,
       h('h3', {}, t('contact.panel')),
       form,
+      h('h4', {}, t('contact.assignee')),
+      owner,
       h('h4', {}, t('contact.tags')),
       tags,
       h('h4', {}, t('contact.channels')),

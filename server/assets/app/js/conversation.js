@@ -28,8 +28,11 @@ export class ConversationPane {
   async open(id) {
     this.id = id;
     this.mode = 'reply';
-    this.textarea = null; // a draft (and its attachment) belongs to its conversation
+    // A draft, its attachment and the contact panel belong to their conversation.
+    this.textarea = null;
     this.attachment = null;
+    this.form = null;
+    this.contactEl = null;
     fill(this.el, h('p', { class: 'placeholder muted' }, t('pane.loading')));
     await this.load();
   }
@@ -101,20 +104,40 @@ export class ConversationPane {
     return true;
   }
 
+  /** What decides the composer's shape: while it stays the same, a live reload keeps the composer as the
+   *  agent left it (draft, chosen template and its inputs, attached file). */
+  composerKey(d) {
+    return `${d.id}|${d.status}|${d.window ? d.window.open : ''}|${this.mode}`;
+  }
+
   render() {
     const d = this.detail;
     const draft = this.textarea ? this.textarea.value : '';
     this.timelineEl = h('ol', { class: 'timeline', 'aria-label': t('timeline.label') });
     this.typingEl = h('p', { class: 'typing muted', 'aria-live': 'polite' });
-    const contact = contactPanel(d.contact, {
-      directory: this.directory,
-      current: d.id,
-      onOpen: (id) => this.onOpen(id),
-      onChanged: () => this.onChanged(),
-    });
-    this.main = h('div', { class: 'pane-main' }, this.header(d), this.timelineEl, this.typingEl, this.composer(d));
-    fill(this.el, this.main, contact);
-    if (this.textarea) this.textarea.value = draft;
+    // The contact panel is rebuilt only when the contact changed, so unsaved edits survive live reloads.
+    const contactKey = `${d.id}|${d.contact.updated_at}`;
+    if (!this.contactEl || this.contactKey !== contactKey) {
+      this.contactKey = contactKey;
+      this.contactEl = contactPanel(d.contact, {
+        directory: this.directory,
+        current: d.id,
+        onOpen: (id) => this.onOpen(id),
+        onChanged: () => this.onChanged(),
+      });
+    }
+    const key = this.composerKey(d);
+    let composer = this.form;
+    if (!composer || this.formKey !== key) {
+      composer = this.composer(d);
+      this.formKey = key;
+      if (this.textarea) this.textarea.value = draft;
+    } else {
+      const note = composer.querySelector('.window');
+      if (note && d.window && d.window.seconds_left !== null) note.textContent = t('window.left', { time: duration(d.window.seconds_left) });
+    }
+    this.main = h('div', { class: 'pane-main' }, this.header(d), this.timelineEl, this.typingEl, composer);
+    fill(this.el, this.main, this.contactEl);
     this.renderTimeline();
   }
 
@@ -365,8 +388,10 @@ export class ConversationPane {
     if (this.mode === mode) return;
     this.mode = mode;
     const draft = this.textarea ? this.textarea.value : '';
+    const old = this.form;
     const form = this.composer(this.detail);
-    this.main.replaceChild(form, this.main.querySelector('form.composer'));
+    this.formKey = this.composerKey(this.detail);
+    this.main.replaceChild(form, old);
     if (this.textarea) this.textarea.value = draft;
   }
 
@@ -557,6 +582,7 @@ export class ConversationPane {
         await post(`/conversations/${id}/messages`, { content: { type: 'text', text } });
         this.textarea.value = '';
       }
+      this.form = null; // sent: a fresh composer
       await this.load();
       this.onChanged();
     } catch (err) {

@@ -2,6 +2,7 @@
 // layout right to left. Missing Arabic strings fall back to English.
 
 import { h } from './dom.js';
+import { put } from './api.js';
 
 const en = {
   'setup.title': 'Welcome to Switchboard',
@@ -152,6 +153,8 @@ const en = {
   'access.teams': 'Their teams\' and unassigned ones',
   'access.assigned': 'Their own and unassigned ones',
   'settings.save': 'Save',
+  'settings.edit': 'Settings',
+  'settings.secret_kept': 'Leave empty to keep the stored one.',
   'settings.role': 'Role',
   'settings.confirm_remove': 'Remove {name}?',
   'settings.add_user': 'Add a user',
@@ -208,6 +211,7 @@ const en = {
   'contact.save': 'Save contact',
   'contact.saved': 'Saved',
   'contact.tags': 'Tags',
+  'contact.assignee': 'Contact owner',
   'contact.add_tag': 'Add a tag',
   'contact.remove_tag': 'Remove tag {tag}',
   'contact.channels': 'Reachable on',
@@ -364,6 +368,8 @@ const ar = {
   'access.teams': 'محادثات فرقهم وغير المعيّنة',
   'access.assigned': 'محادثاتهم وغير المعيّنة',
   'settings.save': 'حفظ',
+  'settings.edit': 'الإعدادات',
+  'settings.secret_kept': 'اتركه فارغًا للإبقاء على المحفوظ.',
   'settings.role': 'الدور',
   'settings.confirm_remove': 'إزالة {name}؟',
   'settings.add_user': 'إضافة مستخدم',
@@ -420,6 +426,7 @@ const ar = {
   'contact.save': 'حفظ جهة الاتصال',
   'contact.saved': 'حُفظت',
   'contact.tags': 'الوسوم',
+  'contact.assignee': 'مسؤول جهة الاتصال',
   'contact.add_tag': 'أضف وسمًا',
   'contact.remove_tag': 'إزالة الوسم {tag}',
   'contact.channels': 'يمكن التواصل عبر',
@@ -448,7 +455,17 @@ export function setLanguage(code) {
   if (!LANGUAGES[code] || code === current) return;
   localStorage.setItem('sb-language', code);
   initLanguage();
-  window.dispatchEvent(new Event('sb-language'));
+  // Kept for the user on the server too, so every browser they use speaks it (not signed in yet: local only).
+  put('/auth/me/language', { language: code })
+    .catch(() => {})
+    .finally(() => window.dispatchEvent(new Event('sb-language')));
+}
+
+/** The signed-in user's saved language, if any, wins over this browser's. */
+export function adoptLanguage(code) {
+  if (!code || !LANGUAGES[code] || code === current) return;
+  localStorage.setItem('sb-language', code);
+  initLanguage();
 }
 
 /** The string for `key` in the current language, with `{name}` placeholders filled from `vars`. */

@@ -2,7 +2,7 @@
 
 import { get } from './api.js';
 import { h, fill } from './dom.js';
-import { t, initLanguage } from './i18n.js';
+import { t, initLanguage, adoptLanguage } from './i18n.js';
 import { showLogin, showSetup } from './auth.js';
 import { Inbox } from './inbox.js';
 
@@ -27,6 +27,7 @@ export async function boot() {
         if (e.status !== 401) throw e;
       }
       if (me) {
+        adoptLanguage(me.user.language);
         inbox = new Inbox(root, me, boot);
         await inbox.start();
       } else {

@@ -265,6 +265,8 @@ export class Settings {
           ),
           ' ',
           h('button', { class: 'link', onclick: async () => { await patch(`/channels/${c.id}`, { enabled: !c.enabled }).catch((err) => alert(err.message)); this.refresh(); } }, c.enabled ? t('settings.disable') : t('settings.enable')),
+          ' ',
+          h('button', { class: 'link edit-channel', onclick: (e) => this.editChannel(c, channelPlugins.find((p) => p.id === c.plugin_id), e.target) }, t('settings.edit')),
         ],
         async (c) => {
           if (!ask(t('settings.confirm_remove', { name: c.name }))) return;
@@ -277,6 +279,29 @@ export class Settings {
       picker,
       formSlot,
     );
+  }
+
+  /** The channel's settings as its plugin declares them; secrets left empty keep their stored value. */
+  editChannel(c, plugin, button) {
+    const item = button.closest('.settings-item');
+    const open = item.querySelector('.channel-edit');
+    if (open) return open.remove();
+    const config = ((plugin && plugin.config) || []).map((x) => ({ name: `config.${x.name}`, label: x.name, hint: x.description, required: x.required, value: (c.config || {})[x.name] ?? '' }));
+    const secrets = ((plugin && plugin.secrets) || []).map((x) => ({ name: `secret.${x.name}`, label: x.name, hint: `${x.description} ${t('settings.secret_kept')}`, type: 'password' }));
+    const edit = form([{ name: 'name', label: t('settings.name'), required: true, value: c.name }, ...config, ...secrets], t('settings.save'), async (v) => {
+      const body = { name: v.name, config: { ...(c.config || {}) }, secrets: {} };
+      for (const [k, value] of Object.entries(v)) {
+        if (k.startsWith('config.')) {
+          if (value) body.config[k.slice(7)] = value;
+          else delete body.config[k.slice(7)];
+        }
+        if (k.startsWith('secret.') && value) body.secrets[k.slice(7)] = value;
+      }
+      await patch(`/channels/${c.id}`, body);
+      await this.onDirectoryChanged();
+      this.refresh();
+    }, { class: 'channel-edit' });
+    item.append(edit);
   }
 
   async templates() {

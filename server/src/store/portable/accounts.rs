@@ -221,6 +221,16 @@ impl AccountStore for ThisStore {
         Ok(())
     }
 
+    async fn set_language(&self, user: Id, language: Option<&str>) -> StoreResult<()> {
+        // A user's own preference, not a workspace's change: no event.
+        sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+            .bind(language)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn list_users(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<User>> {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users u JOIN memberships m ON m.user_id = u.id \

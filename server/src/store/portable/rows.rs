@@ -94,7 +94,7 @@ impl From<WorkspaceRoleRow> for (Workspace, Role) {
     }
 }
 
-pub(super) const USER_COLUMNS: &str = "u.id, u.email, u.name, m.role, u.availability, m.created_at";
+pub(super) const USER_COLUMNS: &str = "u.id, u.email, u.name, m.role, u.availability, u.language, m.created_at";
 
 #[derive(FromRow)]
 pub(super) struct UserRow {
@@ -103,6 +103,7 @@ pub(super) struct UserRow {
     name: String,
     role: String,
     availability: String,
+    language: Option<String>,
     pub created_at: i64,
 }
 
@@ -114,6 +115,7 @@ impl From<UserRow> for User {
             name: r.name,
             role: Role::parse(&r.role).unwrap_or(Role::Agent),
             availability: Availability::parse(&r.availability).unwrap_or_default(),
+            language: r.language,
             created_at: ts_from_ms(r.created_at),
         }
     }
