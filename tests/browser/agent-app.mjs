@@ -20,6 +20,13 @@ async function main() {
   // The screen as the driver ends, whatever happened: what a failure looked like.
   onCleanup(() => shot('last'));
   const rows = page.locator('.list li.row');
+  // The realtime websocket goes through a pass-through route the test can cut, to lose the connection.
+  const realtime = { current: null, blocked: false };
+  await page.routeWebSocket(/\/api\/v1\/events\/ws/, (ws) => {
+    if (realtime.blocked) return ws.close({ code: 4000, reason: 'offline' });
+    realtime.current = ws;
+    ws.connectToServer();
+  });
   const row = (id) => page.locator(`.list li.row[data-id="${id}"]`);
 
   const logIn = async (p, email, password) => {
@@ -147,6 +154,23 @@ async function main() {
   });
   await shot('pinned');
   say('PINNED');
+
+  // The connection drops: a banner says so; what happened meanwhile shows once it is back.
+  await command(/^OFFLINE$/);
+  await step('lose the connection', async () => {
+    realtime.blocked = true;
+    await realtime.current.close({ code: 4000, reason: 'cut by the test' });
+    await page.locator('#banner:not([hidden])').waitFor({ timeout: STEP_TIMEOUT_MS });
+  });
+  await shot('offline');
+  say('OFFLINE');
+  const [, missed] = await command(/^ONLINE (.+)$/);
+  await step('catch up after reconnecting', async () => {
+    realtime.blocked = false;
+    await page.locator('#banner').waitFor({ state: 'hidden', timeout: LIVE_TIMEOUT_MS });
+    await page.locator('.list li.row .preview', { hasText: exactly(missed) }).waitFor({ timeout: LIVE_TIMEOUT_MS });
+  });
+  say('CAUGHT_UP');
 
   // Arabic: the whole layout mirrors (the sidebar moves to the right) and the strings change.
   await command(/^ARABIC$/);

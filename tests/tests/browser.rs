@@ -2,7 +2,7 @@
 //! line by line over its stdin and stdout:
 //! - the agent app (`agent-app.mjs`): log in, a WhatsApp message arriving live, a reply whose ticks follow
 //!   the provider's receipts, assigning to a team, a comment mentioning a teammate who finds it under
-//!   Mentions, the contact panel, pinning, the Arabic layout, closing with a note and quick search, a new
+//!   Mentions, the contact panel, pinning, a lost connection caught up after it is back, the Arabic layout, closing with a note and quick search, a new
 //!   conversation with a template; screenshots of the main screens go to `target/browser-artifacts/`;
 //! - the website chat (`widget-visitor.mjs`): a visitor page on another origin loads `/widget.js`, the
 //!   visitor writes, the team sees the message through the API, an agent's reply appears on the page
@@ -316,6 +316,13 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     driver.send(&format!("PIN_OLDER {other}")).await;
     assert_eq!(driver.next().await, "PINNED");
     assert_eq!(s.get(&format!("/api/v1/conversations/{conversation}")).await.1["pinned"], true);
+
+    driver.send("OFFLINE").await;
+    assert_eq!(driver.next().await, "OFFLINE");
+    let missed = "Are you still there?";
+    whatsapp(&s, ch, &inbound("wamid.inbound-3", missed, Some(("971501234567", "Second Customer")))).await;
+    driver.send(&format!("ONLINE {missed}")).await;
+    assert_eq!(driver.next().await, "CAUGHT_UP");
 
     driver.send("ARABIC").await;
     assert_eq!(driver.next().await, "RTL");
