@@ -150,6 +150,23 @@ fn inbound(id: &str, text: &str, from: Option<(&str, &str)>) -> String {
     body
 }
 
+const GRAPH_MESSAGES: &str = "/v21.0/1122334455667/messages";
+
+/// The first message the fake Graph API received that `wanted` accepts, waiting up to 20 s for it.
+async fn graph_message(provider: &FakeProvider, wanted: impl Fn(&Value) -> bool) -> Value {
+    let found = async {
+        loop {
+            let hit =
+                provider.requests().into_iter().filter(|r| r.path == GRAPH_MESSAGES).map(|r| r.json()).find(&wanted);
+            if let Some(body) = hit {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), found).await.expect("the message reaches the provider")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_works_the_inbox_in_the_web_app() {
     if !browser_ready() {
@@ -158,7 +175,7 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     let provider = FakeProvider::start().await;
     // The reply gets the id the status fixtures refer to, so the receipts move it forward.
     provider.answer(
-        "/v21.0/1122334455667/messages",
+        GRAPH_MESSAGES,
         200,
         json!({"messaging_product": "whatsapp", "contacts": [{"input": "972987654321", "wa_id": "972987654321"}],
                "messages": [{"id": "wamid.xyzxyz"}]}),
@@ -238,16 +255,7 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     let answer = "Yes, it ships today";
     driver.send(&format!("REPLY {answer}")).await;
     assert_eq!(driver.next().await, "REPLIED");
-    let sent = async {
-        loop {
-            let sent = provider.requests().into_iter().find(|r| r.path == "/v21.0/1122334455667/messages");
-            if let Some(sent) = sent {
-                return sent.json();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    let sent = tokio::time::timeout(Duration::from_secs(20), sent).await.expect("the reply reaches the provider");
+    let sent = graph_message(&provider, |b| b["type"] == "text").await;
     assert_eq!(sent["text"], json!({"body": answer}), "{sent}");
     assert_eq!(sent["to"], "972987654321", "{sent}");
     // Wait for the worker to record the provider's id, then the receipts arrive.
@@ -270,22 +278,7 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     driver.send("SNIPPET_AND_FILE thanks").await;
     assert_eq!(driver.next().await, format!("CAPTION {thanks}"), "the snippet's text is in the composer");
     assert_eq!(driver.next().await, "SENT_FILE");
-    let sent_image = async {
-        loop {
-            let images: Vec<Value> = provider
-                .requests()
-                .into_iter()
-                .filter(|r| r.path == "/v21.0/1122334455667/messages")
-                .map(|r| r.json())
-                .filter(|body| body["type"] == "image")
-                .collect();
-            if let Some(body) = images.into_iter().next() {
-                return body;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    let image = tokio::time::timeout(Duration::from_secs(20), sent_image).await.expect("the picture is sent");
+    let image = graph_message(&provider, |b| b["type"] == "image").await;
     assert_eq!(image["image"]["caption"], thanks, "{image}");
     assert!(image["image"]["link"].as_str().is_some_and(|l| l.contains("/media/")), "{image}");
 
@@ -344,31 +337,7 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
 
     driver.send("NEW_CONVERSATION A-1001").await;
     assert_eq!(driver.next().await, "STARTED");
-    let template_sent = async {
-        loop {
-            let sent: Vec<Value> = provider
-                .requests()
-                .into_iter()
-                .filter(|r| r.path == "/v21.0/1122334455667/messages")
-                .map(|r| r.json())
-                .filter(|body| body["type"] == "template")
-                .collect();
-            if let Some(body) = sent.into_iter().next() {
-                return body;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    let body = tokio::time::timeout(Duration::from_secs(20), template_sent).await.expect("the template is sent");
-    let templates_sent = || {
-        provider
-            .requests()
-            .into_iter()
-            .filter(|r| r.path == "/v21.0/1122334455667/messages")
-            .map(|r| r.json())
-            .filter(|body| body["type"] == "template")
-            .collect::<Vec<Value>>()
-    };
+    let body = graph_message(&provider, |b| b["type"] == "template").await;
     assert_eq!(
         (
             body["to"].clone(),
@@ -380,15 +349,7 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     );
     driver.send("TEMPLATE_WITH_MEDIA https://cdn.example/parcel.jpg TRK42").await;
     assert_eq!(driver.next().await, "TEMPLATE_SENT");
-    let with_media = async {
-        loop {
-            if let Some(body) = templates_sent().into_iter().find(|b| b["template"]["name"] == "delivery_photo") {
-                return body;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    let body = tokio::time::timeout(Duration::from_secs(20), with_media).await.expect("the second template is sent");
+    let body = graph_message(&provider, |b| b["template"]["name"] == "delivery_photo").await;
     let components = body["template"]["components"].to_string();
     for part in ["https://cdn.example/parcel.jpg", "Nadia", "TRK42"] {
         assert!(components.contains(part), "{part} missing from {body}");
