@@ -99,6 +99,12 @@ impl App {
     /// Loads (compiles, or takes from the cache) every bundled and installed plugin.
     pub async fn load_plugins(&self) {
         let started = std::time::Instant::now();
+        match self.store.plugin_switches().await {
+            Ok(switches) => self
+                .plugins
+                .set_switched_off(switches.into_iter().filter(|(_, enabled)| !enabled).map(|(id, _)| id).collect()),
+            Err(e) => tracing::error!(error = %e, "cannot read the plugins owners switched off; loading all"),
+        }
         let loaded = self.plugins.load_all().await;
         let ready = loaded.iter().filter(|e| e.status == crate::plugins::PluginStatus::Ready).count();
         let ms = started.elapsed().as_millis() as u64;

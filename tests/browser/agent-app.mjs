@@ -195,6 +195,12 @@ async function main() {
     await page.locator('form.add-tags input[name=name]').fill(tag);
     await page.locator('form.add-tags button[type=submit]').click();
     await page.locator('.settings-list li', { hasText: tag }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.locator('.settings-nav a[href="#/settings/plugins"]').click();
+    page.once('dialog', (d) => d.accept());
+    await page.locator('button.disable-plugin[data-plugin="telegram"]').click();
+    await page.locator('button.enable-plugin[data-plugin="telegram"]').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.locator('button.enable-plugin[data-plugin="telegram"]').click();
+    await page.locator('button.disable-plugin[data-plugin="telegram"]').waitFor({ timeout: STEP_TIMEOUT_MS });
     await page.locator('.settings-nav a[href="#/settings/channels"]').click();
     await page.locator('.settings-list .webhook code', { hasText: '/webhooks/' }).first().waitFor({ timeout: STEP_TIMEOUT_MS });
     await shot('settings');

@@ -325,6 +325,8 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     assert_eq!(driver.next().await, "SETTINGS_DONE");
     let tags = s.get("/api/v1/tags").await.1;
     assert!(tags["items"].as_array().expect("tags").iter().any(|t| t["name"] == "returning"), "{tags}");
+    let switches = s.app.store.plugin_switches().await.expect("switches");
+    assert_eq!(switches, vec![("telegram".to_owned(), true)], "switched off and back on from the plugins page");
 
     driver.send("CLOSE_AND_FIND Test Name").await;
     assert_eq!(driver.next().await, "FOUND_CLOSED");

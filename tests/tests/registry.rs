@@ -1,7 +1,8 @@
 //! Plugin lifecycle in the running server: bundled and installed plugins listed through the API, grants
 //! as the intersection of manifest and config, refusal of an unsupported interface major and of bad
 //! manifests, reload without restart (a call in flight finishes on the old version), enable and disable
-//! through the configuration file, and the roles that may do each.
+//! through the configuration file or by an owner through the API (kept across restarts), and the roles that
+//! may do each.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use switchboard::config::Config;
 use switchboard::plugins::CallContext;
-use switchboard_tests::{Backend, TestServer, assert_error, build_wasm, build_wasm_with};
+use switchboard_tests::{Backend, TestServer, assert_error, both_backends, build_wasm, build_wasm_with};
 use tokio::sync::{Notify, oneshot};
 
 fn install(dir: &Path, folder: &str, manifest: &str, wasm: &[u8]) {
@@ -260,5 +261,53 @@ async fn the_server_keeps_answering_while_installed_plugins_misbehave() {
             && l.contains("outcome=\"timeout\"")),
         "{metrics}"
     );
+    s.stop().await;
+}
+
+both_backends!(owners_switch_a_plugin_off_and_on, plugin_switch);
+
+async fn plugin_switch(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let ch = switchboard_tests::inbox::example_channel(&s, "Example").await;
+    let deliver = |id: &'static str| {
+        let s = &s;
+        async move {
+            let body = format!(r#"{{"from": "user-7", "id": "{id}", "text": "hello"}}"#);
+            s.http
+                .post(format!("{}/webhooks/{ch}", s.base))
+                .header("x-example-secret", "s")
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("webhook")
+                .status()
+        }
+    };
+    assert_eq!(deliver("m-1").await, StatusCode::OK);
+
+    let (_, manager) = s.user("manager@acme.test", "manager").await;
+    let by_manager = s.call(Method::POST, "/api/v1/plugins/example-channel/disable", Some(&manager), Some(json!({})));
+    assert_error(&by_manager.await, 403, "forbidden");
+    assert_error(&s.post("/api/v1/plugins/no-such-plugin/disable", json!({})).await, 404, "not_found");
+
+    let (status, view) = s.post("/api/v1/plugins/example-channel/disable", json!({})).await;
+    assert_eq!(
+        (status, view["status"].clone(), view["switched_off"].clone()),
+        (StatusCode::OK, json!("disabled"), json!(true)),
+        "{view}"
+    );
+    assert_eq!(deliver("m-2").await, StatusCode::SERVICE_UNAVAILABLE, "its channels stop taking deliveries");
+    // Kept in the database: loading the plugins again (as a restart does) keeps it off.
+    s.app.load_plugins().await;
+    assert_eq!(s.get("/api/v1/plugins/example-channel").await.1["status"], "disabled");
+
+    let (status, view) = s.post("/api/v1/plugins/example-channel/enable", json!({})).await;
+    assert_eq!(
+        (status, view["status"].clone(), view["switched_off"].clone()),
+        (StatusCode::OK, json!("ready"), json!(false)),
+        "{view}"
+    );
+    assert_eq!(deliver("m-2").await, StatusCode::OK, "back on, the provider's retry is taken");
     s.stop().await;
 }

@@ -1,4 +1,5 @@
-//! Plugins: list them with their status, grants and limits, and reload them without a restart.
+//! Plugins: list them with their status, grants and limits, switch them off and on, and reload them without
+//! a restart.
 
 use std::sync::Arc;
 
@@ -17,6 +18,31 @@ pub(super) fn router() -> ApiRouter {
         .routes(routes!(get_plugin))
         .routes(routes!(reload_plugin))
         .routes(routes!(reload_all_plugins))
+        .routes(routes!(enable_plugin))
+        .routes(routes!(disable_plugin))
+}
+
+/// Switches a plugin back on for the whole server (owners); the configuration's `enabled = false` still wins.
+#[utoipa::path(post, path = "/api/v1/plugins/{id}/enable", tag = "plugins", params(("id" = String, Path)),
+    responses((status = 200, body = PluginView), (status = "4XX", body = ErrorBody)))]
+async fn enable_plugin(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> AppResult<Json<PluginView>> {
+    Ok(Json(plugins::switch(&app, &who, &id, true).await?))
+}
+
+/// Switches a plugin off for the whole server (owners): its channels answer 503 `plugin_unavailable` until
+/// it is switched on again. Kept across restarts.
+#[utoipa::path(post, path = "/api/v1/plugins/{id}/disable", tag = "plugins", params(("id" = String, Path)),
+    responses((status = 200, body = PluginView), (status = "4XX", body = ErrorBody)))]
+async fn disable_plugin(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> AppResult<Json<PluginView>> {
+    Ok(Json(plugins::switch(&app, &who, &id, false).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins",

@@ -69,6 +69,8 @@ pub struct PluginEntry {
     pub limits: Limits,
     pub loaded_at: DateTime<Utc>,
     pub loaded: Option<LoadedPlugin>,
+    /// Off because an owner switched it off through the API (not because of the configuration).
+    pub switched_off: bool,
 }
 
 impl std::fmt::Debug for PluginEntry {
@@ -145,6 +147,8 @@ pub struct PluginRegistry {
     reloading: tokio::sync::Mutex<()>,
     /// Set once the first load finished (readiness).
     loaded: std::sync::atomic::AtomicBool,
+    /// Plugins owners switched off through the API (kept in the database; see `service::plugins::switch`).
+    switched_off: RwLock<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for PluginRegistry {
@@ -171,7 +175,19 @@ impl PluginRegistry {
             entries: RwLock::default(),
             reloading: tokio::sync::Mutex::new(()),
             loaded: std::sync::atomic::AtomicBool::new(false),
+            switched_off: RwLock::default(),
         }
+    }
+
+    /// The plugins owners switched off; they load as `Disabled` from the next load or reload on.
+    pub fn set_switched_off(&self, ids: std::collections::HashSet<String>) {
+        if let Ok(mut set) = self.switched_off.write() {
+            *set = ids;
+        }
+    }
+
+    fn is_switched_off(&self, id: &str) -> bool {
+        self.switched_off.read().is_ok_and(|set| set.contains(id))
     }
 
     /// Whether the first load has finished.
@@ -326,6 +342,7 @@ impl PluginRegistry {
             limits,
             loaded_at: Utc::now(),
             loaded: None,
+            switched_off: self.is_switched_off(&found.id),
         };
         let (manifest, wasm) = match (found.manifest, found.wasm) {
             (Ok(m), Ok(w)) => (m, w),
@@ -335,7 +352,7 @@ impl PluginRegistry {
                 return entry;
             }
         };
-        if !admin.enabled {
+        if !admin.enabled || entry.switched_off {
             entry.status = PluginStatus::Disabled;
             return entry;
         }

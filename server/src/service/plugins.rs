@@ -53,6 +53,9 @@ pub struct PluginView {
     #[schema(value_type = Option<Object>)]
     pub channel: Option<serde_json::Value>,
     pub loaded_at: DateTime<Utc>,
+    /// `true` when an owner switched it off through the API (`POST /plugins/{id}/disable`); a plugin the
+    /// configuration disables is `disabled` with this `false`.
+    pub switched_off: bool,
 }
 
 impl From<&PluginEntry> for PluginView {
@@ -99,6 +102,7 @@ impl From<&PluginEntry> for PluginView {
             secrets: m.map(|m| serde_json::json!(m.secrets)).unwrap_or_else(|| serde_json::json!([])),
             channel,
             loaded_at: e.loaded_at,
+            switched_off: e.switched_off,
         }
     }
 }
@@ -131,6 +135,20 @@ pub async fn reload(app: &App, who: &Principal, id: &str) -> AppResult<PluginVie
         Err(ReloadError::NotFound(_)) => Err(AppError::NotFound("plugin")),
         Err(ReloadError::Config(why)) => Err(AppError::conflict("config_invalid", why)),
     }
+}
+
+/// Switches a plugin off or back on for the whole server (owners): kept in the database, applied by
+/// reloading it here at once (other nodes apply it at their next reload or start). The configuration's
+/// `enabled = false` still wins.
+pub async fn switch(app: &App, who: &Principal, id: &str, enabled: bool) -> AppResult<PluginView> {
+    require(who, Role::Owner)?;
+    if app.plugins.get(id).is_none() {
+        return Err(AppError::NotFound("plugin"));
+    }
+    app.store.set_plugin_switch(id, enabled, who.user_id).await?;
+    let switches = app.store.plugin_switches().await?;
+    app.plugins.set_switched_off(switches.into_iter().filter(|(_, on)| !on).map(|(id, _)| id).collect());
+    reload(app, who, id).await
 }
 
 /// Reloads every plugin (and picks up newly installed ones).

@@ -430,6 +430,9 @@ pub trait PluginKvStore {
     async fn kv_get(&self, scope: &str, key: &str) -> StoreResult<Option<Vec<u8>>>;
     async fn kv_set(&self, scope: &str, key: &str, value: &[u8]) -> StoreResult<()>;
     async fn kv_delete(&self, scope: &str, key: &str) -> StoreResult<()>;
+    /// The plugins owners switched through the API: `(id, enabled)`, server-wide.
+    async fn plugin_switches(&self) -> StoreResult<Vec<(String, bool)>>;
+    async fn set_plugin_switch(&self, plugin: &str, enabled: bool, by: Id) -> StoreResult<()>;
 }
 
 /// Everything the server needs from storage.

@@ -431,6 +431,25 @@ export class Settings {
         h('span', { class: `badge plugin-${p.status}` }, p.status),
         p.error ? h('div', { class: 'form-error' }, p.error) : null,
         owner ? [' ', h('button', { class: 'link', onclick: async () => { await post(`/plugins/${p.id}/reload`).catch((err) => alert(err.message)); this.refresh(); } }, t('settings.reload'))] : null,
+        owner && (p.status !== 'disabled' || p.switched_off)
+          ? [
+              ' ',
+              h(
+                'button',
+                {
+                  class: `link ${p.switched_off ? 'enable-plugin' : 'disable-plugin danger'}`,
+                  dataset: { plugin: p.id },
+                  onclick: async () => {
+                    if (!p.switched_off && !ask(t('settings.confirm_disable', { name: p.name }))) return;
+                    await post(`/plugins/${p.id}/${p.switched_off ? 'enable' : 'disable'}`).catch((err) => alert(err.message));
+                    this.refresh();
+                  },
+                },
+                p.switched_off ? t('settings.enable') : t('settings.disable'),
+              ),
+            ]
+          : null,
+        p.status === 'disabled' && !p.switched_off ? h('span', { class: 'muted' }, ` ${t('settings.disabled_by_config')}`) : null,
       ]),
       h('p', { class: 'muted' }, t('settings.plugins_hint')),
     );

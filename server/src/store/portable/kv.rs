@@ -1,8 +1,9 @@
-//! Plugin-scoped key-value storage.
+//! Plugin-scoped key-value storage, and the server-wide switches owners set on plugins.
 
 use async_trait::async_trait;
 
 use super::{ThisStore, now_ms};
+use crate::model::Id;
 use crate::store::{PluginKvStore, StoreResult};
 
 #[async_trait]
@@ -35,6 +36,27 @@ impl PluginKvStore for ThisStore {
             .bind(key)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    async fn plugin_switches(&self) -> StoreResult<Vec<(String, bool)>> {
+        Ok(sqlx::query_as("SELECT plugin_id, enabled FROM plugin_switches ORDER BY plugin_id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn set_plugin_switch(&self, plugin: &str, enabled: bool, by: Id) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO plugin_switches (plugin_id, enabled, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (plugin_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at, \
+             updated_by = excluded.updated_by",
+        )
+        .bind(plugin)
+        .bind(enabled)
+        .bind(now_ms())
+        .bind(by)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }
