@@ -3,7 +3,7 @@
 // comment with @mentions, the messaging-window countdown, templates once the window is closed).
 
 import { get, post, put, del, query, upload } from './api.js';
-import { h, fill, dirOf, sameDay, dayLabel, clock } from './dom.js';
+import { h, fill, dirOf, sameDay, dayLabel, clock, safeUrl } from './dom.js';
 import { t, lang } from './i18n.js';
 import { bodyOf, fillTemplate, templateInputs } from './templates.js';
 import { contactPanel } from './contact.js';
@@ -293,14 +293,15 @@ export class ConversationPane {
       case 'media': {
         const caption = c.caption ? h('p', { dir: dirOf(c.caption) }, c.caption) : null;
         if (!c.url) return h('div', {}, h('p', { class: 'muted' }, t('media.pending', { kind: c.kind })), caption);
+        const url = safeUrl(c.url);
         const file =
           c.kind === 'image' || c.kind === 'sticker'
-            ? h('img', { src: c.url, alt: c.caption || t('media.image'), loading: 'lazy', class: 'media' })
+            ? h('img', { src: url, alt: c.caption || t('media.image'), loading: 'lazy', class: 'media' })
             : c.kind === 'video'
-              ? h('video', { src: c.url, controls: true, preload: 'metadata', class: 'media' })
+              ? h('video', { src: url, controls: true, preload: 'metadata', class: 'media' })
               : c.kind === 'audio' || c.kind === 'voice'
-                ? h('audio', { src: c.url, controls: true, preload: 'metadata' })
-                : h('a', { href: c.url, download: c.filename || '', class: 'document' }, `📄 ${c.filename || t('media.document')}`);
+                ? h('audio', { src: url, controls: true, preload: 'metadata' })
+                : h('a', { href: url, download: c.filename || '', class: 'document' }, `📄 ${c.filename || t('media.document')}`);
         return h('div', {}, file, caption);
       }
       case 'location': {

@@ -56,3 +56,8 @@ export function dayLabel(d, lang) {
 export function clock(d, lang) {
   return d.toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit' });
 }
+
+/** A link or media address from content: web and same-server addresses only (never `javascript:` and the like). */
+export function safeUrl(url) {
+  return /^(https?:\/\/|\/(?!\/))/i.test(url || '') ? url : '#';
+}
