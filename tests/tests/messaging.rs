@@ -408,3 +408,37 @@ async fn content_checks(backend: Backend) {
     assert_eq!(messages.as_array().map(Vec::len), Some(1), "{messages}");
     s.stop().await;
 }
+
+both_backends!(a_reused_provider_id_never_sends_twice, reused_provider_id);
+
+/// A provider (or plugin) that answers two sends with the same id: both messages are sent, each exactly once,
+/// and the id stays with the first; the job does not fail and retry, which would deliver the second again.
+async fn reused_provider_id(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    provider.answer("/messages", 200, json!({"id": "prov-same"}));
+    let s = server_with(backend, &provider).await;
+    let ch = switchboard_tests::inbox::example_channel(&s, "Example").await;
+    // The example plugin sends to the channel's base_url; point it at the fake provider.
+    let (status, _) =
+        s.patch(&format!("/api/v1/channels/{ch}"), json!({"config": {"base_url": provider.base()}})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(webhook(&s, ch, "s", r#"{"from": "user-9", "id": "in-1", "text": "hi"}"#).await.0, StatusCode::OK);
+    let conv = s.get("/api/v1/conversations").await.1["items"][0]["id"].as_i64().expect("conversation");
+    for text in ["first", "second"] {
+        let reply = json!({"content": {"type": "text", "text": text}});
+        assert_eq!(s.post(&format!("/api/v1/conversations/{conv}/messages"), reply).await.0, StatusCode::ACCEPTED);
+    }
+    let worker = Worker::new(s.app.clone());
+    while worker.run_once().await.expect("worker") {}
+    assert_eq!(sent_bodies(&provider).len(), 2, "each message reached the provider once");
+    let messages = s.get(&format!("/api/v1/conversations/{conv}/messages")).await.1;
+    let outgoing: Vec<(Value, Value)> = messages["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|m| m["direction"] == "outgoing")
+        .map(|m| (m["status"].clone(), m["provider_message_id"].clone()))
+        .collect();
+    assert_eq!(outgoing, vec![(json!("sent"), json!(null)), (json!("sent"), json!("prov-same"))], "{messages}");
+    s.stop().await;
+}

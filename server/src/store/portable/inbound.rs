@@ -75,8 +75,28 @@ impl InboundStore for ThisStore {
         let current: Message = found(row, "message")?.into();
         let advance = current.status.can_advance_to(MessageStatus::Sent);
         let status = if advance { MessageStatus::Sent } else { current.status };
+        // The provider accepted the message: it is sent whatever id came back. An id another message of the
+        // channel already holds (a provider or plugin fault) is not stored twice, rather than failing the job,
+        // whose retry would deliver the message again.
+        let taken: Option<Id> = match current.channel_id {
+            Some(channel) => {
+                sqlx::query_scalar(
+                    "SELECT id FROM messages WHERE channel_id = $1 AND provider_message_id = $2 AND id <> $3",
+                )
+                .bind(channel)
+                .bind(provider_message_id)
+                .bind(message)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            None => None,
+        };
+        if let Some(other) = taken {
+            tracing::warn!(message, other, provider_message_id, "the provider gave an id another message has");
+        }
+        let stored = taken.is_none().then_some(provider_message_id);
         sqlx::query("UPDATE messages SET provider_message_id = $1, status = $2, updated_at = $3 WHERE id = $4")
-            .bind(provider_message_id)
+            .bind(stored)
             .bind(status.as_str())
             .bind(now_ms())
             .bind(message)
@@ -89,8 +109,8 @@ impl InboundStore for ThisStore {
             });
             append_event(&mut tx, ws, event("message.status.updated", message, Actor::system(), data)).await?;
         }
-        if let Some(channel) = current.channel_id {
-            apply_early_receipts(&mut tx, ws, channel, provider_message_id).await?;
+        if let (Some(channel), Some(id)) = (current.channel_id, stored) {
+            apply_early_receipts(&mut tx, ws, channel, id).await?;
         }
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
         let row: MessageRow = sqlx::query_as(&sql).bind(message).fetch_one(&mut *tx).await?;
