@@ -3,7 +3,7 @@
 // comment with @mentions, the messaging-window countdown, templates once the window is closed).
 
 import { get, post, put, del, query, upload } from './api.js';
-import { h, fill, dirOf, sameDay, dayLabel, clock, safeUrl } from './dom.js';
+import { h, fill, dirOf, sameDay, dayLabel, clock, safeUrl, modal } from './dom.js';
 import { t, lang } from './i18n.js';
 import { bodyOf, fillTemplate, templateInputs } from './templates.js';
 import { contactPanel } from './contact.js';
@@ -480,71 +480,53 @@ export class ConversationPane {
     box.selectionStart = box.selectionEnd = at + text.length;
   }
 
-  /** In a reply, `/` and the start of a shortcut offers the workspace's snippets; picking one writes its text. */
-  async suggestSnippets() {
+  /** Suggestions under the composer: picking one replaces the text from `from` to the caret with `insert`. */
+  offer(from, choices) {
     const el = this.mentionsEl;
-    const before = this.textarea.value.slice(0, this.textarea.selectionStart);
-    const m = /(?:^|\s)\/([^\s/]{0,30})$/.exec(before);
-    if (!m) {
-      el.hidden = true;
-      return;
-    }
-    const found = await get(`/snippets/search${query({ q: m[1], limit: 6 })}`).catch(() => []);
-    el.hidden = !found.length;
+    el.hidden = !choices.length;
     fill(
       el,
-      found.map((snippet) =>
+      choices.map((c) =>
         h(
           'button',
           {
             type: 'button',
-            class: 'mention-option snippet-option',
+            class: `mention-option ${c.class || ''}`,
             role: 'option',
-            title: snippet.body,
+            title: c.title,
             onclick: () => {
-              const start = before.length - m[1].length - 1;
-              const rest = this.textarea.value.slice(this.textarea.selectionStart);
-              this.textarea.value = `${this.textarea.value.slice(0, start)}${snippet.body}${rest}`;
+              const box = this.textarea;
+              const rest = box.value.slice(box.selectionStart);
+              box.value = `${box.value.slice(0, from)}${c.insert}${rest}`;
               el.hidden = true;
-              this.textarea.focus();
+              box.focus();
             },
           },
-          `/${snippet.shortcut}`,
+          c.label,
         ),
       ),
     );
   }
 
+  /** In a reply, `/` and the start of a shortcut offers the workspace's snippets; picking one writes its text. */
+  async suggestSnippets() {
+    const before = this.textarea.value.slice(0, this.textarea.selectionStart);
+    const m = /(?:^|\s)\/([^\s/]{0,30})$/.exec(before);
+    if (!m) return this.offer(0, []);
+    const found = await get(`/snippets/search${query({ q: m[1], limit: 6 })}`).catch(() => []);
+    const from = before.length - m[1].length - 1;
+    this.offer(from, found.map((x) => ({ label: `/${x.shortcut}`, insert: x.body, title: x.body, class: 'snippet-option' })));
+  }
+
   /** In a comment, `@` and the start of a name offers the matching teammates; picking one writes `@Name`. */
   suggestMentions() {
-    const el = this.mentionsEl;
-    if (this.mode !== 'comment' || !el) return;
+    if (this.mode !== 'comment' || !this.mentionsEl) return;
     const before = this.textarea.value.slice(0, this.textarea.selectionStart);
     const m = /(?:^|\s)@([^@\n]{0,30})$/.exec(before);
-    const wanted = m ? m[1].toLowerCase() : null;
-    const users = wanted === null ? [] : [...this.directory.users.values()].filter((u) => u.name.toLowerCase().startsWith(wanted)).slice(0, 5);
-    el.hidden = !users.length;
-    fill(
-      el,
-      users.map((u) =>
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'mention-option',
-            role: 'option',
-            onclick: () => {
-              const start = before.length - m[1].length;
-              const rest = this.textarea.value.slice(this.textarea.selectionStart);
-              this.textarea.value = `${this.textarea.value.slice(0, start)}${u.name} ${rest}`;
-              el.hidden = true;
-              this.textarea.focus();
-            },
-          },
-          `@${u.name}`,
-        ),
-      ),
-    );
+    if (!m) return this.offer(0, []);
+    const wanted = m[1].toLowerCase();
+    const users = [...this.directory.users.values()].filter((u) => u.name.toLowerCase().startsWith(wanted)).slice(0, 5);
+    this.offer(before.length - m[1].length, users.map((u) => ({ label: `@${u.name}`, insert: `${u.name} ` })));
   }
 
   typing() {
@@ -626,40 +608,25 @@ export class ConversationPane {
       categories.map((c) => h('option', { value: c.id }, c.name)),
     );
     const summary = h('textarea', { name: 'summary', rows: 3, required: needSummary, 'aria-label': t('close.summary'), placeholder: t('close.summary') });
-    const error = h('p', { class: 'form-error', role: 'alert' });
-    const dialog = h(
-      'dialog',
-      { class: 'close-dialog' },
-      h(
-        'form',
-        {
-          method: 'dialog',
-          onsubmit: async (e) => {
-            if (e.submitter && e.submitter.value === 'cancel') return;
-            e.preventDefault();
-            try {
-              await post(`/conversations/${this.id}/close`, {
-                category_id: category.value ? Number(category.value) : undefined,
-                summary: summary.value.trim() || undefined,
-              });
-              dialog.close();
-              dialog.remove();
-              await this.load();
-              this.onChanged();
-            } catch (err) {
-              error.textContent = err.message;
-            }
-          },
-        },
-        h('h3', {}, t('close.title')),
+    modal({
+      class: 'close-dialog',
+      title: t('close.title'),
+      body: [
         h('label', { class: 'field' }, h('span', {}, t('close.category')), category),
         h('label', { class: 'field' }, h('span', {}, t('close.summary')), summary),
-        error,
-        h('div', { class: 'composer-actions' }, h('button', { value: 'cancel', formnovalidate: true }, t('action.cancel')), h('button', { type: 'submit', class: 'primary confirm-close' }, t('action.close'))),
-      ),
-    );
-    document.body.append(dialog);
-    dialog.showModal();
+      ],
+      cancel: t('action.cancel'),
+      action: t('action.close'),
+      actionClass: 'confirm-close',
+      submit: async () => {
+        await post(`/conversations/${this.id}/close`, {
+          category_id: category.value ? Number(category.value) : undefined,
+          summary: summary.value.trim() || undefined,
+        });
+        await this.load();
+        this.onChanged();
+      },
+    });
   }
 }
 

@@ -61,3 +61,43 @@ export function clock(d, lang) {
 export function safeUrl(url) {
   return /^(https?:\/\/|\/(?!\/))/i.test(url || '') ? url : '#';
 }
+
+/** A modal form: `submit(form)` saves and the dialog closes; an error it throws shows in the dialog. Cancel
+ *  closes without saving. Returns the dialog (already open). */
+export function modal({ class: cls, title, body, cancel, action, actionClass, submit }) {
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const dialog = h(
+    'dialog',
+    { class: cls },
+    h(
+      'form',
+      {
+        method: 'dialog',
+        onsubmit: async (e) => {
+          if (e.submitter && e.submitter.value === 'cancel') return;
+          e.preventDefault();
+          error.textContent = '';
+          try {
+            await submit(e.target);
+            dialog.close();
+          } catch (err) {
+            error.textContent = err.message;
+          }
+        },
+      },
+      h('h3', {}, title),
+      body,
+      error,
+      h(
+        'div',
+        { class: 'composer-actions' },
+        h('button', { value: 'cancel', formnovalidate: true }, cancel),
+        h('button', { type: 'submit', class: `primary ${actionClass}` }, action),
+      ),
+    ),
+  );
+  dialog.addEventListener('close', () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  return dialog;
+}

@@ -2,7 +2,7 @@
 // template with its variables, since a contact who has not written has no open messaging window.
 
 import { get, post, query } from './api.js';
-import { h, fill } from './dom.js';
+import { h, fill, modal } from './dom.js';
 import { t } from './i18n.js';
 import { templateInputs } from './templates.js';
 
@@ -11,7 +11,6 @@ export async function newConversation(directory, onStarted) {
   const templates = (await get('/templates?limit=200').catch(() => ({ items: [] }))).items;
   let picked = null; // an existing contact
 
-  const error = h('p', { class: 'form-error', role: 'alert' });
   const search = h('input', { type: 'search', class: 'contact-search', placeholder: t('new.search'), 'aria-label': t('new.search') });
   const matches = h('div', { class: 'contact-matches', role: 'listbox' });
   const chosen = h('p', { class: 'contact-chosen' });
@@ -77,34 +76,10 @@ export async function newConversation(directory, onStarted) {
     }, 200);
   });
 
-  const dialog = h(
-    'dialog',
-    { class: 'new-conversation' },
-    h(
-      'form',
-      {
-        method: 'dialog',
-        onsubmit: async (e) => {
-          if (e.submitter && e.submitter.value === 'cancel') return;
-          e.preventDefault();
-          error.textContent = '';
-          const v = Object.fromEntries(new FormData(e.target));
-          const contact = picked
-            ? { contact_id: picked.id }
-            : { contact: Object.fromEntries(['first_name', 'last_name', 'phone', 'email'].filter((k) => v[k]).map((k) => [k, v[k]])) };
-          try {
-            const content = filled && filled.content();
-            if (!content) throw new Error(t('template.pick'));
-            const started = await post('/conversations/start', { ...contact, channel_id: Number(channel.value), content });
-            dialog.close();
-            dialog.remove();
-            onStarted(started.conversation.id);
-          } catch (err) {
-            error.textContent = err.message;
-          }
-        },
-      },
-      h('h3', {}, t('new.title')),
+  modal({
+    class: 'new-conversation',
+    title: t('new.title'),
+    body: [
       search,
       matches,
       chosen,
@@ -112,18 +87,21 @@ export async function newConversation(directory, onStarted) {
       h('label', { class: 'field' }, h('span', {}, t('new.channel')), channel),
       h('label', { class: 'field' }, h('span', {}, t('template.pick')), template),
       inputs,
-      error,
-      h(
-        'div',
-        { class: 'composer-actions' },
-        h('button', { value: 'cancel', formnovalidate: true }, t('action.cancel')),
-        h('button', { type: 'submit', class: 'primary start' }, t('template.send')),
-      ),
-    ),
-  );
+    ],
+    cancel: t('action.cancel'),
+    action: t('template.send'),
+    actionClass: 'start',
+    submit: async (form) => {
+      const v = Object.fromEntries(new FormData(form));
+      const contact = picked
+        ? { contact_id: picked.id }
+        : { contact: Object.fromEntries(['first_name', 'last_name', 'phone', 'email'].filter((k) => v[k]).map((k) => [k, v[k]])) };
+      const content = filled && filled.content();
+      if (!content) throw new Error(t('template.pick'));
+      const started = await post('/conversations/start', { ...contact, channel_id: Number(channel.value), content });
+      onStarted(started.conversation.id);
+    },
+  });
   listTemplates();
-  document.body.append(dialog);
-  dialog.addEventListener('close', () => dialog.remove());
-  dialog.showModal();
   search.focus();
 }
