@@ -210,30 +210,17 @@ pub async fn update(app: &App, who: &Principal, id: Id, req: UpdateContact) -> A
         changed.push("blocked");
     }
     // Only what this request changes is checked: a value stored earlier (a provider's phone number that
-    // today's number plan rejects, say) must not block an edit of another field.
-    let kept = (
-        (!changed.contains(&"phone")).then(|| f.phone.take()),
-        (!changed.contains(&"email")).then(|| f.email.take()),
-        (!changed.contains(&"language")).then(|| f.language.take()),
-        (!changed.contains(&"avatar_url")).then(|| f.avatar_url.take()),
-        (!changed.contains(&"country") && !rederive_country).then(|| f.country.take()),
-    );
-    normalise(&mut f)?;
-    if let Some(phone) = kept.0 {
-        f.phone = phone;
+    // today's number plan rejects, say) must not block an edit of another field. Unchanged values are set
+    // aside while the rest is normalised, then put back as stored.
+    let checked = |field: &str| changed.contains(&field) || (field == "country" && rederive_country);
+    macro_rules! normalise_changed {
+        ($($field:ident),*) => {{
+            $(let $field = (!checked(stringify!($field))).then(|| f.$field.take());)*
+            normalise(&mut f)?;
+            $(if let Some(stored) = $field { f.$field = stored; })*
+        }};
     }
-    if let Some(email) = kept.1 {
-        f.email = email;
-    }
-    if let Some(language) = kept.2 {
-        f.language = language;
-    }
-    if let Some(avatar_url) = kept.3 {
-        f.avatar_url = avatar_url;
-    }
-    if let Some(country) = kept.4 {
-        f.country = country;
-    }
+    normalise_changed!(phone, email, language, avatar_url, country);
     if changed.contains(&"assignee_id") {
         check_assignee(app, ws, f.assignee_id).await?;
     }

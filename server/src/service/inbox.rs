@@ -54,7 +54,6 @@ pub struct ListRequest {
     pub limit: Option<u32>,
 }
 
-/// One page of a view: the caller's pinned conversations first, then the others, each part in the sort order.
 /// What the inbox rows of `conversations` (already checked as visible to `who`) show: contact and latest message.
 pub async fn summaries(
     app: &App,
@@ -65,6 +64,7 @@ pub async fn summaries(
     Ok(app.store.conversation_summaries(who.workspace_id, &ids).await?.into_iter().collect())
 }
 
+/// One page of a view: the caller's pinned conversations first, then the others, each part in the sort order.
 pub async fn list(app: &App, who: &Principal, req: ListRequest) -> AppResult<Page<Conversation>> {
     let ws = who.workspace_id;
     let view = match req.view.as_deref() {
