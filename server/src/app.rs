@@ -113,7 +113,7 @@ impl App {
 }
 
 /// The job handlers a server runs: sending messages, fetching incoming media, syncing templates,
-/// closing inactive conversations, writing workspace exports.
+/// closing inactive conversations, writing workspace exports, taking workflow steps.
 pub fn standard_jobs() -> JobRegistry {
     let mut jobs = JobRegistry::default();
     jobs.register(crate::model::SEND_MESSAGE_JOB, Arc::new(crate::service::outbound::SendMessage));
@@ -121,6 +121,7 @@ pub fn standard_jobs() -> JobRegistry {
     jobs.register(crate::model::FETCH_MEDIA_JOB, Arc::new(crate::service::media::FetchMedia));
     jobs.register(crate::model::AUTO_CLOSE_JOB, Arc::new(crate::service::auto_close::AutoClose));
     jobs.register(crate::model::EXPORT_JOB, Arc::new(crate::service::exports::WriteExport));
+    jobs.register(crate::model::WORKFLOW_RUN_JOB, Arc::new(crate::service::workflows::engine::RunStep));
     jobs
 }
 
@@ -153,6 +154,9 @@ pub async fn run(
     };
     let indexer =
         app.config.search.enabled.then(|| tokio::spawn(crate::search::indexer::run(app.clone(), stop_rx.clone())));
+    // Workflow runs are taken by the job worker, so their triggers are read only where it runs.
+    let triggers =
+        worker.is_some().then(|| tokio::spawn(crate::service::workflows::triggers::run(app.clone(), stop_rx.clone())));
     crate::http::serve(app.clone(), listener, shutdown).await?;
     let _ = stop_tx.send(true);
     if let Some(worker) = worker {
@@ -160,6 +164,9 @@ pub async fn run(
     }
     if let Some(indexer) = indexer {
         let _ = indexer.await;
+    }
+    if let Some(triggers) = triggers {
+        let _ = triggers.await;
     }
     Ok(())
 }

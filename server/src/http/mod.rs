@@ -19,6 +19,7 @@ mod system;
 mod web;
 mod webhooks;
 mod widget;
+mod workflows;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -99,6 +100,7 @@ fn api() -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .merge(inboxes::router())
         .merge(exports::router())
         .merge(search::router())
+        .merge(workflows::router())
         .merge(system::api_router())
         .split_for_parts()
 }

@@ -8,6 +8,7 @@ mod inbox;
 mod job;
 mod search;
 mod settings;
+mod workflow;
 
 pub use account::*;
 pub use contact::*;
@@ -17,6 +18,7 @@ pub use inbox::*;
 pub use job::*;
 pub use search::*;
 pub use settings::*;
+pub use workflow::*;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};

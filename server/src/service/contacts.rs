@@ -177,6 +177,18 @@ pub async fn prepare(app: &App, ws: Id, req: CreateContact) -> AppResult<NewCont
 pub async fn update(app: &App, who: &Principal, id: Id, req: UpdateContact) -> AppResult<Contact> {
     let ws = who.workspace_id;
     let current = app.store.get_contact(ws, id).await?;
+    let (fields, changed) = changes(app, ws, &current, req).await?;
+    Ok(app.store.update_contact(ws, id, &fields, &changed, actor(who)).await?)
+}
+
+/// The contact's fields after `req`, checked and normalised, and the names of those it changes; writes
+/// nothing (the API and workflows' update-field step both use it).
+pub async fn changes(
+    app: &App,
+    ws: Id,
+    current: &Contact,
+    req: UpdateContact,
+) -> AppResult<(ContactFields, Vec<&'static str>)> {
     let mut f = ContactFields {
         first_name: current.first_name.clone(),
         last_name: current.last_name.clone(),
@@ -229,7 +241,7 @@ pub async fn update(app: &App, who: &Principal, id: Id, req: UpdateContact) -> A
         validate::custom_fields(&defs, &mut f.custom_fields, updates)?;
         changed.push("custom_fields");
     }
-    Ok(app.store.update_contact(ws, id, &f, &changed, actor(who)).await?)
+    Ok((f, changed))
 }
 
 pub async fn delete(app: &App, who: &Principal, id: Id) -> AppResult<()> {

@@ -28,6 +28,7 @@ pub mod validate;
 pub mod variables;
 pub mod widget;
 pub mod window;
+pub mod workflows;
 
 use crate::error::{AppError, AppResult};
 use crate::model::{Actor, Cursor, PageRequest, Principal, Role};

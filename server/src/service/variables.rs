@@ -1,7 +1,8 @@
 //! Dynamic variables in message text, resolved when a message is sent: `$contact.first_name` (and
 //! `last_name`, `name`, `phone`, `email`, `country`, `language`, `lifecycle_stage`, `id`, or any custom field
 //! key), `$assignee.name` / `$assignee.email` (the conversation's assignee), `$system.current_date`,
-//! `$system.current_time` and `$system.current_datetime` (in the workspace's time zone).
+//! `$system.current_time` and `$system.current_datetime` (in the workspace's time zone), and in workflows
+//! `$variables.NAME` (the run's variables).
 //!
 //! A known variable without a value becomes empty; anything else that starts with `$` (a price, an unknown
 //! name) is left as written.
@@ -17,6 +18,8 @@ pub struct Scope {
     pub contact: Contact,
     pub assignee: Option<User>,
     pub tz: chrono_tz::Tz,
+    /// A workflow run's variables (`$variables.NAME`); empty elsewhere.
+    pub variables: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl Scope {
@@ -28,7 +31,7 @@ impl Scope {
             None => None,
         };
         let tz = app.store.get_workspace(ws).await?.timezone.parse().unwrap_or(chrono_tz::UTC);
-        Ok(Self { contact, assignee, tz })
+        Ok(Self { contact, assignee, tz, variables: Default::default() })
     }
 
     /// The value of `scope.name`: `None` when no such variable exists.
@@ -54,6 +57,12 @@ impl Scope {
             }),
             ("assignee", "name") => Some(self.assignee.as_ref().map(|u| u.name.clone()).unwrap_or_default()),
             ("assignee", "email") => Some(self.assignee.as_ref().map(|u| u.email.clone()).unwrap_or_default()),
+            // A name the run does not have is unknown, so stays as written.
+            ("variables", key) => self.variables.get(key).map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            }),
             ("system", "current_date") => Some(Utc::now().with_timezone(&self.tz).format("%Y-%m-%d").to_string()),
             ("system", "current_time") => Some(Utc::now().with_timezone(&self.tz).format("%H:%M").to_string()),
             ("system", "current_datetime") => {
@@ -137,7 +146,12 @@ mod tests {
             created_at: Utc::now(),
             updated_at: Utc::now(),
         };
-        Scope { contact, assignee: None, tz: chrono_tz::UTC }
+        Scope {
+            contact,
+            assignee: None,
+            tz: chrono_tz::UTC,
+            variables: [("answer".to_owned(), serde_json::json!("yes"))].into(),
+        }
     }
 
     #[test]
@@ -153,5 +167,6 @@ mod tests {
         assert_eq!(s.resolve("$contact.name/$assignee.name"), "Ana/");
         assert_eq!(s.resolve("مرحبا $contact.first_name،"), "مرحبا Ana،");
         assert_eq!(s.resolve("$system.current_date").len(), 10);
+        assert_eq!(s.resolve("[$variables.answer] [$variables.none]"), "[yes] [$variables.none]", "a run's variables");
     }
 }

@@ -435,6 +435,68 @@ pub trait PluginKvStore {
     async fn set_plugin_switch(&self, plugin: &str, enabled: bool, by: Id) -> StoreResult<()>;
 }
 
+/// Which runs to list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunFilter {
+    pub workflow_id: Option<Id>,
+    pub contact_id: Option<Id>,
+}
+
+/// Workflows, their published versions, and their runs.
+#[async_trait]
+pub trait WorkflowStore {
+    async fn count_workflows(&self, ws: Id) -> StoreResult<u64>;
+    /// Stores a new workflow as a draft.
+    async fn create_workflow(
+        &self,
+        ws: Id,
+        name: &str,
+        definition: &serde_json::Value,
+        actor: Actor,
+    ) -> StoreResult<Workflow>;
+    async fn get_workflow(&self, ws: Id, id: Id) -> StoreResult<Workflow>;
+    async fn list_workflows(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Workflow>>;
+    /// Replaces the draft (the published version, and the runs on it, are untouched).
+    async fn update_workflow(
+        &self,
+        ws: Id,
+        id: Id,
+        name: &str,
+        definition: &serde_json::Value,
+        actor: Actor,
+    ) -> StoreResult<Workflow>;
+    /// Deletes a workflow with its versions and runs.
+    async fn delete_workflow(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
+    /// Freezes `definition` (the checked draft) as the next version and makes it the live one.
+    async fn publish_workflow(&self, ws: Id, id: Id, definition: &Definition, actor: Actor) -> StoreResult<Workflow>;
+    /// Stops new runs (runs in progress finish).
+    async fn unpublish_workflow(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<Workflow>;
+    /// The live version of every published workflow of the workspace.
+    async fn published_workflows(&self, ws: Id) -> StoreResult<Vec<PublishedWorkflow>>;
+    async fn workflow_version(&self, ws: Id, workflow: Id, version: i64) -> StoreResult<Definition>;
+    /// How far the trigger reader has read the workspace's event log (`None`: never).
+    async fn workflow_cursor(&self, ws: Id) -> StoreResult<Option<i64>>;
+    /// Starts `runs` (each with the job of its first step) and, when `cursor` is given as `(from, to)`,
+    /// moves the trigger reader's cursor from `from` to `to`, all in one transaction. `None` when the
+    /// cursor was not at `from` (another reader went first; nothing is written). Runs already started by
+    /// the same trigger event, and runs of a once-per-contact workflow the contact had, are left out.
+    async fn start_runs(
+        &self,
+        ws: Id,
+        cursor: Option<(Option<i64>, i64)>,
+        runs: &[NewRun],
+    ) -> StoreResult<Option<Vec<WorkflowRun>>>;
+    async fn get_run(&self, ws: Id, id: Id) -> StoreResult<WorkflowRun>;
+    /// Newest first.
+    async fn list_runs(&self, ws: Id, filter: RunFilter, page: &PageRequest) -> StoreResult<Page<WorkflowRun>>;
+    /// The run's log, in order.
+    async fn run_steps(&self, ws: Id, run: Id) -> StoreResult<Vec<RunStep>>;
+    /// Records one step of a run with its effect (and the effect's events), the run's next state and the
+    /// job of its next step, in one transaction; `false` (nothing written) if the run's `step_seq` is no
+    /// longer `expected_seq`, i.e. the step was committed already.
+    async fn commit_step(&self, ws: Id, step: &StepCommit) -> StoreResult<bool>;
+}
+
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
@@ -451,6 +513,7 @@ pub trait Store:
     + EventStore
     + JobStore
     + PluginKvStore
+    + WorkflowStore
     + Send
     + Sync
 {

@@ -8,8 +8,8 @@ use sqlx::QueryBuilder;
 
 use super::rows::*;
 use super::{
-    Conn, Db, ThisStore, append_event, clamp_limit, delete_owned, event, fetch_limit, found, now_ms, on_unique,
-    push_list, to_json,
+    Conn, Db, ThisStore, append_event, clamp_limit, delete_owned, event, fetch_limit, found, from_json, now_ms,
+    on_unique, push_list, to_json,
 };
 use crate::model::*;
 use crate::store::{ContactStore, StoreError, StoreResult};
@@ -109,6 +109,108 @@ async fn insert_identity(conn: &mut Conn, ws: Id, contact: Id, identity: &Channe
     Ok(())
 }
 
+pub(super) async fn update_contact_in(
+    conn: &mut Conn,
+    ws: Id,
+    id: Id,
+    fields: &ContactFields,
+    changed: &[&'static str],
+    actor: Actor,
+) -> StoreResult<Contact> {
+    // Which custom fields' values change, by key: the event names them (workflow triggers filter on them).
+    let mut custom_changed = std::collections::BTreeSet::new();
+    if changed.contains(&"custom_fields") {
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT custom_fields FROM contacts WHERE workspace_id = $1 AND id = $2")
+                .bind(ws)
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let before: std::collections::BTreeMap<String, serde_json::Value> = from_json(&stored.unwrap_or_default());
+        let keys = before.keys().chain(fields.custom_fields.keys());
+        custom_changed = keys.filter(|k| before.get(*k) != fields.custom_fields.get(*k)).cloned().collect();
+    }
+    let done = sqlx::query(
+        "UPDATE contacts SET first_name = $1, last_name = $2, phone = $3, email = $4, country = $5, \
+         language = $6, avatar_url = $7, lifecycle_stage = $8, assignee_id = $9, blocked = $10, \
+         custom_fields = $11, updated_at = $12 WHERE workspace_id = $13 AND id = $14",
+    )
+    .bind(&fields.first_name)
+    .bind(&fields.last_name)
+    .bind(&fields.phone)
+    .bind(&fields.email)
+    .bind(&fields.country)
+    .bind(&fields.language)
+    .bind(&fields.avatar_url)
+    .bind(&fields.lifecycle_stage)
+    .bind(fields.assignee_id)
+    .bind(fields.blocked)
+    .bind(to_json(&fields.custom_fields)?)
+    .bind(now_ms())
+    .bind(ws)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("contact"));
+    }
+    let data = json!({ "changed": changed, "custom_fields": custom_changed });
+    append_event(&mut *conn, ws, event("contact.updated", id, actor, data)).await?;
+    if changed.contains(&"lifecycle_stage") {
+        let data = json!({ "lifecycle_stage": fields.lifecycle_stage });
+        append_event(&mut *conn, ws, event("contact.lifecycle.updated", id, actor, data)).await?;
+    }
+    if changed.contains(&"assignee_id") {
+        let data = json!({ "assignee_id": fields.assignee_id });
+        append_event(&mut *conn, ws, event("contact.assignee.updated", id, actor, data)).await?;
+    }
+    let contact = load_contact(&mut *conn, ws, id).await?;
+    Ok(contact)
+}
+
+pub(super) async fn add_contact_tags_in(
+    conn: &mut Conn,
+    ws: Id,
+    id: Id,
+    tags: &[String],
+    actor: Actor,
+) -> StoreResult<Contact> {
+    load_contact(&mut *conn, ws, id).await?;
+    let added = link_tags(&mut *conn, ws, id, tags).await?;
+    if !added.is_empty() {
+        let data = json!({ "added": added, "removed": [] });
+        append_event(&mut *conn, ws, event("contact.tag.updated", id, actor, data)).await?;
+    }
+    let contact = load_contact(&mut *conn, ws, id).await?;
+    Ok(contact)
+}
+
+pub(super) async fn remove_contact_tag_in(
+    conn: &mut Conn,
+    ws: Id,
+    id: Id,
+    tag: &str,
+    actor: Actor,
+) -> StoreResult<Contact> {
+    load_contact(&mut *conn, ws, id).await?;
+    let done = sqlx::query(
+        "DELETE FROM contact_tags WHERE contact_id = $1 AND tag_id IN \
+         (SELECT id FROM tags WHERE workspace_id = $2 AND name = $3)",
+    )
+    .bind(id)
+    .bind(ws)
+    .bind(tag)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound("tag on this contact"));
+    }
+    let data = json!({ "added": [], "removed": [tag] });
+    append_event(&mut *conn, ws, event("contact.tag.updated", id, actor, data)).await?;
+    let contact = load_contact(&mut *conn, ws, id).await?;
+    Ok(contact)
+}
+
 #[async_trait]
 impl ContactStore for ThisStore {
     async fn create_contact(
@@ -196,42 +298,9 @@ impl ContactStore for ThisStore {
         actor: Actor,
     ) -> StoreResult<Contact> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
-            "UPDATE contacts SET first_name = $1, last_name = $2, phone = $3, email = $4, country = $5, \
-             language = $6, avatar_url = $7, lifecycle_stage = $8, assignee_id = $9, blocked = $10, \
-             custom_fields = $11, updated_at = $12 WHERE workspace_id = $13 AND id = $14",
-        )
-        .bind(&fields.first_name)
-        .bind(&fields.last_name)
-        .bind(&fields.phone)
-        .bind(&fields.email)
-        .bind(&fields.country)
-        .bind(&fields.language)
-        .bind(&fields.avatar_url)
-        .bind(&fields.lifecycle_stage)
-        .bind(fields.assignee_id)
-        .bind(fields.blocked)
-        .bind(to_json(&fields.custom_fields)?)
-        .bind(now_ms())
-        .bind(ws)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("contact"));
-        }
-        append_event(&mut tx, ws, event("contact.updated", id, actor, json!({ "changed": changed }))).await?;
-        if changed.contains(&"lifecycle_stage") {
-            let data = json!({ "lifecycle_stage": fields.lifecycle_stage });
-            append_event(&mut tx, ws, event("contact.lifecycle.updated", id, actor, data)).await?;
-        }
-        if changed.contains(&"assignee_id") {
-            let data = json!({ "assignee_id": fields.assignee_id });
-            append_event(&mut tx, ws, event("contact.assignee.updated", id, actor, data)).await?;
-        }
-        let contact = load_contact(&mut tx, ws, id).await?;
+        let out = update_contact_in(&mut tx, ws, id, fields, changed, actor).await?;
         tx.commit().await?;
-        Ok(contact)
+        Ok(out)
     }
 
     async fn delete_contact(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()> {
@@ -240,37 +309,16 @@ impl ContactStore for ThisStore {
 
     async fn add_contact_tags(&self, ws: Id, id: Id, tags: &[String], actor: Actor) -> StoreResult<Contact> {
         let mut tx = self.begin().await?;
-        load_contact(&mut tx, ws, id).await?;
-        let added = link_tags(&mut tx, ws, id, tags).await?;
-        if !added.is_empty() {
-            let data = json!({ "added": added, "removed": [] });
-            append_event(&mut tx, ws, event("contact.tag.updated", id, actor, data)).await?;
-        }
-        let contact = load_contact(&mut tx, ws, id).await?;
+        let out = add_contact_tags_in(&mut tx, ws, id, tags, actor).await?;
         tx.commit().await?;
-        Ok(contact)
+        Ok(out)
     }
 
     async fn remove_contact_tag(&self, ws: Id, id: Id, tag: &str, actor: Actor) -> StoreResult<Contact> {
         let mut tx = self.begin().await?;
-        load_contact(&mut tx, ws, id).await?;
-        let done = sqlx::query(
-            "DELETE FROM contact_tags WHERE contact_id = $1 AND tag_id IN \
-             (SELECT id FROM tags WHERE workspace_id = $2 AND name = $3)",
-        )
-        .bind(id)
-        .bind(ws)
-        .bind(tag)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("tag on this contact"));
-        }
-        let data = json!({ "added": [], "removed": [tag] });
-        append_event(&mut tx, ws, event("contact.tag.updated", id, actor, data)).await?;
-        let contact = load_contact(&mut tx, ws, id).await?;
+        let out = remove_contact_tag_in(&mut tx, ws, id, tag, actor).await?;
         tx.commit().await?;
-        Ok(contact)
+        Ok(out)
     }
 
     async fn add_channel_identity(

@@ -156,6 +156,185 @@ fn push_filter(qb: &mut QueryBuilder<'_, Db>, ws: Id, filter: &ConversationFilte
     }
 }
 
+pub(super) async fn open_conversation_in(
+    conn: &mut Conn,
+    ws: Id,
+    contact: Id,
+    team: Option<Id>,
+    actor: Actor,
+) -> StoreResult<Conversation> {
+    let exists: Option<Id> = sqlx::query_scalar("SELECT id FROM contacts WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(contact)
+        .fetch_optional(&mut *conn)
+        .await?;
+    found(exists, "contact")?;
+    let now = now_ms();
+    let id: Id = sqlx::query_scalar(
+        "INSERT INTO conversations (workspace_id, contact_id, status, team_id, opened_at, opened_by_kind, \
+         opened_by_id, last_activity_at) VALUES ($1, $2, 'open', $3, $4, $5, $6, $4) RETURNING id",
+    )
+    .bind(ws)
+    .bind(contact)
+    .bind(team)
+    .bind(now)
+    .bind(actor.kind.as_str())
+    .bind(actor.id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(already_open)?;
+    let data = json!({ "contact_id": contact, "team_id": team, "opened_by": actor });
+    append_event(&mut *conn, ws, event("conversation.opened", id, actor, data)).await?;
+    let conversation = load_conversation(&mut *conn, ws, id).await?;
+    Ok(conversation)
+}
+
+pub(super) async fn assign_conversation_in(
+    conn: &mut Conn,
+    ws: Id,
+    id: Id,
+    user: Option<Id>,
+    team: Option<Id>,
+    actor: Actor,
+) -> StoreResult<Conversation> {
+    let before = load_conversation(&mut *conn, ws, id).await?;
+    let now = now_ms();
+    sqlx::query("UPDATE conversations SET assignee_id = $1, team_id = $2 WHERE workspace_id = $3 AND id = $4")
+        .bind(user)
+        .bind(team)
+        .bind(ws)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO assignments (workspace_id, conversation_id, actor_kind, actor_id, from_user_id, to_user_id, \
+         from_team_id, to_team_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(actor.kind.as_str())
+    .bind(actor.id)
+    .bind(before.assignee_id)
+    .bind(user)
+    .bind(before.team_id)
+    .bind(team)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let data = json!({
+        "from_user_id": before.assignee_id, "to_user_id": user,
+        "from_team_id": before.team_id, "to_team_id": team,
+    });
+    append_event(&mut *conn, ws, event("conversation.assigned", id, actor, data)).await?;
+    if let Some(assignee) = user.filter(|u| before.assignee_id != Some(*u)) {
+        notify(&mut *conn, ws, assignee, "assignment", id, None, actor).await?;
+    }
+    let after = load_conversation(&mut *conn, ws, id).await?;
+    Ok(after)
+}
+
+pub(super) async fn close_conversation_in(
+    conn: &mut Conn,
+    ws: Id,
+    id: Id,
+    close: &CloseRequest,
+    actor: Actor,
+) -> StoreResult<Conversation> {
+    let current = load_conversation(&mut *conn, ws, id).await?;
+    if current.status != ConversationStatus::Open {
+        return Err(StoreError::conflict("conversation_closed", "the conversation is already closed"));
+    }
+    let now = now_ms();
+    sqlx::query(
+        "UPDATE conversations SET status = 'closed', closed_at = $1, closed_by_kind = $2, closed_by_id = $3, \
+         closing_category_id = $4, closing_summary = $5, last_activity_at = $1 WHERE workspace_id = $6 AND id = $7",
+    )
+    .bind(now)
+    .bind(actor.kind.as_str())
+    .bind(actor.id)
+    .bind(close.category_id)
+    .bind(&close.summary)
+    .bind(ws)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    let data = json!({ "category_id": close.category_id, "summary": close.summary, "closed_by": actor });
+    append_event(&mut *conn, ws, event("conversation.closed", id, actor, data)).await?;
+    let closed = load_conversation(&mut *conn, ws, id).await?;
+    Ok(closed)
+}
+
+pub(super) async fn add_message_in(
+    conn: &mut Conn,
+    ws: Id,
+    conversation: Id,
+    message: &NewMessage,
+) -> StoreResult<Message> {
+    let conv = load_conversation(&mut *conn, ws, conversation).await?;
+    let now = now_ms();
+    let sql = format!(
+        "INSERT INTO messages (workspace_id, conversation_id, contact_id, channel_id, direction, sender_kind, \
+         sender_id, content_type, content, provider_message_id, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {MESSAGE_COLUMNS}"
+    );
+    let row: MessageRow = sqlx::query_as(&sql)
+        .bind(ws)
+        .bind(conversation)
+        .bind(conv.contact_id)
+        .bind(message.channel_id)
+        .bind(message.direction.as_str())
+        .bind(message.sender.kind.as_str())
+        .bind(message.sender.id)
+        .bind(message.content.type_name())
+        .bind(to_json(&message.content)?)
+        .bind(&message.provider_message_id)
+        .bind(message.status.as_str())
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| on_unique(e, "duplicate_message", "a message with this provider id already exists"))?;
+    let stored = Message::from(row);
+    let human_reply = message.direction == Direction::Outgoing && message.sender.kind == ActorKind::User;
+    let update = match message.direction {
+        Direction::Incoming => {
+            "UPDATE conversations SET last_incoming_at = $1, last_activity_at = $1, \
+             last_channel_id = COALESCE($2, last_channel_id) WHERE id = $3"
+        }
+        Direction::Outgoing if human_reply => {
+            "UPDATE conversations SET last_outgoing_at = $1, last_activity_at = $1, \
+             first_response_at = COALESCE(first_response_at, $1), \
+             last_channel_id = COALESCE($2, last_channel_id) WHERE id = $3"
+        }
+        Direction::Outgoing => {
+            "UPDATE conversations SET last_outgoing_at = $1, last_activity_at = $1, \
+             last_channel_id = COALESCE($2, last_channel_id) WHERE id = $3"
+        }
+    };
+    sqlx::query(update).bind(now).bind(message.channel_id).bind(conversation).execute(&mut *conn).await?;
+    let data = json!({
+        "conversation_id": conversation, "contact_id": conv.contact_id,
+        "direction": message.direction, "content_type": message.content.type_name(),
+    });
+    append_event(&mut *conn, ws, event("message.created", stored.id, message.sender, data)).await?;
+    if human_reply {
+        schedule_auto_close(&mut *conn, ws, conversation, now).await?;
+    }
+    if message.direction == Direction::Outgoing && message.status == MessageStatus::Pending {
+        sqlx::query(
+            "INSERT INTO jobs (workspace_id, kind, payload, status, run_at, attempts, max_attempts, created_at, \
+             updated_at) VALUES ($1, $2, $3, 'queued', $4, 0, $5, $4, $4)",
+        )
+        .bind(ws)
+        .bind(SEND_MESSAGE_JOB)
+        .bind(to_json(&json!({ "message_id": stored.id }))?)
+        .bind(now)
+        .bind(i64::from(SEND_MESSAGE_MAX_ATTEMPTS))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(stored)
+}
+
 #[async_trait]
 impl ConversationStore for ThisStore {
     async fn open_conversation(
@@ -166,31 +345,9 @@ impl ConversationStore for ThisStore {
         actor: Actor,
     ) -> StoreResult<Conversation> {
         let mut tx = self.begin().await?;
-        let exists: Option<Id> = sqlx::query_scalar("SELECT id FROM contacts WHERE workspace_id = $1 AND id = $2")
-            .bind(ws)
-            .bind(contact)
-            .fetch_optional(&mut *tx)
-            .await?;
-        found(exists, "contact")?;
-        let now = now_ms();
-        let id: Id = sqlx::query_scalar(
-            "INSERT INTO conversations (workspace_id, contact_id, status, team_id, opened_at, opened_by_kind, \
-             opened_by_id, last_activity_at) VALUES ($1, $2, 'open', $3, $4, $5, $6, $4) RETURNING id",
-        )
-        .bind(ws)
-        .bind(contact)
-        .bind(team)
-        .bind(now)
-        .bind(actor.kind.as_str())
-        .bind(actor.id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(already_open)?;
-        let data = json!({ "contact_id": contact, "team_id": team, "opened_by": actor });
-        append_event(&mut tx, ws, event("conversation.opened", id, actor, data)).await?;
-        let conversation = load_conversation(&mut tx, ws, id).await?;
+        let out = open_conversation_in(&mut tx, ws, contact, team, actor).await?;
         tx.commit().await?;
-        Ok(conversation)
+        Ok(out)
     }
 
     async fn get_conversation(&self, ws: Id, id: Id) -> StoreResult<Conversation> {
@@ -297,41 +454,9 @@ impl ConversationStore for ThisStore {
         actor: Actor,
     ) -> StoreResult<Conversation> {
         let mut tx = self.begin().await?;
-        let before = load_conversation(&mut tx, ws, id).await?;
-        let now = now_ms();
-        sqlx::query("UPDATE conversations SET assignee_id = $1, team_id = $2 WHERE workspace_id = $3 AND id = $4")
-            .bind(user)
-            .bind(team)
-            .bind(ws)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO assignments (workspace_id, conversation_id, actor_kind, actor_id, from_user_id, to_user_id, \
-             from_team_id, to_team_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(ws)
-        .bind(id)
-        .bind(actor.kind.as_str())
-        .bind(actor.id)
-        .bind(before.assignee_id)
-        .bind(user)
-        .bind(before.team_id)
-        .bind(team)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let data = json!({
-            "from_user_id": before.assignee_id, "to_user_id": user,
-            "from_team_id": before.team_id, "to_team_id": team,
-        });
-        append_event(&mut tx, ws, event("conversation.assigned", id, actor, data)).await?;
-        if let Some(assignee) = user.filter(|u| before.assignee_id != Some(*u)) {
-            notify(&mut tx, ws, assignee, "assignment", id, None, actor).await?;
-        }
-        let after = load_conversation(&mut tx, ws, id).await?;
+        let out = assign_conversation_in(&mut tx, ws, id, user, team, actor).await?;
         tx.commit().await?;
-        Ok(after)
+        Ok(out)
     }
 
     async fn list_assignments(&self, ws: Id, conversation: Id) -> StoreResult<Vec<Assignment>> {
@@ -354,29 +479,9 @@ impl ConversationStore for ThisStore {
         actor: Actor,
     ) -> StoreResult<Conversation> {
         let mut tx = self.begin().await?;
-        let current = load_conversation(&mut tx, ws, id).await?;
-        if current.status != ConversationStatus::Open {
-            return Err(StoreError::conflict("conversation_closed", "the conversation is already closed"));
-        }
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE conversations SET status = 'closed', closed_at = $1, closed_by_kind = $2, closed_by_id = $3, \
-             closing_category_id = $4, closing_summary = $5, last_activity_at = $1 WHERE workspace_id = $6 AND id = $7",
-        )
-        .bind(now)
-        .bind(actor.kind.as_str())
-        .bind(actor.id)
-        .bind(close.category_id)
-        .bind(&close.summary)
-        .bind(ws)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        let data = json!({ "category_id": close.category_id, "summary": close.summary, "closed_by": actor });
-        append_event(&mut tx, ws, event("conversation.closed", id, actor, data)).await?;
-        let closed = load_conversation(&mut tx, ws, id).await?;
+        let out = close_conversation_in(&mut tx, ws, id, close, actor).await?;
         tx.commit().await?;
-        Ok(closed)
+        Ok(out)
     }
 
     async fn reopen_conversation(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<Conversation> {
@@ -407,70 +512,9 @@ impl ConversationStore for ThisStore {
 
     async fn add_message(&self, ws: Id, conversation: Id, message: &NewMessage) -> StoreResult<Message> {
         let mut tx = self.begin().await?;
-        let conv = load_conversation(&mut tx, ws, conversation).await?;
-        let now = now_ms();
-        let sql = format!(
-            "INSERT INTO messages (workspace_id, conversation_id, contact_id, channel_id, direction, sender_kind, \
-             sender_id, content_type, content, provider_message_id, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {MESSAGE_COLUMNS}"
-        );
-        let row: MessageRow = sqlx::query_as(&sql)
-            .bind(ws)
-            .bind(conversation)
-            .bind(conv.contact_id)
-            .bind(message.channel_id)
-            .bind(message.direction.as_str())
-            .bind(message.sender.kind.as_str())
-            .bind(message.sender.id)
-            .bind(message.content.type_name())
-            .bind(to_json(&message.content)?)
-            .bind(&message.provider_message_id)
-            .bind(message.status.as_str())
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| on_unique(e, "duplicate_message", "a message with this provider id already exists"))?;
-        let stored = Message::from(row);
-        let human_reply = message.direction == Direction::Outgoing && message.sender.kind == ActorKind::User;
-        let update = match message.direction {
-            Direction::Incoming => {
-                "UPDATE conversations SET last_incoming_at = $1, last_activity_at = $1, \
-                 last_channel_id = COALESCE($2, last_channel_id) WHERE id = $3"
-            }
-            Direction::Outgoing if human_reply => {
-                "UPDATE conversations SET last_outgoing_at = $1, last_activity_at = $1, \
-                 first_response_at = COALESCE(first_response_at, $1), \
-                 last_channel_id = COALESCE($2, last_channel_id) WHERE id = $3"
-            }
-            Direction::Outgoing => {
-                "UPDATE conversations SET last_outgoing_at = $1, last_activity_at = $1, \
-                 last_channel_id = COALESCE($2, last_channel_id) WHERE id = $3"
-            }
-        };
-        sqlx::query(update).bind(now).bind(message.channel_id).bind(conversation).execute(&mut *tx).await?;
-        let data = json!({
-            "conversation_id": conversation, "contact_id": conv.contact_id,
-            "direction": message.direction, "content_type": message.content.type_name(),
-        });
-        append_event(&mut tx, ws, event("message.created", stored.id, message.sender, data)).await?;
-        if human_reply {
-            schedule_auto_close(&mut tx, ws, conversation, now).await?;
-        }
-        if message.direction == Direction::Outgoing && message.status == MessageStatus::Pending {
-            sqlx::query(
-                "INSERT INTO jobs (workspace_id, kind, payload, status, run_at, attempts, max_attempts, created_at, \
-                 updated_at) VALUES ($1, $2, $3, 'queued', $4, 0, $5, $4, $4)",
-            )
-            .bind(ws)
-            .bind(SEND_MESSAGE_JOB)
-            .bind(to_json(&json!({ "message_id": stored.id }))?)
-            .bind(now)
-            .bind(i64::from(SEND_MESSAGE_MAX_ATTEMPTS))
-            .execute(&mut *tx)
-            .await?;
-        }
+        let out = add_message_in(&mut tx, ws, conversation, message).await?;
         tx.commit().await?;
-        Ok(stored)
+        Ok(out)
     }
 
     async fn get_message(&self, ws: Id, id: Id) -> StoreResult<Message> {

@@ -18,6 +18,7 @@ mod notifications;
 mod rows;
 mod search;
 mod settings;
+mod workflows;
 
 use async_trait::async_trait;
 use chrono::Utc;

@@ -1,0 +1,148 @@
+//! Workflows: drafts, publishing, manual starts and run logs (owners and managers).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use utoipa_axum::routes;
+
+use super::extract::{Auth, Json, Path, Query};
+use super::{ApiRouter, PageQuery};
+use crate::app::App;
+use crate::error::{AppResult, ErrorBody};
+use crate::model::*;
+use crate::service::workflows::{self, RunView, StartRun, WorkflowInput, WorkflowView};
+use crate::store::RunFilter;
+
+pub(super) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list_workflows, create_workflow))
+        .routes(routes!(get_workflow, update_workflow, delete_workflow))
+        .routes(routes!(publish_workflow))
+        .routes(routes!(unpublish_workflow))
+        .routes(routes!(list_workflow_runs, start_workflow_run))
+        .routes(routes!(get_workflow_run))
+        .routes(routes!(list_contact_workflow_runs))
+}
+
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", params(PageQuery),
+    responses((status = 200, body = Page<Workflow>), (status = "4XX", body = ErrorBody)))]
+async fn list_workflows(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Query(q): Query<PageQuery>,
+) -> AppResult<Json<Page<Workflow>>> {
+    Ok(Json(workflows::list(&app, &who, &q.page()?).await?))
+}
+
+/// Saves a new workflow as a draft; `problems` lists what must be fixed before it can be published.
+#[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows", request_body = WorkflowInput,
+    responses((status = 201, body = WorkflowView), (status = "4XX", body = ErrorBody)))]
+async fn create_workflow(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Json(req): Json<WorkflowInput>,
+) -> AppResult<(StatusCode, Json<WorkflowView>)> {
+    Ok((StatusCode::CREATED, Json(workflows::create(&app, &who, req).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/workflows/{id}", tag = "workflows", params(("id" = i64, Path)),
+    responses((status = 200, body = WorkflowView), (status = "4XX", body = ErrorBody)))]
+async fn get_workflow(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+) -> AppResult<Json<WorkflowView>> {
+    Ok(Json(workflows::get(&app, &who, id).await?))
+}
+
+/// Replaces the draft (runs in progress keep the version they started on).
+#[utoipa::path(put, path = "/api/v1/workflows/{id}", tag = "workflows", params(("id" = i64, Path)),
+    request_body = WorkflowInput, responses((status = 200, body = WorkflowView), (status = "4XX", body = ErrorBody)))]
+async fn update_workflow(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+    Json(req): Json<WorkflowInput>,
+) -> AppResult<Json<WorkflowView>> {
+    Ok(Json(workflows::update(&app, &who, id, req).await?))
+}
+
+/// Deletes the workflow with its versions and runs.
+#[utoipa::path(delete, path = "/api/v1/workflows/{id}", tag = "workflows", params(("id" = i64, Path)),
+    responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn delete_workflow(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>) -> AppResult<StatusCode> {
+    workflows::delete(&app, &who, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Publishes the draft as the next version (422 naming the first problem while it has any).
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/publish", tag = "workflows", params(("id" = i64, Path)),
+    responses((status = 200, body = WorkflowView), (status = "4XX", body = ErrorBody)))]
+async fn publish_workflow(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+) -> AppResult<Json<WorkflowView>> {
+    Ok(Json(workflows::publish(&app, &who, id).await?))
+}
+
+/// Stops new runs; runs in progress finish.
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/unpublish", tag = "workflows", params(("id" = i64, Path)),
+    responses((status = 200, body = WorkflowView), (status = "4XX", body = ErrorBody)))]
+async fn unpublish_workflow(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+) -> AppResult<Json<WorkflowView>> {
+    Ok(Json(workflows::unpublish(&app, &who, id).await?))
+}
+
+/// The workflow's runs, newest first.
+#[utoipa::path(get, path = "/api/v1/workflows/{id}/runs", tag = "workflows", params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = Page<WorkflowRun>), (status = "4XX", body = ErrorBody)))]
+async fn list_workflow_runs(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+    Query(q): Query<PageQuery>,
+) -> AppResult<Json<Page<WorkflowRun>>> {
+    let filter = RunFilter { workflow_id: Some(id), contact_id: None };
+    Ok(Json(workflows::runs(&app, &who, filter, &q.page()?).await?))
+}
+
+/// Starts a published workflow whose trigger is `manual` for one contact.
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/runs", tag = "workflows", params(("id" = i64, Path)),
+    request_body = StartRun, responses((status = 201, body = WorkflowRun), (status = "4XX", body = ErrorBody)))]
+async fn start_workflow_run(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+    Json(req): Json<StartRun>,
+) -> AppResult<(StatusCode, Json<WorkflowRun>)> {
+    Ok((StatusCode::CREATED, Json(workflows::start(&app, &who, id, req).await?)))
+}
+
+/// A run with its log: each step, its input, output, branch and error.
+#[utoipa::path(get, path = "/api/v1/workflow-runs/{id}", tag = "workflows", params(("id" = i64, Path)),
+    responses((status = 200, body = RunView), (status = "4XX", body = ErrorBody)))]
+async fn get_workflow_run(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+) -> AppResult<Json<RunView>> {
+    Ok(Json(workflows::run(&app, &who, id).await?))
+}
+
+/// The contact's workflow runs, newest first.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/workflow-runs", tag = "workflows", params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = Page<WorkflowRun>), (status = "4XX", body = ErrorBody)))]
+async fn list_contact_workflow_runs(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+    Query(q): Query<PageQuery>,
+) -> AppResult<Json<Page<WorkflowRun>>> {
+    let filter = RunFilter { workflow_id: None, contact_id: Some(id) };
+    Ok(Json(workflows::runs(&app, &who, filter, &q.page()?).await?))
+}

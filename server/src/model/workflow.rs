@@ -1,0 +1,443 @@
+//! Workflows: a trigger and a tree of steps (the definition, kept as versioned JSON), and their runs with
+//! the log of every step they took.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use chrono::{DateTime, Utc};
+
+use super::{CloseRequest, ContactFields, Id, NewMessage, Timestamp};
+
+/// The job that advances a run (payload: `run_id`, `step_seq`).
+pub const WORKFLOW_RUN_JOB: &str = "workflow.run";
+
+/// A workflow as the API shows it: the editable draft and, once published, the live version's number.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Workflow {
+    pub id: Id,
+    pub workspace_id: Id,
+    pub name: String,
+    pub status: WorkflowStatus,
+    /// The draft being edited (the published version is frozen in `workflow_versions`).
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+    pub published_version: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowStatus {
+    Draft,
+    Published,
+}
+
+impl WorkflowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Published => "published",
+        }
+    }
+}
+
+/// A published version, ready to be matched against events and run.
+#[derive(Debug, Clone)]
+pub struct PublishedWorkflow {
+    pub id: Id,
+    pub version: i64,
+    pub definition: Definition,
+    pub published_at: Timestamp,
+}
+
+/// What a workflow does: its trigger and its steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    pub trigger: Trigger,
+    /// Start at most one run per contact, ever.
+    #[serde(default)]
+    pub trigger_once_per_contact: bool,
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+/// What starts a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Trigger {
+    /// A conversation opened; `sources` narrows who opened it (none: any).
+    ConversationOpened {
+        #[serde(default)]
+        sources: Vec<OpenSource>,
+    },
+    ConversationClosed {},
+    /// Tags added to or removed from a contact; `tags` narrows which (none: any).
+    ContactTagUpdated {
+        #[serde(default)]
+        tags: Vec<String>,
+        #[serde(default)]
+        action: TagEvent,
+    },
+    /// One of `fields` (standard field names or custom field keys) changed.
+    ContactFieldUpdated {
+        fields: Vec<String>,
+    },
+    /// The lifecycle stage changed; `stages` narrows to the new stage (none: any).
+    LifecycleUpdated {
+        #[serde(default)]
+        stages: Vec<String>,
+    },
+    /// Started through the API (`POST /workflows/{id}/runs`) or by another workflow.
+    Manual {},
+}
+
+impl Trigger {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::ConversationOpened { .. } => "conversation_opened",
+            Self::ConversationClosed {} => "conversation_closed",
+            Self::ContactTagUpdated { .. } => "contact_tag_updated",
+            Self::ContactFieldUpdated { .. } => "contact_field_updated",
+            Self::LifecycleUpdated { .. } => "lifecycle_updated",
+            Self::Manual {} => "manual",
+        }
+    }
+}
+
+/// Who opened a conversation, for the conversation-opened trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenSource {
+    User,
+    Workflow,
+    Contact,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TagEvent {
+    #[default]
+    Any,
+    Added,
+    Removed,
+}
+
+/// One step: a unique id (what jumps and the run log name) and what it does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub id: String,
+    pub kind: StepKind,
+}
+
+/// The steps. A list of steps runs in order; a step's branches hold their own lists, and a run ends at the
+/// end of the list it is in (branches do not join again; `jump` goes back to a step).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StepKind {
+    /// Sends text (with variables) on the contact's last interacted channel or on `channel_id`. Failure
+    /// (no channel, closed window, content refused) goes to `on_failure`, or ends the run without it.
+    SendMessage {
+        text: String,
+        #[serde(default)]
+        channel_id: Option<Id>,
+        #[serde(default)]
+        on_failure: Vec<Step>,
+    },
+    /// Adds or removes contact tags.
+    UpdateTag { action: TagChange, tags: Vec<String> },
+    /// Sets a contact field (a standard field or a custom field's key); text may hold variables; `null` clears.
+    UpdateField {
+        field: String,
+        #[serde(default)]
+        value: serde_json::Value,
+    },
+    /// The first branch whose conditions hold runs; else `else`.
+    Branch {
+        branches: Vec<Branch>,
+        #[serde(default, rename = "else")]
+        otherwise: Vec<Step>,
+    },
+    /// Pauses the run for `seconds` (at most 7 days).
+    Wait { seconds: u64 },
+    /// Continues at step `to`; after 10 jumps in a run, continues past the jump instead.
+    Jump { to: String },
+    /// Assigns the open conversation to `user_id`, or unassigns it when `user_id` is null.
+    Assign {
+        #[serde(default)]
+        user_id: Option<Id>,
+    },
+    /// Opens a conversation with the contact unless one is open.
+    OpenConversation {},
+    /// Closes the contact's open conversation with an optional category and summary.
+    CloseConversation {
+        #[serde(default)]
+        category_id: Option<Id>,
+        #[serde(default)]
+        summary: Option<String>,
+    },
+}
+
+impl StepKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::SendMessage { .. } => "send_message",
+            Self::UpdateTag { .. } => "update_tag",
+            Self::UpdateField { .. } => "update_field",
+            Self::Branch { .. } => "branch",
+            Self::Wait { .. } => "wait",
+            Self::Jump { .. } => "jump",
+            Self::Assign { .. } => "assign",
+            Self::OpenConversation {} => "open_conversation",
+            Self::CloseConversation { .. } => "close_conversation",
+        }
+    }
+
+    /// The lists of steps under this one, with the name of the path each is.
+    pub fn children(&self) -> Vec<(String, &[Step])> {
+        match self {
+            Self::SendMessage { on_failure, .. } => vec![("failure".into(), on_failure)],
+            Self::Branch { branches, otherwise } => {
+                let mut out: Vec<(String, &[Step])> =
+                    branches.iter().map(|b| (b.name.clone(), b.steps.as_slice())).collect();
+                out.push(("else".into(), otherwise));
+                out
+            }
+            _ => vec![],
+        }
+    }
+}
+
+impl Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut value = serde_json::to_value(&self.kind).map_err(serde::ser::Error::custom)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("id".into(), serde_json::Value::String(self.id.clone()));
+        }
+        value.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut map = serde_json::Map::deserialize(d)?;
+        let id = match map.remove("id") {
+            Some(serde_json::Value::String(id)) => id,
+            Some(_) => return Err(D::Error::custom("`id` must be a string")),
+            None => return Err(D::Error::missing_field("id")),
+        };
+        let kind = StepKind::deserialize(serde_json::Value::Object(map)).map_err(D::Error::custom)?;
+        Ok(Self { id, kind })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TagChange {
+    Add,
+    Remove,
+}
+
+/// One branch of a branch step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branch {
+    pub name: String,
+    /// How the conditions combine.
+    #[serde(default, rename = "match")]
+    pub join: Join,
+    pub conditions: Vec<StepCondition>,
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Join {
+    #[default]
+    All,
+    Any,
+}
+
+/// `variable operator value`, e.g. `$contact.tags has_any_of ["vip"]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepCondition {
+    pub variable: String,
+    pub operator: Operator,
+    #[serde(default)]
+    pub value: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operator {
+    Equal,
+    NotEqual,
+    Contains,
+    NotContains,
+    Exists,
+    NotExists,
+    GreaterThan,
+    LessThan,
+    Before,
+    After,
+    HasAnyOf,
+    HasAllOf,
+    HasNoneOf,
+}
+
+impl Operator {
+    /// Whether the operator compares with a value (`exists` and `not_exists` do not).
+    pub fn needs_value(self) -> bool {
+        !matches!(self, Self::Exists | Self::NotExists)
+    }
+}
+
+/// A run's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Has a step to take now (its job is queued).
+    Active,
+    /// Paused until `wake_at`.
+    Waiting,
+    /// Reached the end of its path.
+    Completed,
+    /// Left early: a failure without a failure branch, or the contact has no channel (see `end_reason`).
+    Exited,
+    /// Stopped by an error of the server or of the definition.
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Waiting => "waiting",
+            Self::Completed => "completed",
+            Self::Exited => "exited",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "active" => Self::Active,
+            "waiting" => Self::Waiting,
+            "completed" => Self::Completed,
+            "exited" => Self::Exited,
+            _ => Self::Failed,
+        }
+    }
+
+    pub fn is_over(self) -> bool {
+        matches!(self, Self::Completed | Self::Exited | Self::Failed)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WorkflowRun {
+    pub id: Id,
+    pub workspace_id: Id,
+    pub workflow_id: Id,
+    pub version: i64,
+    pub contact_id: Id,
+    pub conversation_id: Option<Id>,
+    pub status: RunStatus,
+    /// The step to take next (`null` once over).
+    pub position: Option<String>,
+    /// How many steps were committed.
+    pub step_seq: i64,
+    pub jumps: i64,
+    /// Trigger data, answers and step outputs (`$variables.NAME`).
+    #[schema(value_type = Object)]
+    pub variables: BTreeMap<String, serde_json::Value>,
+    pub wake_at: Option<DateTime<Utc>>,
+    pub end_reason: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// One entry of a run's log.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunStep {
+    pub seq: i64,
+    pub step_id: String,
+    pub step_type: String,
+    #[schema(value_type = Object)]
+    pub input: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub output: serde_json::Value,
+    /// The path taken (`failure`, a branch's name, `else`), if the step has several.
+    pub branch: Option<String>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A run about to start.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub workflow_id: Id,
+    pub version: i64,
+    pub contact_id: Id,
+    pub conversation_id: Option<Id>,
+    /// The first step (`None`: a workflow without steps, over at once).
+    pub position: Option<String>,
+    pub variables: BTreeMap<String, serde_json::Value>,
+    /// The event that started it (`None` for a manual start).
+    pub trigger_seq: Option<i64>,
+    /// Refuse if the contact ever had a run of this workflow.
+    pub once_per_contact: bool,
+}
+
+/// What a step changes outside its run, applied in the transaction that records the step.
+#[derive(Debug, Clone)]
+pub enum StepEffect {
+    None,
+    /// Sends on the contact's open conversation, opening one (by the workflow) when none is open.
+    SendMessage(NewMessage),
+    AddTags(Vec<String>),
+    RemoveTags(Vec<String>),
+    UpdateContact {
+        fields: Box<ContactFields>,
+        changed: Vec<&'static str>,
+    },
+    /// Assigns the contact's open conversation.
+    Assign {
+        conversation_id: Id,
+        user_id: Option<Id>,
+    },
+    OpenConversation,
+    CloseConversation {
+        conversation_id: Id,
+        close: CloseRequest,
+    },
+}
+
+/// A step's outcome, committed at once with its effect (see `WorkflowStore::commit_step`).
+#[derive(Debug, Clone)]
+pub struct StepCommit {
+    pub run_id: Id,
+    /// The run's `step_seq` the step was computed from: the commit is refused if it moved meanwhile.
+    pub expected_seq: i64,
+    pub effect: StepEffect,
+    pub step_id: String,
+    pub step_type: &'static str,
+    pub input: serde_json::Value,
+    pub output: serde_json::Value,
+    pub branch: Option<String>,
+    pub error: Option<String>,
+    /// Where the run goes next.
+    pub status: RunStatus,
+    pub position: Option<String>,
+    pub jumps: i64,
+    pub variables: BTreeMap<String, serde_json::Value>,
+    pub wake_at: Option<DateTime<Utc>>,
+    pub end_reason: Option<String>,
+}

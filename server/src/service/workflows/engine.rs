@@ -1,0 +1,345 @@
+//! Running workflows: the `workflow.run` job takes one step of one run. It reads what the step needs,
+//! decides the step's effect and where the run goes next, and hands both to the store, which applies them
+//! in one transaction guarded by the run's step counter. A job that runs twice (a worker died after the
+//! commit) finds the counter moved and does nothing, so no step's effect is ever applied twice.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde_json::json;
+
+use super::conditions::Facts;
+use super::validate::MAX_JUMPS;
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::jobs::{JobError, JobHandler};
+use crate::model::*;
+use crate::service::{contacts, variables};
+use crate::store::StoreError;
+
+/// The handler of `workflow.run` jobs.
+pub struct RunStep;
+
+#[async_trait]
+impl JobHandler for RunStep {
+    async fn run(&self, app: &App, job: &Job) -> Result<(), JobError> {
+        let ws = job.workspace_id.ok_or_else(|| JobError::Permanent("a workflow job without a workspace".into()))?;
+        let (Some(run_id), Some(step_seq)) = (job.payload["run_id"].as_i64(), job.payload["step_seq"].as_i64()) else {
+            return Err(JobError::Permanent("a workflow job without run_id and step_seq".into()));
+        };
+        let run = match app.store.get_run(ws, run_id).await {
+            Ok(run) => run,
+            // Deleted with its workflow.
+            Err(StoreError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(JobError::Transient(e.to_string())),
+        };
+        if run.step_seq != step_seq || run.status.is_over() {
+            return Ok(());
+        }
+        let commit = match app.store.workflow_version(ws, run.workflow_id, run.version).await {
+            Ok(definition) => match next_step(app, ws, &run, &definition).await {
+                Ok(commit) => commit,
+                Err(AppError::Internal(e)) => return Err(JobError::Transient(e)),
+                Err(e) => ending(&run, "error", RunStatus::Failed, e.to_string()),
+            },
+            Err(StoreError::NotFound(_)) => {
+                ending(&run, "error", RunStatus::Failed, "the workflow version is gone".to_owned())
+            }
+            Err(e) => return Err(JobError::Transient(e.to_string())),
+        };
+        let step_type = commit.step_type;
+        match app.store.commit_step(ws, &commit).await {
+            Ok(applied) => {
+                if applied {
+                    app.changed();
+                    metrics::counter!("switchboard_workflow_steps_total", "type" => step_type).increment(1);
+                }
+                Ok(())
+            }
+            // The effect could not be applied as computed (the conversation closed meanwhile, say):
+            // computed again on the next attempt from what is stored then.
+            Err(e) => Err(JobError::Transient(e.to_string())),
+        }
+    }
+}
+
+/// A run's steps by id, each with the step that follows it in its list.
+struct Flow<'a> {
+    steps: HashMap<&'a str, (&'a Step, Option<&'a str>)>,
+}
+
+impl<'a> Flow<'a> {
+    fn of(definition: &'a Definition) -> Self {
+        let mut flow = Self { steps: HashMap::new() };
+        flow.add(&definition.steps);
+        flow
+    }
+
+    fn add(&mut self, list: &'a [Step]) {
+        for (i, step) in list.iter().enumerate() {
+            let next = list.get(i + 1).map(|s| s.id.as_str());
+            self.steps.insert(step.id.as_str(), (step, next));
+            for (_, children) in step.kind.children() {
+                self.add(children);
+            }
+        }
+    }
+}
+
+/// A commit that ends the run at its current position without an effect.
+fn ending(run: &WorkflowRun, step_type: &'static str, status: RunStatus, reason: String) -> StepCommit {
+    StepCommit {
+        run_id: run.id,
+        expected_seq: run.step_seq,
+        effect: StepEffect::None,
+        step_id: run.position.clone().unwrap_or_default(),
+        step_type,
+        input: json!({}),
+        output: json!({}),
+        branch: None,
+        error: Some(reason.clone()),
+        status,
+        position: None,
+        jumps: run.jumps,
+        variables: run.variables.clone(),
+        wake_at: None,
+        end_reason: Some(reason),
+    }
+}
+
+/// What the run's contact looks like now: the contact, its open conversation (or the run's), the
+/// assignee of that conversation, and the channel it last used.
+struct Context {
+    contact: Contact,
+    conversation: Option<Conversation>,
+    last_channel: Option<Id>,
+    assignee: Option<User>,
+}
+
+async fn context(app: &App, ws: Id, run: &WorkflowRun) -> AppResult<Context> {
+    let contact = app.store.get_contact(ws, run.contact_id).await?;
+    let conversations = app.store.conversations_of_contacts(ws, &[run.contact_id]).await?;
+    let last_channel = conversations.iter().find_map(|c| c.last_channel_id);
+    let conversation = conversations
+        .iter()
+        .find(|c| c.status == ConversationStatus::Open)
+        .or_else(|| conversations.iter().find(|c| Some(c.id) == run.conversation_id))
+        .cloned();
+    let assignee = match conversation.as_ref().and_then(|c| c.assignee_id) {
+        Some(user) => app.store.get_user(ws, user).await.ok(),
+        None => None,
+    };
+    Ok(Context { contact, conversation, last_channel, assignee })
+}
+
+fn open_conversation(ctx: &Context) -> Option<&Conversation> {
+    ctx.conversation.as_ref().filter(|c| c.status == ConversationStatus::Open)
+}
+
+/// Decides the run's current step: its effect, its log entry and where the run goes next.
+pub async fn next_step(app: &App, ws: Id, run: &WorkflowRun, definition: &Definition) -> AppResult<StepCommit> {
+    let flow = Flow::of(definition);
+    let Some(position) = run.position.as_deref() else {
+        return Ok(ending(run, "end", RunStatus::Completed, "the end of the workflow".to_owned()));
+    };
+    let Some(&(step, next)) = flow.steps.get(position) else {
+        return Ok(ending(run, "error", RunStatus::Failed, format!("the step `{position}` does not exist")));
+    };
+    let mut commit = StepCommit {
+        run_id: run.id,
+        expected_seq: run.step_seq,
+        effect: StepEffect::None,
+        step_id: step.id.clone(),
+        step_type: step.kind.type_name(),
+        input: json!({}),
+        output: json!({}),
+        branch: None,
+        error: None,
+        status: RunStatus::Active,
+        position: next.map(str::to_owned),
+        jumps: run.jumps,
+        variables: run.variables.clone(),
+        wake_at: None,
+        end_reason: None,
+    };
+    let ctx = context(app, ws, run).await?;
+    // A failure goes down the step's failure path when it has one; otherwise the contact exits.
+    let fail = |commit: &mut StepCommit, on_failure: &[Step], reason: String| {
+        commit.error = Some(reason.clone());
+        match on_failure.first() {
+            Some(first) => {
+                commit.branch = Some("failure".into());
+                commit.position = Some(first.id.clone());
+            }
+            None => {
+                commit.status = RunStatus::Exited;
+                commit.position = None;
+                commit.end_reason = Some(reason);
+            }
+        }
+    };
+    let scope = || variables::Scope {
+        contact: ctx.contact.clone(),
+        assignee: ctx.assignee.clone(),
+        tz: chrono_tz::UTC,
+        variables: run.variables.clone(),
+    };
+    match &step.kind {
+        StepKind::SendMessage { text, channel_id, on_failure } => {
+            let mut scope = scope();
+            scope.tz = workspace_tz(app, ws).await?;
+            let content = MessageContent::Text { text: scope.resolve(text) };
+            commit.input = json!({ "content": content, "channel_id": channel_id.or(ctx.last_channel) });
+            match send_check(app, ws, &ctx, channel_id.or(ctx.last_channel), &content).await? {
+                Ok(channel) => {
+                    commit.effect = StepEffect::SendMessage(NewMessage {
+                        channel_id: Some(channel),
+                        direction: Direction::Outgoing,
+                        sender: Actor { kind: ActorKind::Workflow, id: Some(run.workflow_id) },
+                        content,
+                        provider_message_id: None,
+                        status: MessageStatus::Pending,
+                    });
+                }
+                Err(reason) => fail(&mut commit, on_failure, reason),
+            }
+        }
+        StepKind::UpdateTag { action, tags } => {
+            commit.input = json!({ "action": action, "tags": tags });
+            commit.effect = match action {
+                TagChange::Add => StepEffect::AddTags(tags.iter().map(|t| t.trim().to_owned()).collect()),
+                TagChange::Remove => StepEffect::RemoveTags(tags.iter().map(|t| t.trim().to_owned()).collect()),
+            };
+        }
+        StepKind::UpdateField { field, value } => {
+            let mut scope = scope();
+            scope.tz = workspace_tz(app, ws).await?;
+            let value = match value {
+                serde_json::Value::String(s) => serde_json::Value::String(scope.resolve(s)),
+                other => other.clone(),
+            };
+            commit.input = json!({ "field": field, "value": value });
+            let request = if super::validate::STANDARD_FIELDS.contains(&field.as_str()) {
+                json!({ field.as_str(): value })
+            } else {
+                json!({ "custom_fields": { field.as_str(): value } })
+            };
+            let update =
+                serde_json::from_value(request).map_err(|e| AppError::validation(field.clone(), e.to_string()));
+            match async { contacts::changes(app, ws, &ctx.contact, update?).await }.await {
+                Ok((fields, changed)) => {
+                    commit.effect = StepEffect::UpdateContact { fields: Box::new(fields), changed };
+                }
+                Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
+                Err(e) => fail(&mut commit, &[], format!("cannot set `{field}`: {e}")),
+            }
+        }
+        StepKind::Branch { branches, otherwise } => {
+            let facts = Facts {
+                contact: &ctx.contact,
+                conversation: ctx.conversation.as_ref(),
+                assignee: ctx.assignee.as_ref(),
+                variables: &run.variables,
+                now: Utc::now(),
+            };
+            let taken = branches.iter().find(|b| facts.branch_holds(b));
+            let (name, steps) = match taken {
+                Some(b) => (b.name.clone(), b.steps.as_slice()),
+                None => ("else".to_owned(), otherwise.as_slice()),
+            };
+            let tested: serde_json::Map<String, serde_json::Value> = branches
+                .iter()
+                .flat_map(|b| &b.conditions)
+                .map(|c| (c.variable.clone(), facts.value(&c.variable).unwrap_or(serde_json::Value::Null)))
+                .collect();
+            commit.input = serde_json::Value::Object(tested);
+            commit.branch = Some(name);
+            commit.position = steps.first().map(|s| s.id.clone());
+        }
+        StepKind::Wait { seconds } => {
+            let until = Utc::now() + chrono::Duration::seconds(i64::try_from(*seconds).unwrap_or(i64::MAX / 1000));
+            commit.input = json!({ "seconds": seconds });
+            commit.output = json!({ "until": until });
+            commit.status = RunStatus::Waiting;
+            commit.wake_at = Some(until);
+        }
+        StepKind::Jump { to } => {
+            if run.jumps >= MAX_JUMPS {
+                commit.output = json!({ "jumped": false, "reason": format!("{MAX_JUMPS} jumps already") });
+            } else {
+                commit.output = json!({ "jumped": true, "to": to });
+                commit.jumps = run.jumps + 1;
+                commit.position = Some(to.clone());
+            }
+        }
+        StepKind::Assign { user_id } => {
+            commit.input = json!({ "user_id": user_id });
+            match open_conversation(&ctx) {
+                None => fail(&mut commit, &[], "the contact has no open conversation to assign".to_owned()),
+                Some(conversation) => match user_id {
+                    Some(user) if app.store.get_user(ws, *user).await.is_err() => {
+                        fail(&mut commit, &[], format!("user {user} is no longer a member of the workspace"))
+                    }
+                    _ => commit.effect = StepEffect::Assign { conversation_id: conversation.id, user_id: *user_id },
+                },
+            }
+        }
+        StepKind::OpenConversation {} => match open_conversation(&ctx) {
+            Some(open) => commit.output = json!({ "already_open": open.id }),
+            None => commit.effect = StepEffect::OpenConversation,
+        },
+        StepKind::CloseConversation { category_id, summary } => {
+            commit.input = json!({ "category_id": category_id, "summary": summary });
+            match open_conversation(&ctx) {
+                Some(open) => {
+                    let close = CloseRequest { category_id: *category_id, summary: summary.clone() };
+                    commit.effect = StepEffect::CloseConversation { conversation_id: open.id, close };
+                }
+                None => commit.output = json!({ "already_closed": true }),
+            }
+        }
+    }
+    if commit.status == RunStatus::Active && commit.position.is_none() {
+        commit.status = RunStatus::Completed;
+    }
+    Ok(commit)
+}
+
+async fn workspace_tz(app: &App, ws: Id) -> AppResult<chrono_tz::Tz> {
+    Ok(app.store.get_workspace(ws).await?.timezone.parse().unwrap_or(chrono_tz::UTC))
+}
+
+/// Whether a message can go out on `channel` now: the channel exists and is enabled, the content suits
+/// it, and its messaging window is open. `Err(reason)` is a step failure, not an error of the server.
+async fn send_check(
+    app: &App,
+    ws: Id,
+    ctx: &Context,
+    channel: Option<Id>,
+    content: &MessageContent,
+) -> AppResult<Result<Id, String>> {
+    let Some(channel_id) = channel else {
+        return Ok(Err("the contact has no channel to send on".to_owned()));
+    };
+    let channel = match app.store.get_channel(ws, channel_id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound(_)) => return Ok(Err(format!("channel {channel_id} no longer exists"))),
+        Err(e) => return Err(e.into()),
+    };
+    if !channel.enabled {
+        return Ok(Err(format!("the channel {} is disabled", channel.name)));
+    }
+    if !ctx.contact.identities.iter().any(|i| i.channel_id == channel_id) {
+        return Ok(Err(format!("the contact cannot be reached on the channel {}", channel.name)));
+    }
+    let checked = async {
+        crate::service::conversations::check_outgoing(app, ws, &channel, content).await?;
+        crate::service::window::check(app, ws, ctx.contact.id, &channel, content).await
+    };
+    match checked.await {
+        Ok(()) => Ok(Ok(channel_id)),
+        Err(AppError::Internal(e)) => Err(AppError::Internal(e)),
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}

@@ -1,0 +1,247 @@
+//! Workflows: drafts, publishing (a frozen version per publish), runs started by hand, and the run logs.
+//! Owners and managers only: agents do not see workflows.
+//!
+//! The rest lives beside: `validate` checks definitions, `triggers` starts runs from the event log,
+//! `engine` takes their steps (the `workflow.run` job), `conditions` evaluates branches.
+
+pub mod conditions;
+pub mod engine;
+pub mod triggers;
+pub mod validate;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{actor, require, validate as fields};
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::model::*;
+use crate::store::RunFilter;
+pub use validate::Problem;
+
+/// Largest definition accepted, as JSON.
+const MAX_DEFINITION_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowInput {
+    /// 1 to 100 characters.
+    pub name: String,
+    /// The trigger and the steps (see docs/workflows.md). Drafts are kept even with problems; publishing
+    /// needs none.
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+}
+
+/// A workflow with what is wrong with its draft (empty when it can be published).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WorkflowView {
+    #[serde(flatten)]
+    pub workflow: Workflow,
+    pub problems: Vec<Problem>,
+}
+
+/// A run with its log.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunView {
+    #[serde(flatten)]
+    pub run: WorkflowRun,
+    pub steps: Vec<RunStep>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRun {
+    pub contact_id: Id,
+    /// Trigger variables (`$variables.NAME`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub variables: BTreeMap<String, serde_json::Value>,
+}
+
+fn check_input(req: &WorkflowInput) -> AppResult<String> {
+    let name = fields::required("name", &req.name, 100)?;
+    if !req.definition.is_object() {
+        return Err(AppError::validation("definition", "must be an object with a trigger and steps"));
+    }
+    if req.definition.to_string().len() > MAX_DEFINITION_BYTES {
+        return Err(AppError::validation("definition", format!("must be at most {MAX_DEFINITION_BYTES} bytes")));
+    }
+    Ok(name)
+}
+
+/// Every problem of a definition, its references to the workspace included.
+pub async fn problems(
+    app: &App,
+    ws: Id,
+    definition: &serde_json::Value,
+) -> AppResult<(Option<Definition>, Vec<Problem>)> {
+    let checked = validate::check(definition);
+    let mut problems = checked.problems;
+    let mut custom: Option<Vec<String>> = None;
+    for (reference, field, step_id) in checked.references {
+        let missing = match &reference {
+            validate::Reference::User(id) => {
+                app.store.get_user(ws, *id).await.is_err().then(|| format!("no user {id} in this workspace"))
+            }
+            validate::Reference::Channel(id) => {
+                app.store.get_channel(ws, *id).await.is_err().then(|| format!("no channel {id}"))
+            }
+            validate::Reference::ClosingCategory(id) => {
+                app.store.get_closing_category(ws, *id).await.is_err().then(|| format!("no closing category {id}"))
+            }
+            validate::Reference::CustomField(key) => {
+                if custom.is_none() {
+                    custom = Some(app.store.list_field_definitions(ws).await?.into_iter().map(|d| d.key).collect());
+                }
+                let known = custom.as_ref().is_some_and(|keys| keys.contains(key));
+                (!known).then(|| format!("`{key}` is neither a standard contact field nor a custom field"))
+            }
+        };
+        if let Some(message) = missing {
+            problems.push(Problem { field, step_id, message });
+        }
+    }
+    Ok((checked.definition, problems))
+}
+
+async fn view(app: &App, workflow: Workflow) -> AppResult<WorkflowView> {
+    let (_, problems) = problems(app, workflow.workspace_id, &workflow.definition).await?;
+    Ok(WorkflowView { workflow, problems })
+}
+
+pub async fn list(app: &App, who: &Principal, page: &PageRequest) -> AppResult<Page<Workflow>> {
+    require(who, Role::Manager)?;
+    Ok(app.store.list_workflows(who.workspace_id, page).await?)
+}
+
+pub async fn create(app: &App, who: &Principal, req: WorkflowInput) -> AppResult<WorkflowView> {
+    require(who, Role::Manager)?;
+    let name = check_input(&req)?;
+    let ws = who.workspace_id;
+    if app.store.count_workflows(ws).await? >= validate::MAX_WORKFLOWS {
+        return Err(AppError::Unprocessable {
+            code: "workflow_limit",
+            message: format!("a workspace has at most {} workflows; delete one first", validate::MAX_WORKFLOWS),
+        });
+    }
+    let workflow = app.store.create_workflow(ws, &name, &req.definition, actor(who)).await?;
+    view(app, workflow).await
+}
+
+pub async fn get(app: &App, who: &Principal, id: Id) -> AppResult<WorkflowView> {
+    require(who, Role::Manager)?;
+    let workflow = app.store.get_workflow(who.workspace_id, id).await?;
+    view(app, workflow).await
+}
+
+/// Replaces the draft; runs in progress keep the version they started on.
+pub async fn update(app: &App, who: &Principal, id: Id, req: WorkflowInput) -> AppResult<WorkflowView> {
+    require(who, Role::Manager)?;
+    let name = check_input(&req)?;
+    let workflow = app.store.update_workflow(who.workspace_id, id, &name, &req.definition, actor(who)).await?;
+    view(app, workflow).await
+}
+
+pub async fn delete(app: &App, who: &Principal, id: Id) -> AppResult<()> {
+    require(who, Role::Manager)?;
+    Ok(app.store.delete_workflow(who.workspace_id, id, actor(who)).await?)
+}
+
+/// Freezes the draft as the next version and makes it live; refused with the first problem (and how
+/// many there are) while the draft has any.
+pub async fn publish(app: &App, who: &Principal, id: Id) -> AppResult<WorkflowView> {
+    require(who, Role::Manager)?;
+    let ws = who.workspace_id;
+    let workflow = app.store.get_workflow(ws, id).await?;
+    let (definition, problems) = problems(app, ws, &workflow.definition).await?;
+    if let Some(first) = problems.first() {
+        let step = first.step_id.as_ref().map(|s| format!("step `{s}`: ")).unwrap_or_default();
+        let more = match problems.len() {
+            1 => String::new(),
+            n => format!(" ({} more problems: GET the workflow to see them all)", n - 1),
+        };
+        let field = match first.field.as_str() {
+            "definition" => "definition".to_owned(),
+            f => format!("definition.{f}"),
+        };
+        return Err(AppError::validation(field, format!("{step}{}{more}", first.message)));
+    }
+    let Some(definition) = definition else {
+        return Err(AppError::validation("definition", "cannot be read"));
+    };
+    let published = app.store.publish_workflow(ws, id, &definition, actor(who)).await?;
+    app.changed();
+    view(app, published).await
+}
+
+pub async fn unpublish(app: &App, who: &Principal, id: Id) -> AppResult<WorkflowView> {
+    require(who, Role::Manager)?;
+    let workflow = app.store.unpublish_workflow(who.workspace_id, id, actor(who)).await?;
+    view(app, workflow).await
+}
+
+/// Starts a published workflow with a manual trigger for a contact.
+pub async fn start(app: &App, who: &Principal, id: Id, req: StartRun) -> AppResult<WorkflowRun> {
+    require(who, Role::Manager)?;
+    let ws = who.workspace_id;
+    let workflow = app.store.get_workflow(ws, id).await?;
+    let Some(version) = workflow.published_version.filter(|_| workflow.status == WorkflowStatus::Published) else {
+        return Err(AppError::conflict("workflow_not_published", "publish the workflow before starting it"));
+    };
+    let definition = app.store.workflow_version(ws, id, version).await?;
+    if definition.trigger != (Trigger::Manual {}) {
+        return Err(AppError::conflict(
+            "workflow_not_manual",
+            format!("this workflow starts on its trigger ({}), not by hand", definition.trigger.type_name()),
+        ));
+    }
+    app.store
+        .get_contact(ws, req.contact_id)
+        .await
+        .map_err(|_| AppError::validation("contact_id", "no such contact"))?;
+    for key in req.variables.keys() {
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || key.len() > 64 {
+            return Err(AppError::validation(format!("variables.{key}"), "names are 1 to 64 letters, digits or `_`"));
+        }
+    }
+    let run = NewRun {
+        workflow_id: id,
+        version,
+        contact_id: req.contact_id,
+        conversation_id: None,
+        position: definition.steps.first().map(|s| s.id.clone()),
+        variables: req.variables,
+        trigger_seq: None,
+        once_per_contact: definition.trigger_once_per_contact,
+    };
+    let started = app.store.start_runs(ws, None, &[run]).await?.unwrap_or_default();
+    let Some(run) = started.into_iter().next() else {
+        return Err(AppError::conflict(
+            "workflow_already_run",
+            "this workflow runs once per contact, and this contact had its run",
+        ));
+    };
+    app.changed();
+    Ok(run)
+}
+
+pub async fn runs(app: &App, who: &Principal, filter: RunFilter, page: &PageRequest) -> AppResult<Page<WorkflowRun>> {
+    require(who, Role::Manager)?;
+    if let Some(id) = filter.workflow_id {
+        app.store.get_workflow(who.workspace_id, id).await?;
+    }
+    if let Some(id) = filter.contact_id {
+        app.store.get_contact(who.workspace_id, id).await?;
+    }
+    Ok(app.store.list_runs(who.workspace_id, filter, page).await?)
+}
+
+pub async fn run(app: &App, who: &Principal, id: Id) -> AppResult<RunView> {
+    require(who, Role::Manager)?;
+    let run = app.store.get_run(who.workspace_id, id).await?;
+    let steps = app.store.run_steps(who.workspace_id, id).await?;
+    Ok(RunView { run, steps })
+}

@@ -1,0 +1,357 @@
+//! Checking a workflow definition: its JSON shape, then every limit and reference, collecting every
+//! problem with the field (a path such as `steps[2].branches[0].conditions[1].value`) and the step it is in,
+//! so a builder can mark each one. Publishing needs a definition without problems; drafts may have some.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::model::*;
+
+pub const MAX_STEPS: usize = 100;
+pub const MAX_WORKFLOWS: u64 = 100;
+pub const MAX_JUMPS: i64 = 10;
+pub const MAX_WAIT_SECONDS: u64 = 7 * 24 * 3600;
+pub const MAX_CONDITIONS: usize = 10;
+pub const MAX_BRANCHES: usize = 9;
+pub const MAX_TEXT_CHARS: usize = 2000;
+pub const MAX_TAGS: usize = 10;
+
+/// Standard contact fields a step may set (custom fields are named by their key).
+pub const STANDARD_FIELDS: [&str; 7] =
+    ["first_name", "last_name", "phone", "email", "country", "language", "lifecycle_stage"];
+
+/// One thing wrong with a definition.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Problem {
+    /// Where: a path into the definition (`definition` for the definition itself).
+    pub field: String,
+    /// The id of the step the problem is in, if any.
+    pub step_id: Option<String>,
+    pub message: String,
+}
+
+/// Something a definition refers to, checked against the workspace afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reference {
+    User(Id),
+    Channel(Id),
+    ClosingCategory(Id),
+    /// A contact field key that is not a standard field: must be a custom field of the workspace.
+    CustomField(String),
+}
+
+/// What checking found: the parsed definition (when the shape is right), its problems, and what it
+/// refers to (with the field and step of each reference).
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub definition: Option<Definition>,
+    pub problems: Vec<Problem>,
+    pub references: Vec<(Reference, String, Option<String>)>,
+}
+
+/// Checks a definition's shape and limits (not yet its references to the workspace).
+pub fn check(value: &serde_json::Value) -> Checked {
+    let mut out = Checked::default();
+    let definition: Definition = match serde_path_to_error::deserialize(value) {
+        Ok(d) => d,
+        Err(e) => {
+            let path = e.path().to_string();
+            // Relative to the definition, as every other problem's field; "definition" for its root.
+            let field = if path == "." { "definition".to_owned() } else { path };
+            let step_id = step_at(value, e.path());
+            out.problems.push(Problem { field, step_id, message: e.into_inner().to_string() });
+            return out;
+        }
+    };
+    let mut walk = Walk { ids: HashMap::new(), count: 0, jumps: Vec::new(), out: &mut out };
+    walk.trigger(&definition.trigger);
+    walk.steps("steps", &definition.steps);
+    if walk.count > MAX_STEPS {
+        let message = format!("a workflow has at most {MAX_STEPS} steps; this one has {}", walk.count);
+        walk.problem("steps", None, message);
+    }
+    let jumps = std::mem::take(&mut walk.jumps);
+    for (field, id, to) in jumps {
+        if to == id {
+            walk.problem(&field, Some(&id), "a jump cannot go to itself".to_owned());
+        } else if !walk.ids.contains_key(&to) {
+            walk.problem(&field, Some(&id), format!("no step has the id `{to}`"));
+        }
+    }
+    out.definition = Some(definition);
+    out
+}
+
+/// The id of the innermost step on `path` in the raw JSON, for a problem found while parsing.
+fn step_at(value: &serde_json::Value, path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut at = value;
+    let mut id = None;
+    for segment in path.iter() {
+        at = match segment {
+            Segment::Seq { index } => at.get(index)?,
+            Segment::Map { key } => at.get(key.as_str())?,
+            _ => return id,
+        };
+        if let Some(s) = at.get("id").and_then(|v| v.as_str())
+            && at.get("type").is_some()
+        {
+            id = Some(s.to_owned());
+        }
+    }
+    id
+}
+
+struct Walk<'a> {
+    /// Step ids seen, with their field.
+    ids: HashMap<String, String>,
+    count: usize,
+    /// (field, jump step id, target) to check once every id is known.
+    jumps: Vec<(String, String, String)>,
+    out: &'a mut Checked,
+}
+
+impl Walk<'_> {
+    fn problem(&mut self, field: &str, step: Option<&str>, message: String) {
+        self.out.problems.push(Problem { field: field.to_owned(), step_id: step.map(str::to_owned), message });
+    }
+
+    fn refer(&mut self, reference: Reference, field: String, step: &str) {
+        self.out.references.push((reference, field, Some(step.to_owned())));
+    }
+
+    fn text(&mut self, field: &str, step: Option<&str>, value: &str, max: usize) {
+        let n = value.trim().chars().count();
+        if n == 0 {
+            self.problem(field, step, "must not be empty".to_owned());
+        } else if n > max {
+            self.problem(field, step, format!("must be at most {max} characters (has {n})"));
+        }
+    }
+
+    fn tags(&mut self, field: &str, step: Option<&str>, tags: &[String], required: bool) {
+        if required && tags.is_empty() {
+            self.problem(field, step, "name at least one tag".to_owned());
+        }
+        if tags.len() > MAX_TAGS {
+            self.problem(field, step, format!("at most {MAX_TAGS} tags"));
+        }
+        for (i, tag) in tags.iter().enumerate() {
+            self.text(&format!("{field}[{i}]"), step, tag, 50);
+        }
+    }
+
+    fn trigger(&mut self, trigger: &Trigger) {
+        match trigger {
+            Trigger::ContactTagUpdated { tags, .. } => self.tags("trigger.tags", None, tags, false),
+            Trigger::ContactFieldUpdated { fields } => {
+                if fields.is_empty() {
+                    self.problem("trigger.fields", None, "name at least one field".to_owned());
+                }
+                for (i, f) in fields.iter().enumerate() {
+                    let field = format!("trigger.fields[{i}]");
+                    self.text(&field, None, f, 100);
+                    if !STANDARD_FIELDS.contains(&f.as_str()) {
+                        self.out.references.push((Reference::CustomField(f.clone()), field, None));
+                    }
+                }
+            }
+            Trigger::LifecycleUpdated { stages } => {
+                for (i, s) in stages.iter().enumerate() {
+                    self.text(&format!("trigger.stages[{i}]"), None, s, 50);
+                }
+            }
+            Trigger::ConversationOpened { .. } | Trigger::ConversationClosed {} | Trigger::Manual {} => {}
+        }
+    }
+
+    fn steps(&mut self, field: &str, steps: &[Step]) {
+        for (i, step) in steps.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            self.step(&at, step);
+            if matches!(step.kind, StepKind::Branch { .. }) && i + 1 < steps.len() {
+                let message = "a branch step ends its path: put the steps after it into its branches".to_owned();
+                self.problem(&format!("{field}[{}]", i + 1), Some(&steps[i + 1].id), message);
+            }
+        }
+    }
+
+    fn step(&mut self, at: &str, step: &Step) {
+        self.count += 1;
+        let id = step.id.as_str();
+        let valid_id =
+            !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_id {
+            self.problem(&format!("{at}.id"), Some(id), "must be 1 to 64 letters, digits, `_` or `-`".to_owned());
+        } else if let Some(first) = self.ids.insert(id.to_owned(), at.to_owned()) {
+            self.problem(&format!("{at}.id"), Some(id), format!("the id `{id}` is used already at {first}"));
+        }
+        let f = |name: &str| format!("{at}.{name}");
+        match &step.kind {
+            StepKind::SendMessage { text, channel_id, on_failure } => {
+                self.text(&f("text"), Some(id), text, MAX_TEXT_CHARS);
+                if let Some(channel) = channel_id {
+                    self.refer(Reference::Channel(*channel), f("channel_id"), id);
+                }
+                self.steps(&f("on_failure"), on_failure);
+            }
+            StepKind::UpdateTag { tags, .. } => self.tags(&f("tags"), Some(id), tags, true),
+            StepKind::UpdateField { field, value } => {
+                self.text(&f("field"), Some(id), field, 100);
+                if !STANDARD_FIELDS.contains(&field.as_str()) && !field.trim().is_empty() {
+                    self.refer(Reference::CustomField(field.clone()), f("field"), id);
+                }
+                if matches!(value, serde_json::Value::Object(_) | serde_json::Value::Array(_)) {
+                    self.problem(&f("value"), Some(id), "must be text, a number, true/false or null".to_owned());
+                }
+            }
+            StepKind::Branch { branches, otherwise } => {
+                if branches.is_empty() || branches.len() > MAX_BRANCHES {
+                    let message = format!("a branch step has 1 to {MAX_BRANCHES} branches besides `else`");
+                    self.problem(&f("branches"), Some(id), message);
+                }
+                let mut names = HashSet::new();
+                for (i, branch) in branches.iter().enumerate() {
+                    let b = format!("{at}.branches[{i}]");
+                    self.text(&format!("{b}.name"), Some(id), &branch.name, 50);
+                    if !names.insert(branch.name.trim().to_lowercase()) || branch.name.trim() == "else" {
+                        self.problem(&format!("{b}.name"), Some(id), "branch names must be unique".to_owned());
+                    }
+                    if branch.conditions.is_empty() || branch.conditions.len() > MAX_CONDITIONS {
+                        let message = format!("a branch has 1 to {MAX_CONDITIONS} conditions");
+                        self.problem(&format!("{b}.conditions"), Some(id), message);
+                    }
+                    for (j, condition) in branch.conditions.iter().enumerate() {
+                        self.condition(&format!("{b}.conditions[{j}]"), id, condition);
+                    }
+                    self.steps(&format!("{b}.steps"), &branch.steps);
+                }
+                self.steps(&f("else"), otherwise);
+            }
+            StepKind::Wait { seconds } => {
+                if *seconds == 0 || *seconds > MAX_WAIT_SECONDS {
+                    self.problem(&f("seconds"), Some(id), format!("must be 1 to {MAX_WAIT_SECONDS} (7 days)"));
+                }
+            }
+            StepKind::Jump { to } => self.jumps.push((f("to"), id.to_owned(), to.clone())),
+            StepKind::Assign { user_id } => {
+                if let Some(user) = user_id {
+                    self.refer(Reference::User(*user), f("user_id"), id);
+                }
+            }
+            StepKind::OpenConversation {} => {}
+            StepKind::CloseConversation { category_id, summary } => {
+                if let Some(category) = category_id {
+                    self.refer(Reference::ClosingCategory(*category), f("category_id"), id);
+                }
+                if let Some(summary) = summary
+                    && summary.chars().count() > 1000
+                {
+                    self.problem(&f("summary"), Some(id), "must be at most 1000 characters".to_owned());
+                }
+            }
+        }
+    }
+
+    fn condition(&mut self, at: &str, step: &str, c: &StepCondition) {
+        let known = super::conditions::is_known_variable(&c.variable);
+        if !known {
+            let message = format!(
+                "`{}` is not a variable a condition can test ($contact.*, $conversation.*, $variables.*, \
+                 $assignee.*, $message.*)",
+                c.variable
+            );
+            self.problem(&format!("{at}.variable"), Some(step), message);
+        }
+        if c.operator.needs_value() && c.value.is_null() {
+            self.problem(&format!("{at}.value"), Some(step), "this operator compares with a value".to_owned());
+        }
+        if matches!(c.operator, Operator::HasAnyOf | Operator::HasAllOf | Operator::HasNoneOf) && !c.value.is_array() {
+            self.problem(&format!("{at}.value"), Some(step), "must be a list".to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn problems(v: serde_json::Value) -> Vec<Problem> {
+        check(&v).problems
+    }
+
+    #[test]
+    fn a_good_definition_has_no_problems() {
+        let checked = check(&json!({
+            "trigger": { "type": "contact_tag_updated", "tags": ["lead"], "action": "added" },
+            "steps": [
+                { "id": "hi", "type": "send_message", "text": "Hi $contact.first_name",
+                  "on_failure": [{ "id": "tag-failed", "type": "update_tag", "action": "add", "tags": ["unreachable"] }] },
+                { "id": "wait", "type": "wait", "seconds": 3600 },
+                { "id": "vip", "type": "branch", "branches": [
+                    { "name": "VIP", "conditions": [{ "variable": "$contact.tags", "operator": "has_any_of", "value": ["vip"] }],
+                      "steps": [{ "id": "again", "type": "jump", "to": "hi" }] }
+                ], "else": [{ "id": "close", "type": "close_conversation" }] }
+            ]
+        }));
+        assert_eq!(checked.problems, vec![]);
+        assert!(checked.definition.is_some());
+    }
+
+    #[test]
+    fn a_shape_error_names_the_field_and_the_step() {
+        let p = problems(json!({
+            "trigger": { "type": "conversation_closed" },
+            "steps": [{ "id": "a", "type": "wait", "seconds": 5 }, { "id": "b", "type": "send_message", "txt": "x" }]
+        }));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].field, "steps[1]");
+        assert_eq!(p[0].step_id.as_deref(), Some("b"));
+        assert!(p[0].message.contains("txt"), "{}", p[0].message);
+        let p = problems(json!({ "trigger": { "type": "sometimes" } }));
+        assert_eq!(p[0].field, "trigger.type");
+    }
+
+    #[test]
+    fn limits_and_references_are_each_a_problem() {
+        let p = problems(json!({
+            "trigger": { "type": "manual" },
+            "steps": [
+                { "id": "w", "type": "wait", "seconds": 604801 },
+                { "id": "w", "type": "send_message", "text": "" },
+                { "id": "j", "type": "jump", "to": "nowhere" },
+                { "id": "b", "type": "branch", "branches": [
+                    { "name": "x", "conditions": [{ "variable": "$weather.today", "operator": "equal" }] }
+                ] },
+                { "id": "after-branch", "type": "open_conversation" }
+            ]
+        }));
+        let fields: Vec<&str> = p.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "steps[0].seconds",
+                "steps[1].id",
+                "steps[1].text",
+                "steps[3].branches[0].conditions[0].variable",
+                "steps[3].branches[0].conditions[0].value",
+                "steps[4]",
+                "steps[2].to"
+            ],
+            "{p:#?}"
+        );
+        assert_eq!(p[6].step_id.as_deref(), Some("j"));
+    }
+
+    #[test]
+    fn more_than_a_hundred_steps_is_refused() {
+        let steps: Vec<_> = (0..101).map(|i| json!({ "id": format!("s{i}"), "type": "open_conversation" })).collect();
+        let p = problems(json!({ "trigger": { "type": "manual" }, "steps": steps }));
+        assert_eq!(p.len(), 1);
+        assert!(p[0].message.contains("101"));
+    }
+}

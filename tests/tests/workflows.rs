@@ -1,0 +1,510 @@
+//! Workflows through the API on SQLite and PostgreSQL: drafts with their problems, publishing and
+//! versions, each trigger read from the event log, each step, failure paths, waits and jumps, and a step
+//! job that runs twice applying its effect once. The trigger reader and the workflow jobs are driven by the
+//! test (`drive`), so every step is deterministic.
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard::jobs::JobHandler;
+use switchboard::model::{Job, Timestamp, WORKFLOW_RUN_JOB};
+use switchboard::service::workflows::{engine::RunStep, triggers};
+use switchboard_tests::inbox::*;
+use switchboard_tests::{Backend, TestServer, assert_error, both_backends};
+
+/// Claims the next due workflow job as of `now`.
+async fn claim(s: &TestServer, now: Timestamp) -> Option<Job> {
+    let kinds = [WORKFLOW_RUN_JOB.to_owned()];
+    s.app.store.claim_job(&kinds, now, now + Duration::minutes(5)).await.expect("claim")
+}
+
+/// Reads the triggers and takes every workflow step due by `now`, until none is left; returns the steps run.
+async fn drive_at(s: &TestServer, now: Timestamp) -> usize {
+    let mut steps = 0;
+    loop {
+        triggers::poll(&s.app).await.expect("trigger reader");
+        // Steps queue their next step as of the real clock: due at once unless they wait.
+        let at = now.max(Utc::now());
+        let Some(job) = claim(s, at).await else { return steps };
+        RunStep.run(&s.app, &job).await.expect("workflow step");
+        s.app.store.complete_job(job.id, at).await.expect("complete");
+        steps += 1;
+        assert!(steps < 500, "a workflow that never stops");
+    }
+}
+
+async fn drive(s: &TestServer) -> usize {
+    drive_at(s, Utc::now()).await
+}
+
+/// Saves and publishes a workflow; returns its id.
+async fn publish(s: &TestServer, name: &str, definition: Value) -> i64 {
+    let (status, created) = s.post("/api/v1/workflows", json!({"name": name, "definition": definition})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["problems"], json!([]), "{created}");
+    let wf = id(&created);
+    let (status, published) = s.post(&format!("/api/v1/workflows/{wf}/publish"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{published}");
+    wf
+}
+
+/// The workflow's runs, newest first.
+async fn runs(s: &TestServer, workflow: i64) -> Vec<Value> {
+    let (status, page) = s.get(&format!("/api/v1/workflows/{workflow}/runs")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"].as_array().expect("items").clone()
+}
+
+/// A run with its log.
+async fn run_log(s: &TestServer, run: i64) -> Value {
+    let (status, run) = s.get(&format!("/api/v1/workflow-runs/{run}")).await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    run
+}
+
+/// `(step_id, branch)` of each logged step.
+fn path(run: &Value) -> Vec<(String, Value)> {
+    run["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| (s["step_id"].as_str().unwrap_or_default().to_owned(), s["branch"].clone()))
+        .collect()
+}
+
+async fn contact(s: &TestServer, id: i64) -> Value {
+    s.get(&format!("/api/v1/contacts/{id}")).await.1
+}
+
+/// The contact who wrote "hello" on a new example channel, with their open conversation.
+async fn writer(s: &TestServer, from: &str) -> (i64, i64, i64) {
+    let channel = example_channel(s, &format!("channel {from}")).await;
+    incoming(s, channel, from, "hello").await;
+    let conversation = ids(s, &s.token, "").await[0];
+    let (_, c) = s.get(&format!("/api/v1/conversations/{conversation}")).await;
+    (channel, c["contact_id"].as_i64().expect("contact"), conversation)
+}
+
+async fn definitions(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (_, agent) = s.user("agent@acme.test", "agent").await;
+    // A draft is kept with its problems, each naming the field and the step.
+    let draft = json!({
+        "trigger": {"type": "conversation_opened", "sources": ["contact"]},
+        "steps": [
+            {"id": "greet", "type": "send_message", "text": ""},
+            {"id": "pause", "type": "wait", "seconds": 700000},
+            {"id": "back", "type": "jump", "to": "nowhere"},
+            {"id": "who", "type": "assign", "user_id": 424242}
+        ]
+    });
+    let (status, created) = s.post("/api/v1/workflows", json!({"name": "Welcome", "definition": draft})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let wf = id(&created);
+    assert_eq!(created["status"], "draft");
+    let problems: Vec<(Value, Value)> = created["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|p| (p["field"].clone(), p["step_id"].clone()))
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            (json!("steps[0].text"), json!("greet")),
+            (json!("steps[1].seconds"), json!("pause")),
+            (json!("steps[2].to"), json!("back")),
+            (json!("steps[3].user_id"), json!("who")),
+        ]
+    );
+    // Publishing is refused with the first problem.
+    let refused = s.post(&format!("/api/v1/workflows/{wf}/publish"), json!({})).await;
+    assert_error(&refused, 422, "validation_failed");
+    assert_eq!(refused.1["error"]["field"], "definition.steps[0].text");
+    let message = refused.1["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("step `greet`: must not be empty") && message.contains("3 more problems"), "{message}");
+
+    // A shape error names the step and the unknown field.
+    let typo = json!({"trigger": {"type": "manual"}, "steps": [{"id": "a", "type": "send_message", "txt": "hi"}]});
+    let (_, view) =
+        s.put(&format!("/api/v1/workflows/{wf}"), Some(json!({"name": "Welcome", "definition": typo}))).await;
+    assert_eq!(view["problems"][0]["step_id"], "a");
+    assert!(view["problems"][0]["message"].as_str().unwrap_or_default().contains("txt"), "{view}");
+    // Not a definition at all, or no name: refused outright.
+    let bad = s.post("/api/v1/workflows", json!({"name": "x", "definition": [1]})).await;
+    assert_error(&bad, 422, "validation_failed");
+    assert_eq!(bad.1["error"]["field"], "definition");
+    assert_error(&s.post("/api/v1/workflows", json!({"name": " ", "definition": {}})).await, 422, "validation_failed");
+
+    // Fixed, published: version 1; published again after an edit: version 2.
+    let good = json!({"trigger": {"type": "manual"}, "steps": [{"id": "hi", "type": "send_message", "text": "Hi"}]});
+    let (_, view) =
+        s.put(&format!("/api/v1/workflows/{wf}"), Some(json!({"name": "Welcome", "definition": good}))).await;
+    assert_eq!(view["problems"], json!([]));
+    let (_, published) = s.post(&format!("/api/v1/workflows/{wf}/publish"), json!({})).await;
+    assert_eq!((published["status"].clone(), published["published_version"].clone()), (json!("published"), json!(1)));
+    let (_, again) = s.post(&format!("/api/v1/workflows/{wf}/publish"), json!({})).await;
+    assert_eq!(again["published_version"], 2);
+    let (_, off) = s.post(&format!("/api/v1/workflows/{wf}/unpublish"), json!({})).await;
+    assert_eq!((off["status"].clone(), off["published_version"].clone()), (json!("draft"), json!(2)));
+    let (_, list) = s.get("/api/v1/workflows").await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+
+    // Agents do not see workflows.
+    let as_agent = s.call(reqwest::Method::GET, "/api/v1/workflows", Some(&agent), None).await;
+    assert_error(&as_agent, 403, "forbidden");
+    assert_error(&s.get("/api/v1/workflows/424242").await, 404, "not_found");
+    assert_eq!(s.delete(&format!("/api/v1/workflows/{wf}")).await.0, StatusCode::NO_CONTENT);
+    assert_error(&s.get(&format!("/api/v1/workflows/{wf}")).await, 404, "not_found");
+
+    // At most 100 per workspace.
+    for i in 0..100 {
+        let (status, _) = s.post("/api/v1/workflows", json!({"name": format!("w{i}"), "definition": good})).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    assert_error(
+        &s.post("/api/v1/workflows", json!({"name": "w100", "definition": good})).await,
+        422,
+        "workflow_limit",
+    );
+    s.stop().await;
+}
+both_backends!(workflow_definitions, definitions);
+
+async fn steps_in_order(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (agent, _) = s.user("agent@acme.test", "agent").await;
+    let fields = json!({"key": "plan", "label": "Plan", "field_type": "list", "options": ["gold", "silver"]});
+    assert_eq!(s.post("/api/v1/contact-fields", fields).await.0, StatusCode::CREATED);
+    let (_, contact_id, conversation) = writer(&s, "1").await;
+    let wf = publish(
+        &s,
+        "Qualify leads",
+        json!({
+            "trigger": {"type": "contact_tag_updated", "tags": ["lead"], "action": "added"},
+            "steps": [
+                {"id": "hello", "type": "send_message", "text": "Hi $contact.first_name, thanks ($variables.tags_added)"},
+                {"id": "mark", "type": "update_tag", "action": "add", "tags": ["contacted"]},
+                {"id": "plan", "type": "update_field", "field": "plan", "value": "gold"},
+                {"id": "route", "type": "branch", "branches": [
+                    {"name": "Gold", "conditions": [
+                        {"variable": "$contact.plan", "operator": "equal", "value": "gold"},
+                        {"variable": "$contact.tags", "operator": "has_any_of", "value": ["contacted"]}
+                    ], "steps": [{"id": "to-agent", "type": "assign", "user_id": agent}]}
+                ], "else": [{"id": "close", "type": "close_conversation"}]}
+            ]
+        }),
+    )
+    .await;
+    // Events before the workflow went live (the contact's creation, the first message) start nothing.
+    assert_eq!(drive(&s).await, 0);
+    assert!(runs(&s, wf).await.is_empty());
+
+    // Another tag: nothing. The trigger's tag: a run, its steps in order.
+    s.post(&format!("/api/v1/contacts/{contact_id}/tags"), json!({"tags": ["other"]})).await;
+    assert_eq!(drive(&s).await, 0);
+    s.post(&format!("/api/v1/contacts/{contact_id}/tags"), json!({"tags": ["lead"]})).await;
+    assert_eq!(drive(&s).await, 5, "five steps");
+    let all = runs(&s, wf).await;
+    assert_eq!(all.len(), 1);
+    let run = run_log(&s, id(&all[0])).await;
+    assert_eq!((run["status"].clone(), run["position"].clone()), (json!("completed"), Value::Null), "{run}");
+    assert_eq!(
+        path(&run),
+        vec![
+            ("hello".to_owned(), Value::Null),
+            ("mark".to_owned(), Value::Null),
+            ("plan".to_owned(), Value::Null),
+            ("route".to_owned(), json!("Gold")),
+            ("to-agent".to_owned(), Value::Null),
+        ]
+    );
+    assert_eq!(run["conversation_id"], conversation);
+    // The message went out on the conversation, by the workflow, with its variables filled in.
+    let (_, messages) = s.get(&format!("/api/v1/conversations/{conversation}/messages")).await;
+    let latest = &messages["items"][0];
+    assert_eq!(latest["content"]["text"], "Hi Contact 1, thanks ([\"lead\"])");
+    assert_eq!((latest["sender"]["kind"].clone(), latest["sender"]["id"].clone()), (json!("workflow"), json!(wf)));
+    assert_eq!(latest["status"], "pending", "queued for the channel like any reply");
+    assert_eq!(run["steps"][0]["output"]["message_id"], latest["id"]);
+    let c = contact(&s, contact_id).await;
+    assert_eq!(c["tags"], json!(["contacted", "lead", "other"]));
+    assert_eq!(c["custom_fields"]["plan"], "gold");
+    let (_, conv) = s.get(&format!("/api/v1/conversations/{conversation}")).await;
+    assert_eq!(conv["assignee_id"], agent);
+    // The branch's log shows what it tested.
+    assert_eq!(run["steps"][3]["input"]["$contact.plan"], "gold");
+    // The contact's runs list it too.
+    let (_, mine) = s.get(&format!("/api/v1/contacts/{contact_id}/workflow-runs")).await;
+    assert_eq!(mine["items"][0]["id"], all[0]["id"]);
+
+    // Adding the tag again changes nothing, so starts nothing.
+    s.post(&format!("/api/v1/contacts/{contact_id}/tags"), json!({"tags": ["lead"]})).await;
+    assert_eq!(drive(&s).await, 0);
+    s.stop().await;
+}
+both_backends!(workflow_steps_in_order, steps_in_order);
+
+async fn failures_waits_and_jumps(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    // A contact without any channel: sending fails.
+    let (_, no_channel) = s.post("/api/v1/contacts", json!({"first_name": "Nadia"})).await;
+    let nadia = id(&no_channel);
+    let manual = |steps: Value| json!({"trigger": {"type": "manual"}, "steps": steps});
+    let with_branch = publish(
+        &s,
+        "Send or tag",
+        manual(json!([
+            {"id": "send", "type": "send_message", "text": "hello",
+             "on_failure": [{"id": "flag", "type": "update_tag", "action": "add", "tags": ["unreachable"]}]},
+            {"id": "never", "type": "update_tag", "action": "add", "tags": ["reached"]}
+        ])),
+    )
+    .await;
+    let (status, started) =
+        s.post(&format!("/api/v1/workflows/{with_branch}/runs"), json!({"contact_id": nadia})).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    drive(&s).await;
+    let run = run_log(&s, id(&started)).await;
+    assert_eq!(run["status"], "completed");
+    assert_eq!(path(&run), vec![("send".to_owned(), json!("failure")), ("flag".to_owned(), Value::Null)]);
+    assert_eq!(run["steps"][0]["error"], "the contact has no channel to send on");
+    assert_eq!(contact(&s, nadia).await["tags"], json!(["unreachable"]));
+
+    // Without a failure branch the contact exits, with the reason.
+    let without =
+        publish(&s, "Send only", manual(json!([{"id": "send", "type": "send_message", "text": "hello"}]))).await;
+    let (_, started) = s.post(&format!("/api/v1/workflows/{without}/runs"), json!({"contact_id": nadia})).await;
+    drive(&s).await;
+    let run = run_log(&s, id(&started)).await;
+    assert_eq!(
+        (run["status"].clone(), run["end_reason"].clone()),
+        (json!("exited"), json!("the contact has no channel to send on"))
+    );
+
+    // A wait pauses the run until its time; the job does not run before.
+    let waits = publish(
+        &s,
+        "Wait",
+        manual(json!([
+            {"id": "pause", "type": "wait", "seconds": 3600},
+            {"id": "after", "type": "update_tag", "action": "add", "tags": ["after-wait"]}
+        ])),
+    )
+    .await;
+    let (_, started) = s
+        .post(&format!("/api/v1/workflows/{waits}/runs"), json!({"contact_id": nadia, "variables": {"source": "api"}}))
+        .await;
+    assert_eq!(drive(&s).await, 1);
+    let run = run_log(&s, id(&started)).await;
+    assert_eq!((run["status"].clone(), run["position"].clone()), (json!("waiting"), json!("after")));
+    assert_eq!(run["variables"], json!({"source": "api"}));
+    assert_eq!(drive_at(&s, Utc::now() + Duration::minutes(59)).await, 0, "not yet");
+    assert_eq!(drive_at(&s, Utc::now() + Duration::minutes(61)).await, 1);
+    assert_eq!(run_log(&s, id(&started)).await["status"], "completed");
+    assert!(contact(&s, nadia).await["tags"].as_array().is_some_and(|t| t.contains(&json!("after-wait"))));
+
+    // Jumps: at most 10 in a run, then the run continues past the jump.
+    let loops = publish(
+        &s,
+        "Loop",
+        manual(json!([
+            {"id": "again", "type": "update_field", "field": "first_name", "value": "Nadia"},
+            {"id": "jump", "type": "jump", "to": "again"},
+            {"id": "done", "type": "update_tag", "action": "remove", "tags": ["unreachable", "not-there"]}
+        ])),
+    )
+    .await;
+    let (_, started) = s.post(&format!("/api/v1/workflows/{loops}/runs"), json!({"contact_id": nadia})).await;
+    assert_eq!(drive(&s).await, 23, "11 × (field, jump) and the last step");
+    let run = run_log(&s, id(&started)).await;
+    assert_eq!((run["status"].clone(), run["jumps"].clone()), (json!("completed"), json!(10)));
+    let jumped: Vec<Value> = run["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["step_id"] == "jump")
+        .map(|s| s["output"]["jumped"].clone())
+        .collect();
+    assert_eq!(jumped.len(), 11);
+    assert_eq!(jumped[10], json!(false));
+    assert!(!contact(&s, nadia).await["tags"].as_array().is_some_and(|t| t.contains(&json!("unreachable"))));
+
+    // A field a step cannot set: the contact exits with the reason.
+    let bad_value = publish(
+        &s,
+        "Bad email",
+        manual(json!([{"id": "mail", "type": "update_field", "field": "email", "value": "not-an-email"}])),
+    )
+    .await;
+    let (_, started) = s.post(&format!("/api/v1/workflows/{bad_value}/runs"), json!({"contact_id": nadia})).await;
+    drive(&s).await;
+    let run = run_log(&s, id(&started)).await;
+    assert_eq!(run["status"], "exited");
+    assert!(run["end_reason"].as_str().unwrap_or_default().starts_with("cannot set `email`"), "{run}");
+
+    // Manual starts: only for manual workflows, only published ones, and once per contact when asked.
+    let opened = publish(&s, "On open", json!({"trigger": {"type": "conversation_opened"}, "steps": []})).await;
+    let refused = s.post(&format!("/api/v1/workflows/{opened}/runs"), json!({"contact_id": nadia})).await;
+    assert_error(&refused, 409, "workflow_not_manual");
+    let once = publish(
+        &s,
+        "Once",
+        json!({"trigger": {"type": "manual"}, "trigger_once_per_contact": true,
+               "steps": [{"id": "t", "type": "update_tag", "action": "add", "tags": ["once"]}]}),
+    )
+    .await;
+    assert_eq!(
+        s.post(&format!("/api/v1/workflows/{once}/runs"), json!({"contact_id": nadia})).await.0,
+        StatusCode::CREATED
+    );
+    let twice = s.post(&format!("/api/v1/workflows/{once}/runs"), json!({"contact_id": nadia})).await;
+    assert_error(&twice, 409, "workflow_already_run");
+    s.post(&format!("/api/v1/workflows/{once}/unpublish"), json!({})).await;
+    let off = s.post(&format!("/api/v1/workflows/{once}/runs"), json!({"contact_id": nadia})).await;
+    assert_error(&off, 409, "workflow_not_published");
+    let nobody = s.post(&format!("/api/v1/workflows/{loops}/runs"), json!({"contact_id": 424242})).await;
+    assert_error(&nobody, 422, "validation_failed");
+    s.stop().await;
+}
+both_backends!(workflow_failures_waits_and_jumps, failures_waits_and_jumps);
+
+async fn triggers_and_versions(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let fields = json!({"key": "plan", "label": "Plan", "field_type": "text"});
+    assert_eq!(s.post("/api/v1/contact-fields", fields).await.0, StatusCode::CREATED);
+    // Opened by the contact only; closed; a custom field; the lifecycle stage.
+    let by_contact = publish(
+        &s,
+        "Opened by contact",
+        json!({"trigger": {"type": "conversation_opened", "sources": ["contact"]},
+               "steps": [{"id": "t", "type": "update_tag", "action": "add", "tags": ["greeted"]}]}),
+    )
+    .await;
+    let on_close = publish(
+        &s,
+        "Closed",
+        json!({"trigger": {"type": "conversation_closed"},
+               "steps": [{"id": "t", "type": "update_tag", "action": "add", "tags": ["closed-once"]}]}),
+    )
+    .await;
+    let on_field = publish(
+        &s,
+        "Plan changed",
+        json!({"trigger": {"type": "contact_field_updated", "fields": ["plan"]},
+               "steps": [{"id": "w", "type": "wait", "seconds": 60}, {"id": "t", "type": "update_tag", "action": "add", "tags": ["v1"]}]}),
+    )
+    .await;
+    let on_stage =
+        publish(&s, "Customer", json!({"trigger": {"type": "lifecycle_updated", "stages": ["customer"]}, "steps": []}))
+            .await;
+
+    let (_, contact_id, conversation) = writer(&s, "7").await;
+    drive(&s).await;
+    assert_eq!(runs(&s, by_contact).await.len(), 1, "opened by the contact's message");
+    assert_eq!(runs(&s, by_contact).await[0]["conversation_id"], conversation);
+    // Closing: one run; reopening by a user: not a source the first workflow wants.
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conversation}/close"), json!({})).await.0, StatusCode::OK);
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conversation}/open"), json!({})).await.0, StatusCode::OK);
+    drive(&s).await;
+    assert_eq!(runs(&s, on_close).await.len(), 1);
+    assert_eq!(runs(&s, by_contact).await.len(), 1);
+    assert_eq!(contact(&s, contact_id).await["tags"], json!(["closed-once", "greeted"]));
+
+    // Another field: nothing. The plan: a run that waits on version 1 …
+    s.patch(&format!("/api/v1/contacts/{contact_id}"), json!({"first_name": "Omar"})).await;
+    drive(&s).await;
+    assert!(runs(&s, on_field).await.is_empty());
+    s.patch(&format!("/api/v1/contacts/{contact_id}"), json!({"custom_fields": {"plan": "pro"}})).await;
+    drive(&s).await;
+    let waiting = runs(&s, on_field).await;
+    assert_eq!((waiting.len(), waiting[0]["status"].clone()), (1, json!("waiting")));
+    // … while version 2 is published: the waiting run finishes on version 1.
+    let v2 = json!({"name": "Plan changed", "definition": {"trigger": {"type": "contact_field_updated", "fields": ["plan"]},
+        "steps": [{"id": "w", "type": "wait", "seconds": 60}, {"id": "t", "type": "update_tag", "action": "add", "tags": ["v2"]}]}});
+    assert_eq!(s.put(&format!("/api/v1/workflows/{on_field}"), Some(v2)).await.0, StatusCode::OK);
+    let (_, published) = s.post(&format!("/api/v1/workflows/{on_field}/publish"), json!({})).await;
+    assert_eq!(published["published_version"], 2);
+    drive_at(&s, Utc::now() + Duration::minutes(2)).await;
+    let tags = contact(&s, contact_id).await["tags"].clone();
+    assert!(tags.as_array().is_some_and(|t| t.contains(&json!("v1")) && !t.contains(&json!("v2"))), "{tags}");
+    assert_eq!(run_log(&s, id(&waiting[0])).await["version"], 1);
+
+    // The lifecycle stage: only the named stage.
+    s.patch(&format!("/api/v1/contacts/{contact_id}"), json!({"lifecycle_stage": "lead"})).await;
+    drive(&s).await;
+    assert!(runs(&s, on_stage).await.is_empty());
+    s.patch(&format!("/api/v1/contacts/{contact_id}"), json!({"lifecycle_stage": "customer"})).await;
+    drive(&s).await;
+    let stage_runs = runs(&s, on_stage).await;
+    assert_eq!((stage_runs.len(), stage_runs[0]["status"].clone()), (1, json!("completed")), "no steps: over at once");
+    s.stop().await;
+}
+both_backends!(workflow_triggers_and_versions, triggers_and_versions);
+
+async fn a_step_applies_once(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (_, contact_id, conversation) = writer(&s, "9").await;
+    let wf = publish(
+        &s,
+        "Reply",
+        json!({"trigger": {"type": "manual"}, "steps": [
+            {"id": "reply", "type": "send_message", "text": "We are on it"},
+            {"id": "close", "type": "close_conversation", "summary": "auto"}
+        ]}),
+    )
+    .await;
+    let (_, started) = s.post(&format!("/api/v1/workflows/{wf}/runs"), json!({"contact_id": contact_id})).await;
+    // The first step's job runs, and runs again as if its worker had died before marking it done.
+    let job = claim(&s, Utc::now()).await.expect("the first step's job");
+    RunStep.run(&s.app, &job).await.expect("first run");
+    RunStep.run(&s.app, &job).await.expect("second run of the same job");
+    s.app.store.complete_job(job.id, Utc::now()).await.expect("complete");
+    drive(&s).await;
+    let (_, messages) = s.get(&format!("/api/v1/conversations/{conversation}/messages")).await;
+    let sent: Vec<&Value> = messages["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|m| m["content"]["text"] == "We are on it")
+        .collect();
+    assert_eq!(sent.len(), 1, "one message, not two");
+    let run = run_log(&s, id(&started)).await;
+    assert_eq!(path(&run), vec![("reply".to_owned(), Value::Null), ("close".to_owned(), Value::Null)]);
+    let (_, conv) = s.get(&format!("/api/v1/conversations/{conversation}")).await;
+    assert_eq!((conv["status"].clone(), conv["closed_by"]["kind"].clone()), (json!("closed"), json!("workflow")));
+    s.stop().await;
+}
+both_backends!(workflow_step_applies_once, a_step_applies_once);
+
+async fn the_server_runs_workflows_by_itself(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| {
+        c.jobs.enabled = true;
+        c.jobs.poll_interval_ms = 50;
+    })
+    .await;
+    let (_, created) = s.post("/api/v1/contacts", json!({"first_name": "Ana"})).await;
+    let contact_id = id(&created);
+    let wf = publish(
+        &s,
+        "VIP follow-up",
+        json!({"trigger": {"type": "contact_tag_updated", "tags": ["vip"]},
+               "steps": [{"id": "w", "type": "wait", "seconds": 1},
+                         {"id": "t", "type": "update_tag", "action": "add", "tags": ["welcomed"]}]}),
+    )
+    .await;
+    s.post(&format!("/api/v1/contacts/{contact_id}/tags"), json!({"tags": ["vip"]})).await;
+    // The trigger reader and the job worker of the running server take it from here, wait included.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let all = runs(&s, wf).await;
+        if all.first().is_some_and(|r| r["status"] == "completed") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run did not complete: {all:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(contact(&s, contact_id).await["tags"], json!(["vip", "welcomed"]));
+    s.stop().await;
+}
+both_backends!(workflow_run_by_the_server, the_server_runs_workflows_by_itself);
