@@ -35,6 +35,8 @@ CREATE TABLE workflow_runs (
     step_seq BIGINT NOT NULL DEFAULT 0,
     jumps BIGINT NOT NULL DEFAULT 0,
     variables TEXT NOT NULL,
+    -- Waiting at a question for the contact's answer (else waiting for time).
+    awaiting_answer BOOLEAN NOT NULL DEFAULT FALSE,
     wake_at BIGINT,
     end_reason TEXT,
     trigger_seq BIGINT,
@@ -67,3 +69,4 @@ CREATE TABLE workflow_cursors (
     workspace_id BIGINT PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
     seq BIGINT NOT NULL
 );
+CREATE INDEX workflow_runs_waiting ON workflow_runs (workspace_id, status);

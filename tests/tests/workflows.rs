@@ -508,3 +508,134 @@ async fn the_server_runs_workflows_by_itself(backend: Backend) {
     s.stop().await;
 }
 both_backends!(workflow_run_by_the_server, the_server_runs_workflows_by_itself);
+
+/// The texts of a conversation's messages, oldest first.
+async fn texts(s: &TestServer, conversation: i64) -> Vec<String> {
+    let (_, page) = s.get(&format!("/api/v1/conversations/{conversation}/messages?limit=100")).await;
+    let mut texts: Vec<String> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["content"]["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    texts.reverse();
+    texts
+}
+
+async fn questions(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let wf = publish(
+        &s,
+        "Survey",
+        json!({"trigger": {"type": "manual"}, "steps": [
+            {"id": "team", "type": "ask_question", "text": "Which team, $contact.first_name?",
+             "answer": {"type": "multiple_choice", "options": ["Sales", "Support"]}, "save_to": "tag",
+             "on_failure": [
+                {"id": "again", "type": "send_message", "text": "Please answer 1 or 2"},
+                {"id": "back", "type": "jump", "to": "team"}
+             ]},
+            {"id": "rate", "type": "ask_question", "text": "How did we do (1-5)?", "answer": {"type": "rating"},
+             "save_to": {"variable": "rating"}, "timeout_seconds": 3600,
+             "on_timeout": [{"id": "silent", "type": "update_tag", "action": "add", "tags": ["no-rating"]}]},
+            {"id": "mood", "type": "branch", "branches": [
+                {"name": "Happy", "conditions": [{"variable": "$variables.rating", "operator": "greater_than", "value": 3}],
+                 "steps": [{"id": "happy", "type": "update_tag", "action": "add", "tags": ["happy"]}]}
+            ], "else": [{"id": "unhappy", "type": "update_tag", "action": "add", "tags": ["unhappy"]}]}
+        ]}),
+    )
+    .await;
+    let (channel, contact_id, conversation) = writer(&s, "5").await;
+    let (_, started) = s.post(&format!("/api/v1/workflows/{wf}/runs"), json!({"contact_id": contact_id})).await;
+    let run_id = id(&started);
+    assert_eq!(drive(&s).await, 1);
+    let run = run_log(&s, run_id).await;
+    assert_eq!((run["status"].clone(), run["awaiting_answer"].clone()), (json!("waiting"), json!(true)));
+    assert_eq!(
+        texts(&s, conversation).await.last().map(String::as_str),
+        Some("Which team, Contact 5?\n1. Sales\n2. Support")
+    );
+
+    // Not an option: the failure path says so and asks again.
+    incoming(&s, channel, "5", "billing").await;
+    assert_eq!(drive(&s).await, 4, "the answer, the message, the jump, the question again");
+    let sent = texts(&s, conversation).await;
+    assert_eq!(
+        sent[sent.len() - 2..],
+        ["Please answer 1 or 2".to_owned(), "Which team, Contact 5?\n1. Sales\n2. Support".to_owned()]
+    );
+    // The option's number: saved as a tag; the next question is asked.
+    incoming(&s, channel, "5", "2").await;
+    assert_eq!(drive(&s).await, 2);
+    assert_eq!(contact(&s, contact_id).await["tags"], json!(["Support"]));
+    assert_eq!(texts(&s, conversation).await.last().map(String::as_str), Some("How did we do (1-5)?"));
+    // No rating within the hour: the timeout path.
+    assert_eq!(drive_at(&s, Utc::now() + Duration::minutes(59)).await, 0);
+    assert_eq!(drive_at(&s, Utc::now() + Duration::minutes(61)).await, 2);
+    let run = run_log(&s, run_id).await;
+    assert_eq!(run["status"], "completed");
+    let taken: Vec<(String, Value)> = path(&run);
+    assert_eq!(
+        taken,
+        vec![
+            ("team".to_owned(), Value::Null),
+            ("team".to_owned(), json!("failure")),
+            ("again".to_owned(), Value::Null),
+            ("back".to_owned(), Value::Null),
+            ("team".to_owned(), Value::Null),
+            ("team".to_owned(), Value::Null),
+            ("rate".to_owned(), Value::Null),
+            ("rate".to_owned(), json!("timeout")),
+            ("silent".to_owned(), Value::Null),
+        ]
+    );
+    assert_eq!(run["steps"][1]["error"], "`billing` is not one of the options");
+    assert_eq!(run["steps"][5]["output"]["answer"], "Support");
+    // A late reply answers nothing.
+    incoming(&s, channel, "5", "5").await;
+    assert_eq!(drive(&s).await, 0);
+
+    // Another contact rates: the answer goes into the variable the branch tests.
+    let (channel, contact_id, _) = writer(&s, "6").await;
+    let (_, started) = s.post(&format!("/api/v1/workflows/{wf}/runs"), json!({"contact_id": contact_id})).await;
+    drive(&s).await;
+    incoming(&s, channel, "6", "Sales").await;
+    drive(&s).await;
+    incoming(&s, channel, "6", "⭐⭐⭐⭐").await;
+    drive(&s).await;
+    let run = run_log(&s, id(&started)).await;
+    assert_eq!((run["status"].clone(), run["variables"]["rating"].clone()), (json!("completed"), json!(4)));
+    assert_eq!(contact(&s, contact_id).await["tags"], json!(["Sales", "happy"]));
+
+    // A reply during a wait before a question is not its answer; the question is asked after the wait.
+    let later = publish(
+        &s,
+        "Later",
+        json!({"trigger": {"type": "manual"}, "steps": [
+            {"id": "pause", "type": "wait", "seconds": 60},
+            {"id": "mail", "type": "ask_question", "text": "Your e-mail?", "answer": {"type": "email"},
+             "save_to": {"contact_field": "email"}}
+        ]}),
+    )
+    .await;
+    let (_, started) = s.post(&format!("/api/v1/workflows/{later}/runs"), json!({"contact_id": contact_id})).await;
+    drive(&s).await;
+    incoming(&s, channel, "6", "too early").await;
+    assert_eq!(drive(&s).await, 0, "waiting for time, not for an answer");
+    assert_eq!(drive_at(&s, Utc::now() + Duration::minutes(2)).await, 1, "asked");
+    incoming(&s, channel, "6", "Nour@Example.com").await;
+    drive(&s).await;
+    assert_eq!(run_log(&s, id(&started)).await["status"], "completed");
+    assert_eq!(contact(&s, contact_id).await["email"], "nour@example.com");
+
+    // Without a channel the question cannot be asked: the contact exits.
+    let (_, lonely) = s.post("/api/v1/contacts", json!({"first_name": "Lone"})).await;
+    let (_, started) = s.post(&format!("/api/v1/workflows/{wf}/runs"), json!({"contact_id": id(&lonely)})).await;
+    drive(&s).await;
+    let run = run_log(&s, id(&started)).await;
+    assert_eq!(
+        (run["status"].clone(), run["end_reason"].clone()),
+        (json!("exited"), json!("the contact has no channel to send on"))
+    );
+    s.stop().await;
+}
+both_backends!(workflow_questions, questions);

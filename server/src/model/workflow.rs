@@ -147,6 +147,22 @@ pub enum StepKind {
         #[serde(default)]
         on_failure: Vec<Step>,
     },
+    /// Asks the contact a question on their last interacted channel and waits for the answer. A valid
+    /// answer is saved and the run goes on; an invalid one goes to `on_failure` (or ends the run); no
+    /// answer within `timeout_seconds` (at most and by default 7 days) goes to `on_timeout` (or ends it).
+    /// The contact exits when the question cannot be sent (no channel, a closed window).
+    AskQuestion {
+        text: String,
+        answer: AnswerType,
+        #[serde(default)]
+        save_to: Option<SaveTo>,
+        #[serde(default = "week")]
+        timeout_seconds: u64,
+        #[serde(default)]
+        on_timeout: Vec<Step>,
+        #[serde(default)]
+        on_failure: Vec<Step>,
+    },
     /// Adds or removes contact tags.
     UpdateTag { action: TagChange, tags: Vec<String> },
     /// Sets a contact field (a standard field or a custom field's key); text may hold variables; `null` clears.
@@ -185,6 +201,7 @@ impl StepKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::SendMessage { .. } => "send_message",
+            Self::AskQuestion { .. } => "ask_question",
             Self::UpdateTag { .. } => "update_tag",
             Self::UpdateField { .. } => "update_field",
             Self::Branch { .. } => "branch",
@@ -200,6 +217,9 @@ impl StepKind {
     pub fn children(&self) -> Vec<(String, &[Step])> {
         match self {
             Self::SendMessage { on_failure, .. } => vec![("failure".into(), on_failure)],
+            Self::AskQuestion { on_timeout, on_failure, .. } => {
+                vec![("timeout".into(), on_timeout.as_slice()), ("failure".into(), on_failure.as_slice())]
+            }
             Self::Branch { branches, otherwise } => {
                 let mut out: Vec<(String, &[Step])> =
                     branches.iter().map(|b| (b.name.clone(), b.steps.as_slice())).collect();
@@ -233,6 +253,59 @@ impl<'de> Deserialize<'de> for Step {
         let kind = StepKind::deserialize(serde_json::Value::Object(map)).map_err(D::Error::custom)?;
         Ok(Self { id, kind })
     }
+}
+
+fn week() -> u64 {
+    7 * 24 * 3600
+}
+
+/// What a question accepts as an answer (the seed's question types).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AnswerType {
+    Text {},
+    /// One of up to 10 options (each at most 20 characters), answered by its text or its number.
+    MultipleChoice {
+        options: Vec<String>,
+    },
+    Number {
+        #[serde(default)]
+        min: Option<f64>,
+        #[serde(default)]
+        max: Option<f64>,
+    },
+    /// `mm/dd/yyyy`; saved as `yyyy-mm-dd`.
+    Date {},
+    /// With the country code; saved in E.164.
+    Phone {},
+    Email {},
+    Url {},
+    /// 1 to 5.
+    Rating {},
+}
+
+impl AnswerType {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Text {} => "text",
+            Self::MultipleChoice { .. } => "multiple_choice",
+            Self::Number { .. } => "number",
+            Self::Date {} => "date",
+            Self::Phone {} => "phone",
+            Self::Email {} => "email",
+            Self::Url {} => "url",
+            Self::Rating {} => "rating",
+        }
+    }
+}
+
+/// Where an answer is kept: a contact field, a run variable, or (multiple choice only) a tag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SaveTo {
+    ContactField(String),
+    Variable(String),
+    Tag,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -357,6 +430,8 @@ pub struct WorkflowRun {
     /// Trigger data, answers and step outputs (`$variables.NAME`).
     #[schema(value_type = Object)]
     pub variables: BTreeMap<String, serde_json::Value>,
+    /// Waiting at a question for the contact's answer (`wake_at` is then the answer's deadline).
+    pub awaiting_answer: bool,
     pub wake_at: Option<DateTime<Utc>>,
     pub end_reason: Option<String>,
     pub started_at: DateTime<Utc>,
@@ -394,6 +469,15 @@ pub struct NewRun {
     pub trigger_seq: Option<i64>,
     /// Refuse if the contact ever had a run of this workflow.
     pub once_per_contact: bool,
+}
+
+/// A contact's reply routed to the run waiting for it at a question (the job that checks it).
+#[derive(Debug, Clone, Copy)]
+pub struct RunAnswer {
+    pub run_id: Id,
+    /// The run's `step_seq` while it waits at the question.
+    pub step_seq: i64,
+    pub message_id: Id,
 }
 
 /// What a step changes outside its run, applied in the transaction that records the step.
@@ -438,6 +522,7 @@ pub struct StepCommit {
     pub position: Option<String>,
     pub jumps: i64,
     pub variables: BTreeMap<String, serde_json::Value>,
+    pub awaiting_answer: bool,
     pub wake_at: Option<DateTime<Utc>>,
     pub end_reason: Option<String>,
 }

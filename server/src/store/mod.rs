@@ -480,12 +480,18 @@ pub trait WorkflowStore {
     /// moves the trigger reader's cursor from `from` to `to`, all in one transaction. `None` when the
     /// cursor was not at `from` (another reader went first; nothing is written). Runs already started by
     /// the same trigger event, and runs of a once-per-contact workflow the contact had, are left out.
+    /// Each of `answers` queues the job that checks a reply for the run waiting at its question.
     async fn start_runs(
         &self,
         ws: Id,
         cursor: Option<(Option<i64>, i64)>,
         runs: &[NewRun],
+        answers: &[RunAnswer],
     ) -> StoreResult<Option<Vec<WorkflowRun>>>;
+    /// The contact's runs that wait (at a wait step or a question), the latest to wait first.
+    async fn waiting_runs(&self, ws: Id, contact: Id) -> StoreResult<Vec<WorkflowRun>>;
+    /// Whether any run of the workspace waits.
+    async fn has_waiting_runs(&self, ws: Id) -> StoreResult<bool>;
     async fn get_run(&self, ws: Id, id: Id) -> StoreResult<WorkflowRun>;
     /// Newest first.
     async fn list_runs(&self, ws: Id, filter: RunFilter, page: &PageRequest) -> StoreResult<Page<WorkflowRun>>;

@@ -37,8 +37,18 @@ impl JobHandler for RunStep {
         if run.step_seq != step_seq || run.status.is_over() {
             return Ok(());
         }
+        // A reply routed to a question (see `triggers`): only while the run still waits there.
+        let answer = match job.payload["message_id"].as_i64() {
+            Some(_) if !run.awaiting_answer => return Ok(()),
+            Some(message) => match app.store.get_message(ws, message).await {
+                Ok(m) => Some(m),
+                Err(StoreError::NotFound(_)) => return Ok(()),
+                Err(e) => return Err(JobError::Transient(e.to_string())),
+            },
+            None => None,
+        };
         let commit = match app.store.workflow_version(ws, run.workflow_id, run.version).await {
-            Ok(definition) => match next_step(app, ws, &run, &definition).await {
+            Ok(definition) => match next_step(app, ws, &run, &definition, answer.as_ref()).await {
                 Ok(commit) => commit,
                 Err(AppError::Internal(e)) => return Err(JobError::Transient(e)),
                 Err(e) => ending(&run, "error", RunStatus::Failed, e.to_string()),
@@ -103,6 +113,7 @@ fn ending(run: &WorkflowRun, step_type: &'static str, status: RunStatus, reason:
         position: None,
         jumps: run.jumps,
         variables: run.variables.clone(),
+        awaiting_answer: false,
         wake_at: None,
         end_reason: Some(reason),
     }
@@ -138,7 +149,16 @@ fn open_conversation(ctx: &Context) -> Option<&Conversation> {
 }
 
 /// Decides the run's current step: its effect, its log entry and where the run goes next.
-pub async fn next_step(app: &App, ws: Id, run: &WorkflowRun, definition: &Definition) -> AppResult<StepCommit> {
+///
+/// `answer` is a reply for a run waiting at a question; a run waiting at a question without one has
+/// reached the question's timeout.
+pub async fn next_step(
+    app: &App,
+    ws: Id,
+    run: &WorkflowRun,
+    definition: &Definition,
+    answer: Option<&Message>,
+) -> AppResult<StepCommit> {
     let flow = Flow::of(definition);
     let Some(position) = run.position.as_deref() else {
         return Ok(ending(run, "end", RunStatus::Completed, "the end of the workflow".to_owned()));
@@ -160,6 +180,7 @@ pub async fn next_step(app: &App, ws: Id, run: &WorkflowRun, definition: &Defini
         position: next.map(str::to_owned),
         jumps: run.jumps,
         variables: run.variables.clone(),
+        awaiting_answer: false,
         wake_at: None,
         end_reason: None,
     };
@@ -205,6 +226,80 @@ pub async fn next_step(app: &App, ws: Id, run: &WorkflowRun, definition: &Defini
                 Err(reason) => fail(&mut commit, on_failure, reason),
             }
         }
+        StepKind::AskQuestion { text, answer: kind, save_to, timeout_seconds, on_timeout, on_failure } => {
+            let waiting = run.awaiting_answer;
+            match answer {
+                // The reply: checked, saved, and the run goes on (or down the failure path).
+                Some(reply) if waiting => {
+                    let said = super::answers::reply_text(&reply.content);
+                    commit.input = json!({ "message_id": reply.id, "reply": said });
+                    match super::answers::check(kind, said) {
+                        Ok(value) => {
+                            commit.output = json!({ "answer": value });
+                            match save_to {
+                                Some(SaveTo::Variable(name)) => {
+                                    commit.variables.insert(name.clone(), value);
+                                }
+                                Some(SaveTo::Tag) => {
+                                    let tag = value.as_str().unwrap_or_default().to_owned();
+                                    commit.effect = StepEffect::AddTags(vec![tag]);
+                                }
+                                Some(SaveTo::ContactField(field)) => {
+                                    match field_update(app, ws, &ctx.contact, field, value).await? {
+                                        Ok(effect) => commit.effect = effect,
+                                        Err(reason) => fail(&mut commit, on_failure, reason),
+                                    }
+                                }
+                                None => {}
+                            }
+                        }
+                        Err(reason) => fail(&mut commit, on_failure, reason),
+                    }
+                }
+                // No answer in time.
+                None if waiting => {
+                    commit.branch = Some("timeout".into());
+                    commit.output = json!({ "timed_out": true });
+                    match on_timeout.first() {
+                        Some(first) => commit.position = Some(first.id.clone()),
+                        None => {
+                            commit.status = RunStatus::Exited;
+                            commit.position = None;
+                            commit.end_reason = Some("the contact did not answer in time".to_owned());
+                        }
+                    }
+                }
+                // Asking: sent on the last interacted channel; then the run waits here.
+                _ => {
+                    let mut scope = scope();
+                    scope.tz = workspace_tz(app, ws).await?;
+                    let content =
+                        MessageContent::Text { text: super::answers::question_text(&scope.resolve(text), kind) };
+                    commit.input = json!({ "content": content, "channel_id": ctx.last_channel });
+                    match send_check(app, ws, &ctx, ctx.last_channel, &content).await? {
+                        Ok(channel) => {
+                            commit.effect = StepEffect::SendMessage(NewMessage {
+                                channel_id: Some(channel),
+                                direction: Direction::Outgoing,
+                                sender: Actor { kind: ActorKind::Workflow, id: Some(run.workflow_id) },
+                                content,
+                                provider_message_id: None,
+                                status: MessageStatus::Pending,
+                            });
+                            let seconds = i64::try_from(*timeout_seconds).unwrap_or(i64::MAX / 1000);
+                            let until = Utc::now() + chrono::Duration::seconds(seconds);
+                            commit.output = json!({ "answer_by": until });
+                            commit.status = RunStatus::Waiting;
+                            commit.awaiting_answer = true;
+                            commit.wake_at = Some(until);
+                            commit.position = Some(step.id.clone());
+                        }
+                        // The seed: the contact exits when the question cannot reach them.
+                        Err(reason) => fail(&mut commit, &[], reason),
+                    }
+                }
+            }
+        }
         StepKind::UpdateTag { action, tags } => {
             commit.input = json!({ "action": action, "tags": tags });
             commit.effect = match action {
@@ -220,19 +315,9 @@ pub async fn next_step(app: &App, ws: Id, run: &WorkflowRun, definition: &Defini
                 other => other.clone(),
             };
             commit.input = json!({ "field": field, "value": value });
-            let request = if super::validate::STANDARD_FIELDS.contains(&field.as_str()) {
-                json!({ field.as_str(): value })
-            } else {
-                json!({ "custom_fields": { field.as_str(): value } })
-            };
-            let update =
-                serde_json::from_value(request).map_err(|e| AppError::validation(field.clone(), e.to_string()));
-            match async { contacts::changes(app, ws, &ctx.contact, update?).await }.await {
-                Ok((fields, changed)) => {
-                    commit.effect = StepEffect::UpdateContact { fields: Box::new(fields), changed };
-                }
-                Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
-                Err(e) => fail(&mut commit, &[], format!("cannot set `{field}`: {e}")),
+            match field_update(app, ws, &ctx.contact, field, value).await? {
+                Ok(effect) => commit.effect = effect,
+                Err(reason) => fail(&mut commit, &[], reason),
             }
         }
         StepKind::Branch { branches, otherwise } => {
@@ -304,6 +389,28 @@ pub async fn next_step(app: &App, ws: Id, run: &WorkflowRun, definition: &Defini
         commit.status = RunStatus::Completed;
     }
     Ok(commit)
+}
+
+/// The effect of setting one contact field (a standard one or a custom field's key), checked as the API
+/// checks it; `Err(reason)` when the value does not fit the field.
+async fn field_update(
+    app: &App,
+    ws: Id,
+    contact: &Contact,
+    field: &str,
+    value: serde_json::Value,
+) -> AppResult<Result<StepEffect, String>> {
+    let request = if super::validate::STANDARD_FIELDS.contains(&field) {
+        json!({ field: value })
+    } else {
+        json!({ "custom_fields": { field: value } })
+    };
+    let update = serde_json::from_value(request).map_err(|e| AppError::validation(field, e.to_string()));
+    match async { contacts::changes(app, ws, contact, update?).await }.await {
+        Ok((fields, changed)) => Ok(Ok(StepEffect::UpdateContact { fields: Box::new(fields), changed })),
+        Err(AppError::Internal(e)) => Err(AppError::Internal(e)),
+        Err(e) => Ok(Err(format!("cannot set `{field}`: {e}"))),
+    }
 }
 
 async fn workspace_tz(app: &App, ws: Id) -> AppResult<chrono_tz::Tz> {

@@ -2,8 +2,10 @@
 //! Owners and managers only: agents do not see workflows.
 //!
 //! The rest lives beside: `validate` checks definitions, `triggers` starts runs from the event log,
-//! `engine` takes their steps (the `workflow.run` job), `conditions` evaluates branches.
+//! `engine` takes their steps (the `workflow.run` job), `conditions` evaluates branches, `answers` checks
+//! replies to questions.
 
+pub mod answers;
 pub mod conditions;
 pub mod engine;
 pub mod triggers;
@@ -217,7 +219,7 @@ pub async fn start(app: &App, who: &Principal, id: Id, req: StartRun) -> AppResu
         trigger_seq: None,
         once_per_contact: definition.trigger_once_per_contact,
     };
-    let started = app.store.start_runs(ws, None, &[run]).await?.unwrap_or_default();
+    let started = app.store.start_runs(ws, None, &[run], &[]).await?.unwrap_or_default();
     let Some(run) = started.into_iter().next() else {
         return Err(AppError::conflict(
             "workflow_already_run",

@@ -2,7 +2,7 @@
 //! event is matched against the published workflows, and the runs it starts are stored together with the
 //! cursor's move, so across a crash or a restart no trigger is missed and none starts a run twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,18 +45,23 @@ pub async fn poll(app: &App) -> anyhow::Result<bool> {
     for ws in app.store.list_all_workspaces().await? {
         let cursor = app.store.workflow_cursor(ws.id).await?;
         let published = app.store.published_workflows(ws.id).await?;
-        if published.is_empty() {
-            // Nothing to start: skip the log read so far (a workflow published later starts from then).
+        if published.is_empty() && !app.store.has_waiting_runs(ws.id).await? {
+            // Nothing to start or answer: skip the log read so far (a workflow published later starts from then).
             let last = app.store.last_event_seq(ws.id).await?;
             if cursor != Some(last) {
-                app.store.start_runs(ws.id, Some((cursor, last)), &[]).await?;
+                app.store.start_runs(ws.id, Some((cursor, last)), &[], &[]).await?;
             }
             continue;
         }
         let events = app.store.list_events(ws.id, cursor.unwrap_or(0), BATCH).await?;
         let Some(last) = events.last().map(|e| e.seq) else { continue };
         let mut runs = Vec::new();
+        let mut answers = Vec::new();
+        let mut versions = HashMap::new();
         for event in &events {
+            if let Some(answer) = answer(app, ws.id, event, &mut versions).await? {
+                answers.push(answer);
+            }
             for workflow in &published {
                 // Only what happened after the version went live.
                 if event.created_at < workflow.published_at {
@@ -67,7 +72,7 @@ pub async fn poll(app: &App) -> anyhow::Result<bool> {
                 }
             }
         }
-        if let Some(started) = app.store.start_runs(ws.id, Some((cursor, last)), &runs).await?
+        if let Some(started) = app.store.start_runs(ws.id, Some((cursor, last)), &runs, &answers).await?
             && !started.is_empty()
         {
             metrics::counter!("switchboard_workflow_runs_started_total").increment(started.len() as u64);
@@ -76,6 +81,49 @@ pub async fn poll(app: &App) -> anyhow::Result<bool> {
         more |= events.len() == BATCH as usize;
     }
     Ok(more)
+}
+
+/// A contact's incoming message, routed to the run that asked them a question and waits for the answer
+/// (the latest to ask, when several do). Messages that came before the question was asked answer nothing.
+async fn answer(
+    app: &App,
+    ws: Id,
+    event: &Event,
+    versions: &mut HashMap<(Id, i64), Definition>,
+) -> anyhow::Result<Option<RunAnswer>> {
+    if event.kind != "message.created" || event.data["direction"] != "incoming" {
+        return Ok(None);
+    }
+    let (Some(contact), Some(message_id)) = (event.data["contact_id"].as_i64(), event.subject_id) else {
+        return Ok(None);
+    };
+    for run in app.store.waiting_runs(ws, contact).await? {
+        if !run.awaiting_answer || event.created_at < run.updated_at {
+            continue;
+        }
+        let key = (run.workflow_id, run.version);
+        if let std::collections::hash_map::Entry::Vacant(slot) = versions.entry(key) {
+            slot.insert(app.store.workflow_version(ws, run.workflow_id, run.version).await?);
+        }
+        let asks = versions
+            .get(&key)
+            .zip(run.position.as_deref())
+            .is_some_and(|(d, at)| find(&d.steps, at).is_some_and(|s| matches!(s.kind, StepKind::AskQuestion { .. })));
+        if asks {
+            return Ok(Some(RunAnswer { run_id: run.id, step_seq: run.step_seq, message_id }));
+        }
+    }
+    Ok(None)
+}
+
+/// The step with this id anywhere in the tree.
+fn find<'a>(steps: &'a [Step], id: &str) -> Option<&'a Step> {
+    steps.iter().find_map(|s| {
+        if s.id == id {
+            return Some(s);
+        }
+        s.kind.children().into_iter().find_map(|(_, children)| find(children, id))
+    })
 }
 
 fn strings(v: &Value) -> Vec<String> {

@@ -17,6 +17,13 @@ pub const MAX_CONDITIONS: usize = 10;
 pub const MAX_BRANCHES: usize = 9;
 pub const MAX_TEXT_CHARS: usize = 2000;
 pub const MAX_TAGS: usize = 10;
+pub const MAX_OPTIONS: usize = 10;
+pub const MAX_OPTION_CHARS: usize = 20;
+
+/// A variable's name: 1 to 64 letters, digits or `_`.
+pub fn is_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
 
 /// Standard contact fields a step may set (custom fields are named by their key).
 pub const STANDARD_FIELDS: [&str; 7] =
@@ -195,6 +202,51 @@ impl Walk<'_> {
                 if let Some(channel) = channel_id {
                     self.refer(Reference::Channel(*channel), f("channel_id"), id);
                 }
+                self.steps(&f("on_failure"), on_failure);
+            }
+            StepKind::AskQuestion { text, answer, save_to, timeout_seconds, on_timeout, on_failure } => {
+                self.text(&f("text"), Some(id), text, MAX_TEXT_CHARS);
+                match answer {
+                    AnswerType::MultipleChoice { options } => {
+                        if options.is_empty() || options.len() > MAX_OPTIONS {
+                            self.problem(&f("answer.options"), Some(id), format!("1 to {MAX_OPTIONS} options"));
+                        }
+                        let mut seen = HashSet::new();
+                        for (i, option) in options.iter().enumerate() {
+                            self.text(&format!("{at}.answer.options[{i}]"), Some(id), option, MAX_OPTION_CHARS);
+                            if !seen.insert(option.trim().to_lowercase()) {
+                                let message = "options must differ".to_owned();
+                                self.problem(&format!("{at}.answer.options[{i}]"), Some(id), message);
+                            }
+                        }
+                    }
+                    AnswerType::Number { min: Some(min), max: Some(max) } if min > max => {
+                        self.problem(&f("answer.min"), Some(id), "must not be above max".to_owned());
+                    }
+                    _ => {}
+                }
+                match save_to {
+                    Some(SaveTo::ContactField(field)) => {
+                        self.text(&f("save_to.contact_field"), Some(id), field, 100);
+                        if !STANDARD_FIELDS.contains(&field.as_str()) && !field.trim().is_empty() {
+                            self.refer(Reference::CustomField(field.clone()), f("save_to.contact_field"), id);
+                        }
+                    }
+                    Some(SaveTo::Variable(name)) if !is_name(name) => {
+                        let message = "must be 1 to 64 letters, digits or `_`".to_owned();
+                        self.problem(&f("save_to.variable"), Some(id), message);
+                    }
+                    Some(SaveTo::Tag) if !matches!(answer, AnswerType::MultipleChoice { .. }) => {
+                        let message = "only a multiple-choice answer can be saved as a tag".to_owned();
+                        self.problem(&f("save_to"), Some(id), message);
+                    }
+                    _ => {}
+                }
+                if *timeout_seconds == 0 || *timeout_seconds > MAX_WAIT_SECONDS {
+                    let message = format!("must be 1 to {MAX_WAIT_SECONDS} (7 days)");
+                    self.problem(&f("timeout_seconds"), Some(id), message);
+                }
+                self.steps(&f("on_timeout"), on_timeout);
                 self.steps(&f("on_failure"), on_failure);
             }
             StepKind::UpdateTag { tags, .. } => self.tags(&f("tags"), Some(id), tags, true),

@@ -29,7 +29,7 @@ fn workflow(r: WorkflowRow) -> Workflow {
 }
 
 const RUN_COLUMNS: &str = "id, workspace_id, workflow_id, version, contact_id, conversation_id, status, position, \
-     step_seq, jumps, variables, wake_at, end_reason, started_at, updated_at, ended_at";
+     step_seq, jumps, variables, awaiting_answer, wake_at, end_reason, started_at, updated_at, ended_at";
 
 #[derive(sqlx::FromRow)]
 struct RunRow {
@@ -44,6 +44,7 @@ struct RunRow {
     step_seq: i64,
     jumps: i64,
     variables: String,
+    awaiting_answer: bool,
     wake_at: Option<i64>,
     end_reason: Option<String>,
     started_at: i64,
@@ -65,6 +66,7 @@ impl From<RunRow> for WorkflowRun {
             step_seq: r.step_seq,
             jumps: r.jumps,
             variables: serde_json::from_str(&r.variables).unwrap_or_default(),
+            awaiting_answer: r.awaiting_answer,
             wake_at: r.wake_at.map(ts_from_ms),
             end_reason: r.end_reason,
             started_at: ts_from_ms(r.started_at),
@@ -88,13 +90,17 @@ async fn load_run(conn: &mut Conn, ws: Id, id: Id) -> StoreResult<WorkflowRun> {
 
 /// Queues the job that takes a run's next step, due at `at` (epoch ms).
 async fn queue_step(conn: &mut Conn, ws: Id, run: Id, step_seq: i64, at: i64) -> StoreResult<()> {
+    queue_job(conn, ws, &json!({ "run_id": run, "step_seq": step_seq }), at).await
+}
+
+async fn queue_job(conn: &mut Conn, ws: Id, payload: &serde_json::Value, at: i64) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO jobs (workspace_id, kind, payload, status, run_at, attempts, max_attempts, created_at, \
          updated_at) VALUES ($1, $2, $3, 'queued', $4, 0, 10, $5, $5)",
     )
     .bind(ws)
     .bind(WORKFLOW_RUN_JOB)
-    .bind(to_json(&json!({ "run_id": run, "step_seq": step_seq }))?)
+    .bind(to_json(payload)?)
     .bind(at)
     .bind(now_ms())
     .execute(&mut *conn)
@@ -340,6 +346,7 @@ impl WorkflowStore for ThisStore {
         ws: Id,
         cursor: Option<(Option<i64>, i64)>,
         runs: &[NewRun],
+        answers: &[RunAnswer],
     ) -> StoreResult<Option<Vec<WorkflowRun>>> {
         let mut tx = self.begin().await?;
         if let Some((from, to)) = cursor {
@@ -413,8 +420,31 @@ impl WorkflowStore for ThisStore {
             }
             started.push(load_run(&mut tx, ws, id).await?);
         }
+        for answer in answers {
+            let payload =
+                json!({ "run_id": answer.run_id, "step_seq": answer.step_seq, "message_id": answer.message_id });
+            queue_job(&mut tx, ws, &payload, now).await?;
+        }
         tx.commit().await?;
         Ok(Some(started))
+    }
+
+    async fn has_waiting_runs(&self, ws: Id) -> StoreResult<bool> {
+        let any: Option<Id> =
+            sqlx::query_scalar("SELECT id FROM workflow_runs WHERE workspace_id = $1 AND status = 'waiting' LIMIT 1")
+                .bind(ws)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(any.is_some())
+    }
+
+    async fn waiting_runs(&self, ws: Id, contact: Id) -> StoreResult<Vec<WorkflowRun>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM workflow_runs WHERE workspace_id = $1 AND contact_id = $2 AND status = 'waiting' \
+             ORDER BY updated_at DESC, id DESC"
+        );
+        let rows: Vec<RunRow> = sqlx::query_as(&sql).bind(ws).bind(contact).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn get_run(&self, ws: Id, id: Id) -> StoreResult<WorkflowRun> {
@@ -472,7 +502,7 @@ impl WorkflowStore for ThisStore {
         // The guard: only the holder of the run's current step_seq may commit its next step.
         let run: Option<(Id, Id, Option<Id>)> = sqlx::query_as(
             "UPDATE workflow_runs SET step_seq = $1, status = $2, position = $3, jumps = $4, variables = $5, \
-             wake_at = $6, end_reason = $7, updated_at = $8, ended_at = $9 \
+             wake_at = $6, end_reason = $7, updated_at = $8, ended_at = $9, awaiting_answer = $13 \
              WHERE workspace_id = $10 AND id = $11 AND step_seq = $12 \
              RETURNING workflow_id, contact_id, conversation_id",
         )
@@ -488,6 +518,7 @@ impl WorkflowStore for ThisStore {
         .bind(ws)
         .bind(step.run_id)
         .bind(step.expected_seq)
+        .bind(step.awaiting_answer)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((workflow_id, contact, conversation)) = run else {
