@@ -639,3 +639,98 @@ async fn questions(backend: Backend) {
     s.stop().await;
 }
 both_backends!(workflow_questions, questions);
+
+async fn time_and_chains(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (_, created) = s.post("/api/v1/contacts", json!({"first_name": "Ana"})).await;
+    let ana = id(&created);
+    let all_day: serde_json::Map<String, Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| ((*d).to_owned(), json!([["00:00", "24:00"]])))
+        .collect();
+    // Always open (every day, all day, far east of UTC); a range long past: closed.
+    let hours = publish(
+        &s,
+        "Hours",
+        json!({"trigger": {"type": "manual"}, "steps": [
+            {"id": "open", "type": "date_time", "timezone": "Pacific/Kiritimati", "business_hours": all_day,
+             "on_failure": [{"id": "never", "type": "update_tag", "action": "add", "tags": ["closed-hours"]}]},
+            {"id": "past", "type": "date_time", "date_range": {"from": "2020-01-01", "to": "2020-01-02T12:00"},
+             "on_failure": [{"id": "late", "type": "update_tag", "action": "add", "tags": ["outside-range"]}]},
+            {"id": "unreached", "type": "update_tag", "action": "add", "tags": ["in-range"]}
+        ]}),
+    )
+    .await;
+    let (_, started) = s.post(&format!("/api/v1/workflows/{hours}/runs"), json!({"contact_id": ana})).await;
+    drive(&s).await;
+    let run = run_log(&s, id(&started)).await;
+    assert_eq!(
+        path(&run),
+        vec![("open".to_owned(), Value::Null), ("past".to_owned(), json!("failure")), ("late".to_owned(), Value::Null)]
+    );
+    assert_eq!(run["steps"][0]["input"]["timezone"], "Pacific/Kiritimati");
+    assert_eq!(contact(&s, ana).await["tags"], json!(["outside-range"]));
+    // Checked when saved: a bad zone, a span the wrong way round, neither hours nor range.
+    let (_, bad) = s
+        .post(
+            "/api/v1/workflows",
+            json!({"name": "Bad hours", "definition": {"trigger": {"type": "manual"}, "steps": [
+                {"id": "a", "type": "date_time", "timezone": "Mars/Olympus", "business_hours": {"mon": [["17:00", "09:00"]]}},
+                {"id": "b", "type": "date_time"}
+            ]}}),
+        )
+        .await;
+    let fields: Vec<&str> =
+        bad["problems"].as_array().expect("problems").iter().filter_map(|p| p["field"].as_str()).collect();
+    assert_eq!(fields, ["steps[0].timezone", "steps[0].business_hours.mon[0]", "steps[1].business_hours"]);
+
+    // One workflow starts another (manual) for the same contact, passing its variables on.
+    let second = publish(
+        &s,
+        "Second",
+        json!({"trigger": {"type": "manual"}, "steps": [
+            {"id": "name", "type": "update_field", "field": "last_name", "value": "via $variables.source"}
+        ]}),
+    )
+    .await;
+    let first = publish(
+        &s,
+        "First",
+        json!({"trigger": {"type": "manual"}, "steps": [{"id": "next", "type": "trigger_workflow", "workflow_id": second}]}),
+    )
+    .await;
+    let (_, started) = s
+        .post(&format!("/api/v1/workflows/{first}/runs"), json!({"contact_id": ana, "variables": {"source": "api"}}))
+        .await;
+    drive(&s).await;
+    let run = run_log(&s, id(&started)).await;
+    assert_eq!(run["status"], "completed");
+    let chained = runs(&s, second).await;
+    assert_eq!(chained.len(), 1);
+    assert_eq!(run["steps"][0]["output"]["run_id"], chained[0]["id"]);
+    assert_eq!(
+        (chained[0]["status"].clone(), chained[0]["variables"].clone()),
+        (json!("completed"), json!({"source": "api"}))
+    );
+    assert_eq!(contact(&s, ana).await["last_name"], "via api");
+    // An unpublished target: the contact exits with the reason.
+    s.post(&format!("/api/v1/workflows/{second}/unpublish"), json!({})).await;
+    let (_, started) = s.post(&format!("/api/v1/workflows/{first}/runs"), json!({"contact_id": ana})).await;
+    drive(&s).await;
+    let run = run_log(&s, id(&started)).await;
+    assert_eq!(
+        (run["status"].clone(), run["end_reason"].clone()),
+        (json!("exited"), json!("the workflow `Second` is not published"))
+    );
+    // A reference to a workflow that does not exist is a problem.
+    let (_, bad) = s
+        .post(
+            "/api/v1/workflows",
+            json!({"name": "Dangling", "definition": {"trigger": {"type": "manual"},
+            "steps": [{"id": "x", "type": "trigger_workflow", "workflow_id": 424242}]}}),
+        )
+        .await;
+    assert_eq!(bad["problems"][0]["field"], "steps[0].workflow_id");
+    s.stop().await;
+}
+both_backends!(workflow_time_and_chains, time_and_chains);

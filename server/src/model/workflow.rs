@@ -186,6 +186,20 @@ pub enum StepKind {
         #[serde(default)]
         user_id: Option<Id>,
     },
+    /// Goes on when now is within `business_hours` (per weekday) or `date_range`, in `timezone` (the
+    /// workspace's by default); otherwise down `on_failure` (or the run ends).
+    DateTime {
+        #[serde(default)]
+        timezone: Option<String>,
+        #[serde(default)]
+        business_hours: Option<BTreeMap<Weekday, Vec<[String; 2]>>>,
+        #[serde(default)]
+        date_range: Option<DateRange>,
+        #[serde(default)]
+        on_failure: Vec<Step>,
+    },
+    /// Starts a published workflow with a manual trigger for the contact, with this run's variables.
+    TriggerWorkflow { workflow_id: Id },
     /// Opens a conversation with the contact unless one is open.
     OpenConversation {},
     /// Closes the contact's open conversation with an optional category and summary.
@@ -208,6 +222,8 @@ impl StepKind {
             Self::Wait { .. } => "wait",
             Self::Jump { .. } => "jump",
             Self::Assign { .. } => "assign",
+            Self::DateTime { .. } => "date_time",
+            Self::TriggerWorkflow { .. } => "trigger_workflow",
             Self::OpenConversation {} => "open_conversation",
             Self::CloseConversation { .. } => "close_conversation",
         }
@@ -216,7 +232,9 @@ impl StepKind {
     /// The lists of steps under this one, with the name of the path each is.
     pub fn children(&self) -> Vec<(String, &[Step])> {
         match self {
-            Self::SendMessage { on_failure, .. } => vec![("failure".into(), on_failure)],
+            Self::SendMessage { on_failure, .. } | Self::DateTime { on_failure, .. } => {
+                vec![("failure".into(), on_failure.as_slice())]
+            }
             Self::AskQuestion { on_timeout, on_failure, .. } => {
                 vec![("timeout".into(), on_timeout.as_slice()), ("failure".into(), on_failure.as_slice())]
             }
@@ -253,6 +271,27 @@ impl<'de> Deserialize<'de> for Step {
         let kind = StepKind::deserialize(serde_json::Value::Object(map)).map_err(D::Error::custom)?;
         Ok(Self { id, kind })
     }
+}
+
+/// Days of the week, as business hours name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+/// From and to, each `yyyy-mm-ddThh:mm` or `yyyy-mm-dd` (a whole day), in the step's time zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DateRange {
+    pub from: String,
+    pub to: String,
 }
 
 fn week() -> u64 {
@@ -502,6 +541,8 @@ pub enum StepEffect {
         conversation_id: Id,
         close: CloseRequest,
     },
+    /// Starts another workflow's run for the contact.
+    StartRun(Box<NewRun>),
 }
 
 /// A step's outcome, committed at once with its effect (see `WorkflowStore::commit_step`).

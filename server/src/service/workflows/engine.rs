@@ -370,6 +370,30 @@ pub async fn next_step(
                 },
             }
         }
+        StepKind::DateTime { timezone, business_hours, date_range, on_failure } => {
+            let tz = match timezone {
+                Some(tz) => tz.parse().unwrap_or(chrono_tz::UTC),
+                None => workspace_tz(app, ws).await?,
+            };
+            let now = Utc::now();
+            let within = match (business_hours, date_range) {
+                (Some(hours), _) => super::hours::in_business_hours(hours, tz, now),
+                (None, Some(range)) => super::hours::in_range(range, tz, now),
+                (None, None) => false,
+            };
+            commit.input = json!({ "now": now.with_timezone(&tz).to_rfc3339(), "timezone": tz.name() });
+            commit.output = json!({ "within": within });
+            if !within {
+                fail(&mut commit, on_failure, "outside the step's hours".to_owned());
+            }
+        }
+        StepKind::TriggerWorkflow { workflow_id } => {
+            commit.input = json!({ "workflow_id": workflow_id });
+            match started_run(app, ws, run, *workflow_id).await? {
+                Ok(new_run) => commit.effect = StepEffect::StartRun(Box::new(new_run)),
+                Err(reason) => fail(&mut commit, &[], reason),
+            }
+        }
         StepKind::OpenConversation {} => match open_conversation(&ctx) {
             Some(open) => commit.output = json!({ "already_open": open.id }),
             None => commit.effect = StepEffect::OpenConversation,
@@ -411,6 +435,36 @@ async fn field_update(
         Err(AppError::Internal(e)) => Err(AppError::Internal(e)),
         Err(e) => Ok(Err(format!("cannot set `{field}`: {e}"))),
     }
+}
+
+/// The run `trigger_workflow` starts: the target's live version, for this run's contact, with this run's
+/// variables; `Err(reason)` when the target cannot be started by hand now.
+async fn started_run(app: &App, ws: Id, run: &WorkflowRun, target: Id) -> AppResult<Result<NewRun, String>> {
+    if target == run.workflow_id {
+        return Ok(Err("a workflow cannot trigger itself".to_owned()));
+    }
+    let workflow = match app.store.get_workflow(ws, target).await {
+        Ok(w) => w,
+        Err(StoreError::NotFound(_)) => return Ok(Err(format!("workflow {target} no longer exists"))),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(version) = workflow.published_version.filter(|_| workflow.status == WorkflowStatus::Published) else {
+        return Ok(Err(format!("the workflow `{}` is not published", workflow.name)));
+    };
+    let definition = app.store.workflow_version(ws, target, version).await?;
+    if definition.trigger != (Trigger::Manual {}) {
+        return Ok(Err(format!("the workflow `{}` does not have a manual trigger", workflow.name)));
+    }
+    Ok(Ok(NewRun {
+        workflow_id: target,
+        version,
+        contact_id: run.contact_id,
+        conversation_id: run.conversation_id,
+        position: definition.steps.first().map(|s| s.id.clone()),
+        variables: run.variables.clone(),
+        trigger_seq: None,
+        once_per_contact: definition.trigger_once_per_contact,
+    }))
 }
 
 async fn workspace_tz(app: &App, ws: Id) -> AppResult<chrono_tz::Tz> {

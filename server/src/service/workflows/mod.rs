@@ -8,6 +8,7 @@
 pub mod answers;
 pub mod conditions;
 pub mod engine;
+pub mod hours;
 pub mod triggers;
 pub mod validate;
 
@@ -90,6 +91,9 @@ pub async fn problems(
             }
             validate::Reference::Channel(id) => {
                 app.store.get_channel(ws, *id).await.is_err().then(|| format!("no channel {id}"))
+            }
+            validate::Reference::Workflow(id) => {
+                app.store.get_workflow(ws, *id).await.is_err().then(|| format!("no workflow {id} in this workspace"))
             }
             validate::Reference::ClosingCategory(id) => {
                 app.store.get_closing_category(ws, *id).await.is_err().then(|| format!("no closing category {id}"))

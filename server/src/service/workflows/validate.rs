@@ -45,6 +45,8 @@ pub enum Reference {
     User(Id),
     Channel(Id),
     ClosingCategory(Id),
+    /// Another workflow of the workspace, for `trigger_workflow`.
+    Workflow(Id),
     /// A contact field key that is not a standard field: must be a custom field of the workspace.
     CustomField(String),
 }
@@ -292,6 +294,54 @@ impl Walk<'_> {
                 if let Some(user) = user_id {
                     self.refer(Reference::User(*user), f("user_id"), id);
                 }
+            }
+            StepKind::DateTime { timezone, business_hours, date_range, on_failure } => {
+                if let Some(tz) = timezone
+                    && tz.parse::<chrono_tz::Tz>().is_err()
+                {
+                    self.problem(&f("timezone"), Some(id), format!("`{tz}` is not a time zone (e.g. Asia/Dubai)"));
+                }
+                match (business_hours, date_range) {
+                    (Some(hours), None) => {
+                        for (day, spans) in hours {
+                            for (i, [from, to]) in spans.iter().enumerate() {
+                                let field = format!(
+                                    "{at}.business_hours.{}[{i}]",
+                                    serde_json::to_value(day).unwrap_or_default().as_str().unwrap_or_default()
+                                );
+                                match (super::hours::parse_time(from), super::hours::parse_time(to)) {
+                                    (Some(a), Some(b)) if a < b => {}
+                                    _ => self.problem(
+                                        &field,
+                                        Some(id),
+                                        "must be [\"hh:mm\", \"hh:mm\"], the first before the second".to_owned(),
+                                    ),
+                                }
+                            }
+                        }
+                    }
+                    (None, Some(range)) => {
+                        let from = super::hours::parse_moment(&range.from, false);
+                        let to = super::hours::parse_moment(&range.to, true);
+                        match (from, to) {
+                            (Some(a), Some(b)) if a <= b => {}
+                            _ => self.problem(
+                                &f("date_range"),
+                                Some(id),
+                                "from and to are yyyy-mm-dd or yyyy-mm-ddThh:mm, from first".to_owned(),
+                            ),
+                        }
+                    }
+                    _ => self.problem(
+                        &f("business_hours"),
+                        Some(id),
+                        "give either business_hours or date_range".to_owned(),
+                    ),
+                }
+                self.steps(&f("on_failure"), on_failure);
+            }
+            StepKind::TriggerWorkflow { workflow_id } => {
+                self.refer(Reference::Workflow(*workflow_id), f("workflow_id"), id)
             }
             StepKind::OpenConversation {} => {}
             StepKind::CloseConversation { category_id, summary } => {

@@ -108,6 +108,52 @@ async fn queue_job(conn: &mut Conn, ws: Id, payload: &serde_json::Value, at: i64
     Ok(())
 }
 
+/// Inserts a run with the job of its first step; `None` when it is left out (once per contact, or started
+/// by the same trigger event already).
+async fn insert_run(conn: &mut Conn, ws: Id, run: &NewRun, now: i64) -> StoreResult<Option<Id>> {
+    if run.once_per_contact {
+        let before: Option<Id> =
+            sqlx::query_scalar("SELECT id FROM workflow_runs WHERE workflow_id = $1 AND contact_id = $2 LIMIT 1")
+                .bind(run.workflow_id)
+                .bind(run.contact_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if before.is_some() {
+            return Ok(None);
+        }
+    }
+    let (status, ended) = match run.position {
+        Some(_) => ("active", None),
+        None => ("completed", Some(now)),
+    };
+    let id: Option<Id> = sqlx::query_scalar(
+        "INSERT INTO workflow_runs (workspace_id, workflow_id, version, contact_id, conversation_id, status, \
+         position, variables, trigger_seq, started_at, updated_at, ended_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) \
+         ON CONFLICT (workflow_id, contact_id, trigger_seq) DO NOTHING RETURNING id",
+    )
+    .bind(ws)
+    .bind(run.workflow_id)
+    .bind(run.version)
+    .bind(run.contact_id)
+    .bind(run.conversation_id)
+    .bind(status)
+    .bind(&run.position)
+    .bind(to_json(&run.variables)?)
+    .bind(run.trigger_seq)
+    .bind(now)
+    .bind(ended)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = id else { return Ok(None) };
+    let data = json!({ "workflow_id": run.workflow_id, "version": run.version, "contact_id": run.contact_id });
+    append_event(conn, ws, event("workflow.run.started", id, Actor::system(), data)).await?;
+    if run.position.is_some() {
+        queue_step(conn, ws, id, 0, now).await?;
+    }
+    Ok(Some(id))
+}
+
 async fn open_conversation_of(conn: &mut Conn, ws: Id, contact: Id) -> StoreResult<Option<Id>> {
     Ok(sqlx::query_scalar(
         "SELECT id FROM conversations WHERE workspace_id = $1 AND contact_id = $2 AND status = 'open'",
@@ -171,6 +217,10 @@ async fn apply_effect(
             close_conversation_in(conn, ws, *conversation_id, close, actor).await?;
             (json!({}), Some(*conversation_id))
         }
+        StepEffect::StartRun(run) => match insert_run(conn, ws, run, now_ms()).await? {
+            Some(id) => (json!({ "run_id": id }), None),
+            None => (json!({ "run_id": null, "reason": "the contact had its one run of that workflow" }), None),
+        },
     })
 }
 
@@ -377,48 +427,9 @@ impl WorkflowStore for ThisStore {
         let now = now_ms();
         let mut started = Vec::with_capacity(runs.len());
         for run in runs {
-            if run.once_per_contact {
-                let before: Option<Id> = sqlx::query_scalar(
-                    "SELECT id FROM workflow_runs WHERE workflow_id = $1 AND contact_id = $2 LIMIT 1",
-                )
-                .bind(run.workflow_id)
-                .bind(run.contact_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if before.is_some() {
-                    continue;
-                }
+            if let Some(id) = insert_run(&mut tx, ws, run, now).await? {
+                started.push(load_run(&mut tx, ws, id).await?);
             }
-            let (status, ended) = match run.position {
-                Some(_) => ("active", None),
-                None => ("completed", Some(now)),
-            };
-            let id: Option<Id> = sqlx::query_scalar(
-                "INSERT INTO workflow_runs (workspace_id, workflow_id, version, contact_id, conversation_id, status, \
-                 position, variables, trigger_seq, started_at, updated_at, ended_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) \
-                 ON CONFLICT (workflow_id, contact_id, trigger_seq) DO NOTHING RETURNING id",
-            )
-            .bind(ws)
-            .bind(run.workflow_id)
-            .bind(run.version)
-            .bind(run.contact_id)
-            .bind(run.conversation_id)
-            .bind(status)
-            .bind(&run.position)
-            .bind(to_json(&run.variables)?)
-            .bind(run.trigger_seq)
-            .bind(now)
-            .bind(ended)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(id) = id else { continue };
-            let data = json!({ "workflow_id": run.workflow_id, "version": run.version, "contact_id": run.contact_id });
-            append_event(&mut tx, ws, event("workflow.run.started", id, Actor::system(), data)).await?;
-            if run.position.is_some() {
-                queue_step(&mut tx, ws, id, 0, now).await?;
-            }
-            started.push(load_run(&mut tx, ws, id).await?);
         }
         for answer in answers {
             let payload =
