@@ -734,3 +734,56 @@ async fn time_and_chains(backend: Backend) {
     s.stop().await;
 }
 both_backends!(workflow_time_and_chains, time_and_chains);
+
+async fn incoming_webhook(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (_, created) = s
+        .post(
+            "/api/v1/workflows",
+            json!({"name": "Orders", "definition": {
+                "trigger": {"type": "incoming_webhook", "identify_by": "phone", "key": "customer.phone"},
+                "steps": [{"id": "name", "type": "update_field", "field": "first_name", "value": "$variables.name"}]}}),
+        )
+        .await;
+    let wf = id(&created);
+    let url = created["webhook_url"].as_str().expect("a webhook URL").to_owned();
+    let path = &url[url.find("/hooks/").expect("hooks path")..];
+    let post = |path: String, body: Vec<u8>| {
+        let (http, base) = (s.http.clone(), s.base.clone());
+        async move {
+            let resp = http.post(format!("{base}{path}")).body(body).send().await.expect("post");
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let order = json!({"customer": {"phone": "+971 50 123 4567"}, "name": "Huda", "order_id": 42});
+    // Not published yet.
+    assert_error(&post(path.to_owned(), order.to_string().into_bytes()).await, 409, "workflow_not_published");
+    s.post(&format!("/api/v1/workflows/{wf}/publish"), json!({})).await;
+    let (status, answer) = post(path.to_owned(), order.to_string().into_bytes()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    drive(&s).await;
+    let run = run_log(&s, answer["run_id"].as_i64().expect("run id")).await;
+    assert_eq!(run["status"], "completed");
+    assert_eq!(run["variables"]["order_id"], 42);
+    let c = contact(&s, run["contact_id"].as_i64().expect("contact")).await;
+    assert_eq!((c["phone"].clone(), c["first_name"].clone()), (json!("+971501234567"), json!("Huda")), "a new contact");
+    // The same phone number again: the same contact.
+    let (_, again) = post(
+        path.to_owned(),
+        json!({"customer": {"phone": "+971501234567"}, "name": "Huda A."}).to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(run_log(&s, again["run_id"].as_i64().expect("run id")).await["contact_id"], run["contact_id"]);
+    // A forged URL, a body that is not JSON, a body without the key.
+    let forged = format!("/hooks/workflows/{wf}/{}", "0".repeat(64));
+    assert_error(&post(forged, order.to_string().into_bytes()).await, 404, "not_found");
+    assert_error(&post(path.to_owned(), b"phone=1".to_vec()).await, 422, "validation_failed");
+    let missing = post(path.to_owned(), json!({"name": "x"}).to_string().into_bytes()).await;
+    assert_error(&missing, 422, "validation_failed");
+    assert_eq!(missing.1["error"]["field"], "customer.phone");
+    let bad_phone = post(path.to_owned(), json!({"customer": {"phone": "12"}}).to_string().into_bytes()).await;
+    assert_error(&bad_phone, 422, "validation_failed");
+    s.stop().await;
+}
+both_backends!(workflow_incoming_webhook, incoming_webhook);

@@ -121,6 +121,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(api_routes)
         .merge(system::router(openapi()))
         .merge(webhooks::router())
+        .merge(workflows::public_router())
         .merge(widget::router())
         .merge(web::router())
         .merge(media::public_router())

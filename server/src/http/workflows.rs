@@ -14,6 +14,31 @@ use crate::model::*;
 use crate::service::workflows::{self, RunView, StartRun, WorkflowInput, WorkflowView};
 use crate::store::RunFilter;
 
+/// The public webhook that starts workflows with an incoming-webhook trigger (no API auth: the URL is the key).
+pub(super) fn public_router() -> axum::Router<Arc<App>> {
+    axum::Router::new().route("/hooks/workflows/{id}/{signature}", axum::routing::post(hook))
+}
+
+async fn hook(
+    State(app): State<Arc<App>>,
+    axum::extract::Path((id, signature)): axum::extract::Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+    let Ok(id) = id.parse::<Id>() else {
+        return Err(crate::error::AppError::NotFound("workflow"));
+    };
+    if body.len() > workflows::MAX_HOOK_BYTES {
+        return Err(crate::error::AppError::validation(
+            "body",
+            format!("must be at most {} bytes", workflows::MAX_HOOK_BYTES),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| crate::error::AppError::validation("body", format!("is not JSON: {e}")))?;
+    let run = workflows::hook(&app, id, &signature, &value).await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "run_id": run.id }))))
+}
+
 pub(super) fn router() -> ApiRouter {
     ApiRouter::new()
         .routes(routes!(list_workflows, create_workflow))

@@ -93,6 +93,13 @@ pub enum Trigger {
     },
     /// Started through the API (`POST /workflows/{id}/runs`) or by another workflow.
     Manual {},
+    /// A POST of JSON to the workflow's secret URL; `key` (a dotted path into the body) names the contact
+    /// by `identify_by` (a contact is created for a new phone number or e-mail). The body's top-level
+    /// values become variables.
+    IncomingWebhook {
+        identify_by: IdentifyBy,
+        key: String,
+    },
 }
 
 impl Trigger {
@@ -104,8 +111,18 @@ impl Trigger {
             Self::ContactFieldUpdated { .. } => "contact_field_updated",
             Self::LifecycleUpdated { .. } => "lifecycle_updated",
             Self::Manual {} => "manual",
+            Self::IncomingWebhook { .. } => "incoming_webhook",
         }
     }
+}
+
+/// What an incoming webhook's contact key holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentifyBy {
+    Phone,
+    Email,
+    ContactId,
 }
 
 /// Who opened a conversation, for the conversation-opened trigger.

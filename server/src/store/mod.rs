@@ -455,6 +455,10 @@ pub trait WorkflowStore {
         actor: Actor,
     ) -> StoreResult<Workflow>;
     async fn get_workflow(&self, ws: Id, id: Id) -> StoreResult<Workflow>;
+    /// A workflow by id in any workspace (its public webhook URL knows only the id).
+    async fn find_workflow(&self, id: Id) -> StoreResult<Option<Workflow>>;
+    /// The contact of the workspace with this (normalised) phone number or e-mail, the oldest if several.
+    async fn contact_with(&self, ws: Id, by: IdentifyBy, value: &str) -> StoreResult<Option<Id>>;
     async fn list_workflows(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Workflow>>;
     /// Replaces the draft (the published version, and the runs on it, are untouched).
     async fn update_workflow(

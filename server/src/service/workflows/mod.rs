@@ -44,6 +44,8 @@ pub struct WorkflowView {
     #[serde(flatten)]
     pub workflow: Workflow,
     pub problems: Vec<Problem>,
+    /// Where to POST to start it, when its trigger is an incoming webhook (a secret: the URL is the key).
+    pub webhook_url: Option<String>,
 }
 
 /// A run with its log.
@@ -115,7 +117,89 @@ pub async fn problems(
 
 async fn view(app: &App, workflow: Workflow) -> AppResult<WorkflowView> {
     let (_, problems) = problems(app, workflow.workspace_id, &workflow.definition).await?;
-    Ok(WorkflowView { workflow, problems })
+    let webhook_url = (workflow.definition["trigger"]["type"] == "incoming_webhook").then(|| {
+        let signature = hook_signature(app, workflow.workspace_id, workflow.id);
+        format!("{}/hooks/workflows/{}/{signature}", app.config.public_url(), workflow.id)
+    });
+    Ok(WorkflowView { workflow, problems, webhook_url })
+}
+
+/// The secret part of a workflow's webhook URL: derived from the server's key, so nothing is stored.
+fn hook_signature(app: &App, ws: Id, id: Id) -> String {
+    app.secrets.sign(&format!("workflow-webhook:{ws}:{id}"))
+}
+
+/// Largest incoming-webhook body.
+pub const MAX_HOOK_BYTES: usize = 64 * 1024;
+
+/// A POST to a workflow's webhook URL: finds (or creates) the contact the body names, and starts a run
+/// with the body's top-level values as variables. A wrong URL is 404, as for a workflow that does not exist.
+pub async fn hook(app: &App, id: Id, signature: &str, body: &serde_json::Value) -> AppResult<WorkflowRun> {
+    let not_found = || AppError::NotFound("workflow");
+    let workflow = app.store.find_workflow(id).await?.ok_or_else(not_found)?;
+    let ws = workflow.workspace_id;
+    if !app.secrets.verify(&format!("workflow-webhook:{ws}:{id}"), signature) {
+        return Err(not_found());
+    }
+    let Some(version) = workflow.published_version.filter(|_| workflow.status == WorkflowStatus::Published) else {
+        return Err(AppError::conflict("workflow_not_published", "the workflow is not published"));
+    };
+    let definition = app.store.workflow_version(ws, id, version).await?;
+    let Trigger::IncomingWebhook { identify_by, key } = &definition.trigger else {
+        return Err(AppError::conflict("workflow_not_webhook", "this workflow does not start on a webhook"));
+    };
+    let Some(object) = body.as_object() else {
+        return Err(AppError::validation("body", "must be a JSON object"));
+    };
+    let found = key.split('.').try_fold(body, |v, part| v.get(part));
+    let value = match found {
+        Some(serde_json::Value::String(s)) => s.trim().to_owned(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => return Err(AppError::validation(key.clone(), "the contact's key is missing or not text")),
+    };
+    let value = match identify_by {
+        IdentifyBy::Phone => fields::phone(key, &value)?.0,
+        IdentifyBy::Email => fields::email(key, &value)?,
+        IdentifyBy::ContactId => value,
+    };
+    let contact_id = match app.store.contact_with(ws, *identify_by, &value).await? {
+        Some(id) => id,
+        None if *identify_by == IdentifyBy::ContactId => {
+            return Err(AppError::validation(key.clone(), "no such contact"));
+        }
+        None => {
+            let mut new = ContactFields::default();
+            match identify_by {
+                IdentifyBy::Phone => new.phone = Some(value),
+                _ => new.email = Some(value),
+            }
+            let req = serde_json::from_value(serde_json::json!({ "phone": new.phone, "email": new.email }))
+                .map_err(|e| AppError::validation("body", e.to_string()))?;
+            let prepared = super::contacts::prepare(app, ws, req).await?;
+            let actor = Actor { kind: ActorKind::Workflow, id: Some(id) };
+            app.store.create_contact(ws, &prepared.fields, &prepared.tags, &prepared.identities, actor).await?.id
+        }
+    };
+    let variables = object.iter().filter(|(k, _)| validate::is_name(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let run = NewRun {
+        workflow_id: id,
+        version,
+        contact_id,
+        conversation_id: None,
+        position: definition.steps.first().map(|s| s.id.clone()),
+        variables,
+        trigger_seq: None,
+        once_per_contact: definition.trigger_once_per_contact,
+    };
+    let started = app.store.start_runs(ws, None, &[run], &[]).await?.unwrap_or_default();
+    let Some(run) = started.into_iter().next() else {
+        return Err(AppError::conflict(
+            "workflow_already_run",
+            "this workflow runs once per contact, and this contact had its run",
+        ));
+    };
+    app.changed();
+    Ok(run)
 }
 
 pub async fn list(app: &App, who: &Principal, page: &PageRequest) -> AppResult<Page<Workflow>> {

@@ -172,6 +172,16 @@ impl Walk<'_> {
                     self.text(&format!("trigger.stages[{i}]"), None, s, 50);
                 }
             }
+            Trigger::IncomingWebhook { key, .. } => {
+                let parts_ok = !key.is_empty() && key.split('.').all(|p| !p.is_empty() && p.len() <= 64);
+                if !parts_ok {
+                    self.problem(
+                        "trigger.key",
+                        None,
+                        "must be a key of the body, e.g. `phone` or `customer.email`".to_owned(),
+                    );
+                }
+            }
             Trigger::ConversationOpened { .. } | Trigger::ConversationClosed {} | Trigger::Manual {} => {}
         }
     }

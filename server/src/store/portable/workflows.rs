@@ -263,6 +263,31 @@ impl WorkflowStore for ThisStore {
         load_workflow(&mut *self.pool.acquire().await?, ws, id).await
     }
 
+    async fn find_workflow(&self, id: Id) -> StoreResult<Option<Workflow>> {
+        let sql = format!("SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1");
+        let row: Option<WorkflowRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.map(workflow))
+    }
+
+    async fn contact_with(&self, ws: Id, by: IdentifyBy, value: &str) -> StoreResult<Option<Id>> {
+        let column = match by {
+            IdentifyBy::Phone => "phone",
+            IdentifyBy::Email => "email",
+            IdentifyBy::ContactId => "id",
+        };
+        if by == IdentifyBy::ContactId {
+            let id: Option<Id> = value.parse().ok();
+            let found: Option<Id> = sqlx::query_scalar("SELECT id FROM contacts WHERE workspace_id = $1 AND id = $2")
+                .bind(ws)
+                .bind(id.unwrap_or(-1))
+                .fetch_optional(&self.pool)
+                .await?;
+            return Ok(found);
+        }
+        let sql = format!("SELECT id FROM contacts WHERE workspace_id = $1 AND {column} = $2 ORDER BY id LIMIT 1");
+        Ok(sqlx::query_scalar(&sql).bind(ws).bind(value).fetch_optional(&self.pool).await?)
+    }
+
     async fn list_workflows(&self, ws: Id, page: &PageRequest) -> StoreResult<Page<Workflow>> {
         let sql = format!(
             "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3"
