@@ -787,3 +787,49 @@ async fn incoming_webhook(backend: Backend) {
     s.stop().await;
 }
 both_backends!(workflow_incoming_webhook, incoming_webhook);
+
+async fn shortcuts(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (agent_id, agent) = s.user("agent@acme.test", "agent").await;
+    let (_, _, conversation) = writer(&s, "8").await;
+    let wf = publish(
+        &s,
+        "Order status",
+        json!({"trigger": {"type": "shortcut", "fields": [
+                {"name": "order_id", "label": "Order number", "required": true},
+                {"name": "note", "label": "Note"}]},
+               "steps": [{"id": "tell", "type": "send_message", "text": "Order $variables.order_id is on its way"}]}),
+    )
+    .await;
+    let other = publish(&s, "Manual", json!({"trigger": {"type": "manual"}, "steps": []})).await;
+    // Agents see the shortcuts (not the workflows) and run them from a conversation.
+    let (status, list) = s.call(reqwest::Method::GET, "/api/v1/shortcuts", Some(&agent), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        list,
+        json!([{"workflow_id": wf, "name": "Order status", "fields": [
+        {"name": "order_id", "label": "Order number", "required": true},
+        {"name": "note", "label": "Note", "required": false}]}])
+    );
+    let path = format!("/api/v1/conversations/{conversation}/shortcuts/{wf}");
+    let as_agent = |body: Value| s.call(reqwest::Method::POST, &path, Some(&agent), Some(body));
+    let missing = as_agent(json!({"values": {"note": "x"}})).await;
+    assert_error(&missing, 422, "validation_failed");
+    assert_eq!(missing.1["error"]["field"], "values.order_id");
+    let unknown = as_agent(json!({"values": {"order_id": "1", "colour": "red"}})).await;
+    assert_eq!(unknown.1["error"]["field"], "values.colour");
+    let (status, run) = as_agent(json!({"values": {"order_id": " A-77 "}})).await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    assert_eq!(run["variables"], json!({"order_id": "A-77", "run_by": agent_id}));
+    assert_eq!(run["conversation_id"], conversation);
+    drive(&s).await;
+    let (_, messages) = s.get(&format!("/api/v1/conversations/{conversation}/messages")).await;
+    assert_eq!(messages["items"][0]["content"]["text"], "Order A-77 is on its way");
+    // Not a shortcut, or not a conversation the caller may see.
+    let not_shortcut = format!("/api/v1/conversations/{conversation}/shortcuts/{other}");
+    assert_error(&s.call(reqwest::Method::POST, &not_shortcut, Some(&agent), Some(json!({}))).await, 404, "not_found");
+    let nowhere = format!("/api/v1/conversations/424242/shortcuts/{wf}");
+    assert_error(&s.call(reqwest::Method::POST, &nowhere, Some(&agent), Some(json!({}))).await, 404, "not_found");
+    s.stop().await;
+}
+both_backends!(workflow_shortcuts, shortcuts);

@@ -11,7 +11,7 @@ use super::{ApiRouter, PageQuery};
 use crate::app::App;
 use crate::error::{AppResult, ErrorBody};
 use crate::model::*;
-use crate::service::workflows::{self, RunView, StartRun, WorkflowInput, WorkflowView};
+use crate::service::workflows::{self, RunShortcut, RunView, Shortcut, StartRun, WorkflowInput, WorkflowView};
 use crate::store::RunFilter;
 
 /// The public webhook that starts workflows with an incoming-webhook trigger (no API auth: the URL is the key).
@@ -48,6 +48,8 @@ pub(super) fn router() -> ApiRouter {
         .routes(routes!(list_workflow_runs, start_workflow_run))
         .routes(routes!(get_workflow_run))
         .routes(routes!(list_contact_workflow_runs))
+        .routes(routes!(list_shortcuts))
+        .routes(routes!(run_shortcut))
 }
 
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", params(PageQuery),
@@ -170,4 +172,24 @@ async fn list_contact_workflow_runs(
 ) -> AppResult<Json<Page<WorkflowRun>>> {
     let filter = RunFilter { workflow_id: None, contact_id: Some(id) };
     Ok(Json(workflows::runs(&app, &who, filter, &q.page()?).await?))
+}
+
+/// The shortcuts agents can run from a conversation (published workflows with a shortcut trigger).
+#[utoipa::path(get, path = "/api/v1/shortcuts", tag = "workflows",
+    responses((status = 200, body = Vec<Shortcut>), (status = "4XX", body = ErrorBody)))]
+async fn list_shortcuts(State(app): State<Arc<App>>, Auth(who): Auth) -> AppResult<Json<Vec<Shortcut>>> {
+    Ok(Json(workflows::shortcuts(&app, &who).await?))
+}
+
+/// Runs a shortcut for the conversation's contact; the form's values become the run's variables.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/shortcuts/{workflow_id}", tag = "workflows",
+    params(("id" = i64, Path), ("workflow_id" = i64, Path)), request_body = RunShortcut,
+    responses((status = 201, body = WorkflowRun), (status = "4XX", body = ErrorBody)))]
+async fn run_shortcut(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path((id, workflow_id)): Path<(Id, Id)>,
+    Json(req): Json<RunShortcut>,
+) -> AppResult<(StatusCode, Json<WorkflowRun>)> {
+    Ok((StatusCode::CREATED, Json(workflows::run_shortcut(&app, &who, id, workflow_id, req).await?)))
 }

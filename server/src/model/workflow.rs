@@ -93,6 +93,12 @@ pub enum Trigger {
     },
     /// Started through the API (`POST /workflows/{id}/runs`) or by another workflow.
     Manual {},
+    /// A form an agent runs from a conversation (`POST /conversations/{id}/shortcuts/{workflow_id}`); its
+    /// fields become variables.
+    Shortcut {
+        #[serde(default)]
+        fields: Vec<ShortcutField>,
+    },
     /// A POST of JSON to the workflow's secret URL; `key` (a dotted path into the body) names the contact
     /// by `identify_by` (a contact is created for a new phone number or e-mail). The body's top-level
     /// values become variables.
@@ -111,9 +117,20 @@ impl Trigger {
             Self::ContactFieldUpdated { .. } => "contact_field_updated",
             Self::LifecycleUpdated { .. } => "lifecycle_updated",
             Self::Manual {} => "manual",
+            Self::Shortcut { .. } => "shortcut",
             Self::IncomingWebhook { .. } => "incoming_webhook",
         }
     }
+}
+
+/// One field of a shortcut's form: its value becomes `$variables.NAME`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShortcutField {
+    pub name: String,
+    pub label: String,
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// What an incoming webhook's contact key holds.

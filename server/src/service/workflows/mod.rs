@@ -318,6 +318,93 @@ pub async fn start(app: &App, who: &Principal, id: Id, req: StartRun) -> AppResu
     Ok(run)
 }
 
+/// A shortcut an agent can run from a conversation: a published workflow with a shortcut trigger.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Shortcut {
+    pub workflow_id: Id,
+    pub name: String,
+    pub fields: Vec<ShortcutField>,
+}
+
+/// The workspace's shortcuts (everyone: agents run them from the inbox).
+pub async fn shortcuts(app: &App, who: &Principal) -> AppResult<Vec<Shortcut>> {
+    let ws = who.workspace_id;
+    let mut out = Vec::new();
+    for live in app.store.published_workflows(ws).await? {
+        if let Trigger::Shortcut { fields } = live.definition.trigger {
+            let name = app.store.get_workflow(ws, live.id).await?.name;
+            out.push(Shortcut { workflow_id: live.id, name, fields });
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunShortcut {
+    /// The form's values by field name.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub values: BTreeMap<String, String>,
+}
+
+/// Runs a shortcut for the conversation's contact (anyone who may see the conversation).
+pub async fn run_shortcut(
+    app: &App,
+    who: &Principal,
+    conversation: Id,
+    workflow: Id,
+    req: RunShortcut,
+) -> AppResult<WorkflowRun> {
+    let ws = who.workspace_id;
+    let conversation = super::access::conversation(app, who, conversation).await?;
+    let live = app.store.published_workflows(ws).await?.into_iter().find(|w| w.id == workflow);
+    let Some(live) = live else {
+        return Err(AppError::NotFound("shortcut"));
+    };
+    let Trigger::Shortcut { fields: form } = &live.definition.trigger else {
+        return Err(AppError::NotFound("shortcut"));
+    };
+    let mut variables = BTreeMap::new();
+    for (key, value) in &req.values {
+        if !form.iter().any(|f| &f.name == key) {
+            return Err(AppError::validation(format!("values.{key}"), "is not a field of this shortcut"));
+        }
+        if value.chars().count() > 1000 {
+            return Err(AppError::validation(format!("values.{key}"), "must be at most 1000 characters"));
+        }
+        if !value.trim().is_empty() {
+            variables.insert(key.clone(), serde_json::Value::from(value.trim()));
+        }
+    }
+    if let Some(missing) = form.iter().find(|f| f.required && !variables.contains_key(&f.name)) {
+        return Err(AppError::validation(
+            format!("values.{}", missing.name),
+            format!("`{}` is required", missing.label),
+        ));
+    }
+    variables.insert("run_by".to_owned(), serde_json::Value::from(who.user_id));
+    let run = NewRun {
+        workflow_id: live.id,
+        version: live.version,
+        contact_id: conversation.contact_id,
+        conversation_id: Some(conversation.id),
+        position: live.definition.steps.first().map(|s| s.id.clone()),
+        variables,
+        trigger_seq: None,
+        once_per_contact: live.definition.trigger_once_per_contact,
+    };
+    let started = app.store.start_runs(ws, None, &[run], &[]).await?.unwrap_or_default();
+    let Some(run) = started.into_iter().next() else {
+        return Err(AppError::conflict(
+            "workflow_already_run",
+            "this workflow runs once per contact, and this contact had its run",
+        ));
+    };
+    app.changed();
+    Ok(run)
+}
+
 pub async fn runs(app: &App, who: &Principal, filter: RunFilter, page: &PageRequest) -> AppResult<Page<WorkflowRun>> {
     require(who, Role::Manager)?;
     if let Some(id) = filter.workflow_id {

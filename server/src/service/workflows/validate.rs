@@ -172,6 +172,19 @@ impl Walk<'_> {
                     self.text(&format!("trigger.stages[{i}]"), None, s, 50);
                 }
             }
+            Trigger::Shortcut { fields } => {
+                if fields.len() > 10 {
+                    self.problem("trigger.fields", None, "a shortcut has at most 10 fields".to_owned());
+                }
+                let mut names = HashSet::new();
+                for (i, field) in fields.iter().enumerate() {
+                    if !is_name(&field.name) || !names.insert(field.name.as_str()) {
+                        let message = "must be 1 to 64 letters, digits or `_`, unique in the form".to_owned();
+                        self.problem(&format!("trigger.fields[{i}].name"), None, message);
+                    }
+                    self.text(&format!("trigger.fields[{i}].label"), None, &field.label, 100);
+                }
+            }
             Trigger::IncomingWebhook { key, .. } => {
                 let parts_ok = !key.is_empty() && key.split('.').all(|p| !p.is_empty() && p.len() <= 64);
                 if !parts_ok {
