@@ -38,7 +38,7 @@ async fn main() {
     config.jobs.poll_interval_ms = 20;
     config.search.enabled = false;
     let mut jobs = JobRegistry::default();
-    jobs.register(WORKFLOW_RUN_JOB, Arc::new(switchboard::service::workflows::engine::RunStep));
+    jobs.register(WORKFLOW_RUN_JOB, Arc::new(switchboard::service::workflows::engine::RunStep::default()));
     let app = App::open_with(config, jobs).await.expect("open");
     let (_, ws, _) = accounts::init(
         &app,

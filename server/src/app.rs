@@ -121,7 +121,7 @@ pub fn standard_jobs() -> JobRegistry {
     jobs.register(crate::model::FETCH_MEDIA_JOB, Arc::new(crate::service::media::FetchMedia));
     jobs.register(crate::model::AUTO_CLOSE_JOB, Arc::new(crate::service::auto_close::AutoClose));
     jobs.register(crate::model::EXPORT_JOB, Arc::new(crate::service::exports::WriteExport));
-    jobs.register(crate::model::WORKFLOW_RUN_JOB, Arc::new(crate::service::workflows::engine::RunStep));
+    jobs.register(crate::model::WORKFLOW_RUN_JOB, Arc::new(crate::service::workflows::engine::RunStep::default()));
     jobs
 }
 

@@ -29,6 +29,9 @@ async fn serve(dir: &Path) -> (Child, String) {
         .env("SWITCHBOARD_LOG__LEVEL", "warn,switchboard=info")
         .env("SWITCHBOARD_JOBS__ENABLED", "true")
         .env("SWITCHBOARD_JOBS__POLL_INTERVAL_MS", "50")
+        // A job its killed worker held is taken over once its lease ends: short here, so the test need not
+        // wait the default five minutes when the kill lands in the middle of one.
+        .env("SWITCHBOARD_JOBS__LEASE_SECONDS", "3")
         .stderr(Stdio::piped())
         .spawn()
         .expect("start server");

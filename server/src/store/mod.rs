@@ -501,8 +501,8 @@ pub trait WorkflowStore {
     async fn list_runs(&self, ws: Id, filter: RunFilter, page: &PageRequest) -> StoreResult<Page<WorkflowRun>>;
     /// The run's log, in order.
     async fn run_steps(&self, ws: Id, run: Id) -> StoreResult<Vec<RunStep>>;
-    /// Records one step of a run with its effect (and the effect's events), the run's next state and the
-    /// job of its next step, in one transaction; `false` (nothing written) if the run's `step_seq` is no
+    /// Records one step of a run with its effect (and the effect's events), the run's next state and, when
+    /// it waits, the job that wakes it, in one transaction; `false` (nothing written) if the run's `step_seq` is no
     /// longer `expected_seq`, i.e. the step was committed already.
     async fn commit_step(&self, ws: Id, step: &StepCommit) -> StoreResult<bool>;
 }

@@ -4,6 +4,7 @@
 //! commit) finds the counter moved and does nothing, so no step's effect is ever applied twice.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -18,8 +19,37 @@ use crate::model::*;
 use crate::service::{contacts, variables};
 use crate::store::StoreError;
 
-/// The handler of `workflow.run` jobs.
-pub struct RunStep;
+/// The handler of `workflow.run` jobs. A job takes its run's steps one after the other while the run is
+/// `active` (each step its own transaction), and stops when the run waits or ends; the job stays leased
+/// meanwhile, so a worker that dies mid-way leaves it to be taken over, and the run goes on from its last
+/// commit. Published versions never change, so they are kept in memory once read.
+#[derive(Default)]
+pub struct RunStep {
+    definitions: std::sync::Mutex<HashMap<(Id, i64), Arc<Definition>>>,
+}
+
+/// What wakes a run that waits: the end of its wait (or its question's time), or the contact's reply.
+struct Wake {
+    step_seq: i64,
+    message_id: Option<Id>,
+}
+
+impl RunStep {
+    async fn definition(&self, app: &App, ws: Id, run: &WorkflowRun) -> Result<Arc<Definition>, StoreError> {
+        let key = (run.workflow_id, run.version);
+        if let Some(found) = self.definitions.lock().ok().and_then(|cache| cache.get(&key).cloned()) {
+            return Ok(found);
+        }
+        let definition = Arc::new(app.store.workflow_version(ws, run.workflow_id, run.version).await?);
+        if let Ok(mut cache) = self.definitions.lock() {
+            if cache.len() >= 1000 {
+                cache.clear();
+            }
+            cache.insert(key, definition.clone());
+        }
+        Ok(definition)
+    }
+}
 
 #[async_trait]
 impl JobHandler for RunStep {
@@ -28,48 +58,56 @@ impl JobHandler for RunStep {
         let (Some(run_id), Some(step_seq)) = (job.payload["run_id"].as_i64(), job.payload["step_seq"].as_i64()) else {
             return Err(JobError::Permanent("a workflow job without run_id and step_seq".into()));
         };
-        let run = match app.store.get_run(ws, run_id).await {
-            Ok(run) => run,
-            // Deleted with its workflow.
-            Err(StoreError::NotFound(_)) => return Ok(()),
-            Err(e) => return Err(JobError::Transient(e.to_string())),
-        };
-        if run.step_seq != step_seq || run.status.is_over() {
-            return Ok(());
-        }
-        // A reply routed to a question (see `triggers`): only while the run still waits there.
-        let answer = match job.payload["message_id"].as_i64() {
-            Some(_) if !run.awaiting_answer => return Ok(()),
-            Some(message) => match app.store.get_message(ws, message).await {
-                Ok(m) => Some(m),
+        let mut wake = Some(Wake { step_seq, message_id: job.payload["message_id"].as_i64() });
+        loop {
+            let run = match app.store.get_run(ws, run_id).await {
+                Ok(run) => run,
+                // Deleted with its workflow.
                 Err(StoreError::NotFound(_)) => return Ok(()),
                 Err(e) => return Err(JobError::Transient(e.to_string())),
-            },
-            None => None,
-        };
-        let commit = match app.store.workflow_version(ws, run.workflow_id, run.version).await {
-            Ok(definition) => match next_step(app, ws, &run, &definition, answer.as_ref()).await {
-                Ok(commit) => commit,
-                Err(AppError::Internal(e)) => return Err(JobError::Transient(e)),
-                Err(e) => ending(&run, "error", RunStatus::Failed, e.to_string()),
-            },
-            Err(StoreError::NotFound(_)) => {
-                ending(&run, "error", RunStatus::Failed, "the workflow version is gone".to_owned())
-            }
-            Err(e) => return Err(JobError::Transient(e.to_string())),
-        };
-        let step_type = commit.step_type;
-        match app.store.commit_step(ws, &commit).await {
-            Ok(applied) => {
-                if applied {
+            };
+            // A waiting run moves only for the wake-up this job carries (the wait it ends, or a reply to
+            // the question it waits at); an active run moves for any of its jobs.
+            let answer = match (run.status, wake.take()) {
+                (RunStatus::Active, _) => None,
+                (RunStatus::Waiting, Some(w)) if w.step_seq == run.step_seq => match w.message_id {
+                    Some(_) if !run.awaiting_answer => return Ok(()),
+                    Some(message) => match app.store.get_message(ws, message).await {
+                        Ok(m) => Some(m),
+                        Err(StoreError::NotFound(_)) => return Ok(()),
+                        Err(e) => return Err(JobError::Transient(e.to_string())),
+                    },
+                    // Due: the job runs when the wait or the question's time is over.
+                    None => None,
+                },
+                _ => return Ok(()),
+            };
+            let commit = match self.definition(app, ws, &run).await {
+                Ok(definition) => match next_step(app, ws, &run, &definition, answer.as_ref()).await {
+                    Ok(commit) => commit,
+                    Err(AppError::Internal(e)) => return Err(JobError::Transient(e)),
+                    Err(e) => ending(&run, "error", RunStatus::Failed, e.to_string()),
+                },
+                Err(StoreError::NotFound(_)) => {
+                    ending(&run, "error", RunStatus::Failed, "the workflow version is gone".to_owned())
+                }
+                Err(e) => return Err(JobError::Transient(e.to_string())),
+            };
+            let (step_type, status) = (commit.step_type, commit.status);
+            match app.store.commit_step(ws, &commit).await {
+                Ok(true) => {
                     app.changed();
                     metrics::counter!("switchboard_workflow_steps_total", "type" => step_type).increment(1);
+                    if status != RunStatus::Active {
+                        return Ok(());
+                    }
                 }
-                Ok(())
+                // Another job moved the run first: look again.
+                Ok(false) => {}
+                // The effect could not be applied as computed (the conversation closed meanwhile, say):
+                // computed again on the next attempt from what is stored then.
+                Err(e) => return Err(JobError::Transient(e.to_string())),
             }
-            // The effect could not be applied as computed (the conversation closed meanwhile, say):
-            // computed again on the next attempt from what is stored then.
-            Err(e) => Err(JobError::Transient(e.to_string())),
         }
     }
 }
@@ -184,7 +222,9 @@ pub async fn next_step(
         wake_at: None,
         end_reason: None,
     };
-    let ctx = context(app, ws, run).await?;
+    // What the contact looks like, read once and only by the steps that need it.
+    let ctx_cell = tokio::sync::OnceCell::new();
+    let load = || ctx_cell.get_or_try_init(|| context(app, ws, run));
     // A failure goes down the step's failure path when it has one; otherwise the contact exits.
     let fail = |commit: &mut StepCommit, on_failure: &[Step], reason: String| {
         commit.error = Some(reason.clone());
@@ -200,7 +240,7 @@ pub async fn next_step(
             }
         }
     };
-    let scope = || variables::Scope {
+    let scope = |ctx: &Context| variables::Scope {
         contact: ctx.contact.clone(),
         assignee: ctx.assignee.clone(),
         tz: chrono_tz::UTC,
@@ -208,7 +248,8 @@ pub async fn next_step(
     };
     match &step.kind {
         StepKind::SendMessage { text, channel_id, on_failure } => {
-            let mut scope = scope();
+            let ctx = load().await?;
+            let mut scope = scope(ctx);
             scope.tz = workspace_tz(app, ws).await?;
             let content = MessageContent::Text { text: scope.resolve(text) };
             commit.input = json!({ "content": content, "channel_id": channel_id.or(ctx.last_channel) });
@@ -227,6 +268,7 @@ pub async fn next_step(
             }
         }
         StepKind::AskQuestion { text, answer: kind, save_to, timeout_seconds, on_timeout, on_failure } => {
+            let ctx = load().await?;
             let waiting = run.awaiting_answer;
             match answer {
                 // The reply: checked, saved, and the run goes on (or down the failure path).
@@ -271,7 +313,7 @@ pub async fn next_step(
                 }
                 // Asking: sent on the last interacted channel; then the run waits here.
                 _ => {
-                    let mut scope = scope();
+                    let mut scope = scope(ctx);
                     scope.tz = workspace_tz(app, ws).await?;
                     let content =
                         MessageContent::Text { text: super::answers::question_text(&scope.resolve(text), kind) };
@@ -308,7 +350,8 @@ pub async fn next_step(
             };
         }
         StepKind::UpdateField { field, value } => {
-            let mut scope = scope();
+            let ctx = load().await?;
+            let mut scope = scope(ctx);
             scope.tz = workspace_tz(app, ws).await?;
             let value = match value {
                 serde_json::Value::String(s) => serde_json::Value::String(scope.resolve(s)),
@@ -321,6 +364,7 @@ pub async fn next_step(
             }
         }
         StepKind::Branch { branches, otherwise } => {
+            let ctx = load().await?;
             let facts = Facts {
                 contact: &ctx.contact,
                 conversation: ctx.conversation.as_ref(),
@@ -359,6 +403,7 @@ pub async fn next_step(
             }
         }
         StepKind::Assign { user_id } => {
+            let ctx = load().await?;
             commit.input = json!({ "user_id": user_id });
             match open_conversation(&ctx) {
                 None => fail(&mut commit, &[], "the contact has no open conversation to assign".to_owned()),
@@ -394,11 +439,12 @@ pub async fn next_step(
                 Err(reason) => fail(&mut commit, &[], reason),
             }
         }
-        StepKind::OpenConversation {} => match open_conversation(&ctx) {
+        StepKind::OpenConversation {} => match open_conversation(load().await?) {
             Some(open) => commit.output = json!({ "already_open": open.id }),
             None => commit.effect = StepEffect::OpenConversation,
         },
         StepKind::CloseConversation { category_id, summary } => {
+            let ctx = load().await?;
             commit.input = json!({ "category_id": category_id, "summary": summary });
             match open_conversation(&ctx) {
                 Some(open) => {

@@ -589,7 +589,8 @@ impl WorkflowStore for ThisStore {
         .execute(&mut *tx)
         .await?;
         match step.status {
-            RunStatus::Active => queue_step(&mut tx, ws, step.run_id, seq, now).await?,
+            // The job that took this step goes on with the next one (and is taken over if its worker dies).
+            RunStatus::Active => {}
             RunStatus::Waiting => {
                 let at = step.wake_at.map_or(now, |t| t.timestamp_millis());
                 queue_step(&mut tx, ws, step.run_id, seq, at).await?;
