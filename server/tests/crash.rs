@@ -2,49 +2,23 @@
 //! the server is killed with SIGKILL mid-run and restarted; every delivery that was answered 200 is in the
 //! database, and replaying every delivery (twice) adds nothing beyond one message per delivery.
 
+mod common;
+
 #[path = "../examples/loadgen.rs"]
 #[allow(dead_code)]
 mod loadgen;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+use common::run;
+
 const APP_SECRET: &str = "crash-test-secret";
 
-fn run(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new(BIN).current_dir(dir).env_clear().args(args).output().expect("run switchboard");
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Starts `serve` and returns it with the address it listens on.
+/// Starts `serve`; no background jobs: nothing here may reach outside loopback (the template sync would).
 fn serve(dir: &Path) -> (Child, String) {
-    let mut server = Command::new(BIN)
-        .current_dir(dir)
-        .env_clear()
-        .args(["serve"])
-        .env("SWITCHBOARD_SERVER__LISTEN", "127.0.0.1:0")
-        .env("SWITCHBOARD_LOG__FORMAT", "json")
-        .env("SWITCHBOARD_LOG__LEVEL", "warn,switchboard=info")
-        // No background jobs: nothing here may reach outside loopback (the template sync would).
-        .env("SWITCHBOARD_JOBS__ENABLED", "false")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start server");
-    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited before listening").expect("read log");
-        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-        if entry["message"] == "switchboard listening" {
-            break entry["addr"].as_str().expect("addr").to_owned();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (server, addr)
+    common::serve(dir, &[("SWITCHBOARD_JOBS__ENABLED", "false")])
 }
 
 async fn stored_ids(dir: &Path) -> Vec<String> {

@@ -2,48 +2,29 @@
 //! wait (on a wait step, then on a question) and restarted each time; every run then finishes, and every
 //! step that sends a message sent exactly one.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
+use common::run;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-const CONTACTS: usize = 30;
+mod common;
 
-fn run(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new(BIN).current_dir(dir).env_clear().args(args).output().expect("run switchboard");
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+const CONTACTS: usize = 30;
 
 /// Starts `serve` with the job worker on, once its plugins are loaded; returns it with its base URL.
 async fn serve(dir: &Path) -> (Child, String) {
-    let mut server = Command::new(BIN)
-        .current_dir(dir)
-        .env_clear()
-        .args(["serve"])
-        .env("SWITCHBOARD_SERVER__LISTEN", "127.0.0.1:0")
-        .env("SWITCHBOARD_LOG__FORMAT", "json")
-        .env("SWITCHBOARD_LOG__LEVEL", "warn,switchboard=info")
-        .env("SWITCHBOARD_JOBS__ENABLED", "true")
-        .env("SWITCHBOARD_JOBS__POLL_INTERVAL_MS", "50")
-        // A job its killed worker held is taken over once its lease ends: short here, so the test need not
-        // wait the default five minutes when the kill lands in the middle of one.
-        .env("SWITCHBOARD_JOBS__LEASE_SECONDS", "3")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start server");
-    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited before listening").expect("read log");
-        let Ok(entry) = serde_json::from_str::<Value>(&line) else { continue };
-        if entry["message"] == "switchboard listening" {
-            break entry["addr"].as_str().expect("addr").to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (server, addr) = common::serve(
+        dir,
+        &[
+            ("SWITCHBOARD_JOBS__ENABLED", "true"),
+            ("SWITCHBOARD_JOBS__POLL_INTERVAL_MS", "50"),
+            // A job its killed worker held is taken over once its lease ends: short here, so the test need
+            // not wait the default five minutes when the kill lands in the middle of one.
+            ("SWITCHBOARD_JOBS__LEASE_SECONDS", "3"),
+        ],
+    );
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
     while !client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {

@@ -255,14 +255,7 @@ pub async fn next_step(
             commit.input = json!({ "content": content, "channel_id": channel_id.or(ctx.last_channel) });
             match send_check(app, ws, &ctx, channel_id.or(ctx.last_channel), &content).await? {
                 Ok(channel) => {
-                    commit.effect = StepEffect::SendMessage(NewMessage {
-                        channel_id: Some(channel),
-                        direction: Direction::Outgoing,
-                        sender: Actor { kind: ActorKind::Workflow, id: Some(run.workflow_id) },
-                        content,
-                        provider_message_id: None,
-                        status: MessageStatus::Pending,
-                    });
+                    commit.effect = StepEffect::SendMessage(outgoing(run, channel, content));
                 }
                 Err(reason) => fail(&mut commit, on_failure, reason),
             }
@@ -320,14 +313,7 @@ pub async fn next_step(
                     commit.input = json!({ "content": content, "channel_id": ctx.last_channel });
                     match send_check(app, ws, &ctx, ctx.last_channel, &content).await? {
                         Ok(channel) => {
-                            commit.effect = StepEffect::SendMessage(NewMessage {
-                                channel_id: Some(channel),
-                                direction: Direction::Outgoing,
-                                sender: Actor { kind: ActorKind::Workflow, id: Some(run.workflow_id) },
-                                content,
-                                provider_message_id: None,
-                                status: MessageStatus::Pending,
-                            });
+                            commit.effect = StepEffect::SendMessage(outgoing(run, channel, content));
                             let seconds = i64::try_from(*timeout_seconds).unwrap_or(i64::MAX / 1000);
                             let until = Utc::now() + chrono::Duration::seconds(seconds);
                             commit.output = json!({ "answer_by": until });
@@ -511,6 +497,18 @@ async fn started_run(app: &App, ws: Id, run: &WorkflowRun, target: Id) -> AppRes
         trigger_seq: None,
         once_per_contact: definition.trigger_once_per_contact,
     }))
+}
+
+/// A message from the run's workflow, queued for the channel like an agent's reply.
+fn outgoing(run: &WorkflowRun, channel: Id, content: MessageContent) -> NewMessage {
+    NewMessage {
+        channel_id: Some(channel),
+        direction: Direction::Outgoing,
+        sender: Actor { kind: ActorKind::Workflow, id: Some(run.workflow_id) },
+        content,
+        provider_message_id: None,
+        status: MessageStatus::Pending,
+    }
 }
 
 async fn workspace_tz(app: &App, ws: Id) -> AppResult<chrono_tz::Tz> {

@@ -181,11 +181,32 @@ pub async fn hook(app: &App, id: Id, signature: &str, body: &serde_json::Value) 
         }
     };
     let variables = object.iter().filter(|(k, _)| validate::is_name(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let start = Start { workflow_id: id, version, contact_id, conversation_id: None };
+    start_one(app, ws, start, &definition, variables).await
+}
+
+/// Who and what a run started by hand, by a webhook or by a shortcut is for.
+struct Start {
+    workflow_id: Id,
+    version: i64,
+    contact_id: Id,
+    conversation_id: Option<Id>,
+}
+
+/// Starts one run of a live version (its first step queued); 409 when the workflow runs once per contact
+/// and this contact had its run.
+async fn start_one(
+    app: &App,
+    ws: Id,
+    start: Start,
+    definition: &Definition,
+    variables: BTreeMap<String, serde_json::Value>,
+) -> AppResult<WorkflowRun> {
     let run = NewRun {
-        workflow_id: id,
-        version,
-        contact_id,
-        conversation_id: None,
+        workflow_id: start.workflow_id,
+        version: start.version,
+        contact_id: start.contact_id,
+        conversation_id: start.conversation_id,
         position: definition.steps.first().map(|s| s.id.clone()),
         variables,
         trigger_seq: None,
@@ -297,25 +318,8 @@ pub async fn start(app: &App, who: &Principal, id: Id, req: StartRun) -> AppResu
             return Err(AppError::validation(format!("variables.{key}"), "names are 1 to 64 letters, digits or `_`"));
         }
     }
-    let run = NewRun {
-        workflow_id: id,
-        version,
-        contact_id: req.contact_id,
-        conversation_id: None,
-        position: definition.steps.first().map(|s| s.id.clone()),
-        variables: req.variables,
-        trigger_seq: None,
-        once_per_contact: definition.trigger_once_per_contact,
-    };
-    let started = app.store.start_runs(ws, None, &[run], &[]).await?.unwrap_or_default();
-    let Some(run) = started.into_iter().next() else {
-        return Err(AppError::conflict(
-            "workflow_already_run",
-            "this workflow runs once per contact, and this contact had its run",
-        ));
-    };
-    app.changed();
-    Ok(run)
+    let start = Start { workflow_id: id, version, contact_id: req.contact_id, conversation_id: None };
+    start_one(app, ws, start, &definition, req.variables).await
 }
 
 /// A shortcut an agent can run from a conversation: a published workflow with a shortcut trigger.
@@ -384,25 +388,13 @@ pub async fn run_shortcut(
         ));
     }
     variables.insert("run_by".to_owned(), serde_json::Value::from(who.user_id));
-    let run = NewRun {
+    let start = Start {
         workflow_id: live.id,
         version: live.version,
         contact_id: conversation.contact_id,
         conversation_id: Some(conversation.id),
-        position: live.definition.steps.first().map(|s| s.id.clone()),
-        variables,
-        trigger_seq: None,
-        once_per_contact: live.definition.trigger_once_per_contact,
     };
-    let started = app.store.start_runs(ws, None, &[run], &[]).await?.unwrap_or_default();
-    let Some(run) = started.into_iter().next() else {
-        return Err(AppError::conflict(
-            "workflow_already_run",
-            "this workflow runs once per contact, and this contact had its run",
-        ));
-    };
-    app.changed();
-    Ok(run)
+    start_one(app, ws, start, &live.definition, variables).await
 }
 
 pub async fn runs(app: &App, who: &Principal, filter: RunFilter, page: &PageRequest) -> AppResult<Page<WorkflowRun>> {

@@ -41,12 +41,22 @@ impl JobStore for ThisStore {
         }
         let now = now.timestamp_millis();
         let mut tx = self.begin().await?;
-        let mut qb = QueryBuilder::<Db>::new("SELECT id FROM jobs WHERE ((status = 'queued' AND run_at <= ");
-        qb.push_bind(now).push(") OR (status = 'running' AND locked_until <= ").push_bind(now).push(")) AND kind IN ");
-        push_list(&mut qb, kinds.iter().cloned());
-        qb.push(" ORDER BY run_at, id LIMIT 1").push(super::super::CLAIM_JOB_SUFFIX);
-        let id: Option<Id> = qb.build_query_scalar().fetch_optional(&mut *tx).await?;
-        let Some(id) = id else {
+        // Two index walks, each stopping at its first row: due queued jobs, and running jobs whose lease ran
+        // out. One query with OR would make the database collect and sort every due job first, which a
+        // backlog of thousands turns into milliseconds per claim.
+        let mut first: Option<(i64, Id)> = None;
+        for due in ["status = 'queued' AND run_at <= ", "status = 'running' AND locked_until <= "] {
+            let mut qb = QueryBuilder::<Db>::new("SELECT run_at, id FROM jobs WHERE ");
+            qb.push(due).push_bind(now).push(" AND kind IN ");
+            push_list(&mut qb, kinds.iter().cloned());
+            qb.push(" ORDER BY run_at, id LIMIT 1").push(super::super::CLAIM_JOB_SUFFIX);
+            let found: Option<(i64, Id)> = qb.build_query_as().fetch_optional(&mut *tx).await?;
+            first = match (first, found) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let Some((_, id)) = first else {
             return Ok(None);
         };
         let sql = format!(
