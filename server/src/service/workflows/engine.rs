@@ -253,7 +253,7 @@ pub async fn next_step(
             scope.tz = workspace_tz(app, ws).await?;
             let content = MessageContent::Text { text: scope.resolve(text) };
             commit.input = json!({ "content": content, "channel_id": channel_id.or(ctx.last_channel) });
-            match send_check(app, ws, &ctx, channel_id.or(ctx.last_channel), &content).await? {
+            match send_check(app, ws, ctx, channel_id.or(ctx.last_channel), &content).await? {
                 Ok(channel) => {
                     commit.effect = StepEffect::SendMessage(outgoing(run, channel, content));
                 }
@@ -311,7 +311,7 @@ pub async fn next_step(
                     let content =
                         MessageContent::Text { text: super::answers::question_text(&scope.resolve(text), kind) };
                     commit.input = json!({ "content": content, "channel_id": ctx.last_channel });
-                    match send_check(app, ws, &ctx, ctx.last_channel, &content).await? {
+                    match send_check(app, ws, ctx, ctx.last_channel, &content).await? {
                         Ok(channel) => {
                             commit.effect = StepEffect::SendMessage(outgoing(run, channel, content));
                             let seconds = i64::try_from(*timeout_seconds).unwrap_or(i64::MAX / 1000);
@@ -391,7 +391,7 @@ pub async fn next_step(
         StepKind::Assign { user_id } => {
             let ctx = load().await?;
             commit.input = json!({ "user_id": user_id });
-            match open_conversation(&ctx) {
+            match open_conversation(ctx) {
                 None => fail(&mut commit, &[], "the contact has no open conversation to assign".to_owned()),
                 Some(conversation) => match user_id {
                     Some(user) if app.store.get_user(ws, *user).await.is_err() => {
@@ -432,7 +432,7 @@ pub async fn next_step(
         StepKind::CloseConversation { category_id, summary } => {
             let ctx = load().await?;
             commit.input = json!({ "category_id": category_id, "summary": summary });
-            match open_conversation(&ctx) {
+            match open_conversation(ctx) {
                 Some(open) => {
                     let close = CloseRequest { category_id: *category_id, summary: summary.clone() };
                     commit.effect = StepEffect::CloseConversation { conversation_id: open.id, close };
