@@ -157,6 +157,9 @@ impl reqwest::dns::Resolve for FilteringResolver {
 pub struct Egress {
     client: reqwest::Client,
     policy: Arc<EgressPolicy>,
+    /// The server's own addresses (`host`, port), refused even when granted: a plugin calling the server
+    /// that runs it (a workflow's HTTP request to its own webhook, say) could loop forever.
+    own: Arc<std::sync::RwLock<Vec<(String, u16)>>>,
 }
 
 impl std::fmt::Debug for Egress {
@@ -191,7 +194,24 @@ impl Egress {
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Self { client, policy })
+        Ok(Self { client, policy, own: Arc::default() })
+    }
+
+    /// Refuses requests to `host:port` from now on (the server's own listening address and public URL).
+    pub fn block_origin(&self, host: &str, port: u16) {
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        if let Ok(mut own) = self.own.write()
+            && !own.contains(&(host.clone(), port))
+        {
+            own.push((host, port));
+        }
+    }
+
+    fn is_own(&self, url: &url::Url) -> bool {
+        let host =
+            url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let port = url.port_or_known_default().unwrap_or(0);
+        self.own.read().is_ok_and(|own| own.iter().any(|(h, p)| *h == host && *p == port))
     }
 
     pub fn policy(&self) -> &EgressPolicy {
@@ -203,6 +223,12 @@ impl Egress {
         let url = url::Url::parse(&req.url).map_err(|e| EgressError::Invalid(format!("{}: {e}", req.url)))?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err(EgressError::Invalid(format!("unsupported scheme {}", url.scheme())));
+        }
+        if self.is_own(&url) {
+            return Err(EgressError::Denied(format!(
+                "{} is this server's own address",
+                url.origin().ascii_serialization()
+            )));
         }
         if !is_granted(&url, grants) {
             let host = url.host_str().unwrap_or_default();

@@ -131,6 +131,13 @@ impl PluginEngine {
         })
     }
 
+    /// Refuses plugins' requests to `host:port`, the server's own address (see [`Egress::block_origin`]).
+    pub fn block_origin(&self, host: &str, port: u16) {
+        if let Transport::Live(egress) = &self.transport {
+            egress.block_origin(host, port);
+        }
+    }
+
     /// Keeps plugins' key-value data in `kv` (the database, in the server) instead of the process.
     pub fn with_kv(mut self, kv: Arc<dyn KvBackend>) -> Self {
         self.kv = kv;

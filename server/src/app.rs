@@ -144,6 +144,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    block_own_addresses(&app, &listener);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = if app.config.jobs.enabled && !app.jobs.is_empty() {
         let worker = Worker::new(app.clone());
@@ -169,4 +170,23 @@ pub async fn run(
         let _ = triggers.await;
     }
     Ok(())
+}
+
+/// Plugins may not call this server: its listening address (every loopback name when it listens on all
+/// interfaces or on loopback) and its public URL are refused to their HTTP requests.
+fn block_own_addresses(app: &App, listener: &TcpListener) {
+    if let Ok(addr) = listener.local_addr() {
+        let port = addr.port();
+        app.plugins.block_origin(&addr.ip().to_string(), port);
+        if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+            for host in ["127.0.0.1", "::1", "localhost"] {
+                app.plugins.block_origin(host, port);
+            }
+        }
+    }
+    if let Ok(public) = url::Url::parse(&app.config.public_url())
+        && let (Some(host), Some(port)) = (public.host_str(), public.port_or_known_default())
+    {
+        app.plugins.block_origin(host, port);
+    }
 }

@@ -178,6 +178,11 @@ pub struct PluginSettings {
     pub kv: bool,
     /// Changes to the default limits for this plugin.
     pub limits: switchboard_plugin_host::LimitOverrides,
+    /// The configuration a step or integration plugin reads (`[[config]]` of its manifest), e.g. the AI
+    /// reply step's `base_url` and `model`. Channels are configured per channel instead.
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Its secrets (`[[secrets]]` of its manifest), e.g. `api_key`; shown redacted by `switchboard config`.
+    pub secrets: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for PluginsConfig {
@@ -198,7 +203,14 @@ impl Default for PluginsConfig {
 
 impl Default for PluginSettings {
     fn default() -> Self {
-        Self { enabled: true, outbound_hosts: None, kv: true, limits: Default::default() }
+        Self {
+            enabled: true,
+            outbound_hosts: None,
+            kv: true,
+            limits: Default::default(),
+            config: Default::default(),
+            secrets: Default::default(),
+        }
     }
 }
 
@@ -418,6 +430,11 @@ impl Config {
         shown.database.url = redact_url(&shown.database.url);
         if !shown.security.secret_key.is_empty() {
             shown.security.secret_key = "<redacted>".into();
+        }
+        for settings in shown.plugins.settings.values_mut() {
+            for value in settings.secrets.values_mut() {
+                *value = "<redacted>".into();
+            }
         }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }

@@ -5,6 +5,7 @@
 
 pub mod inbox;
 pub mod providers;
+pub mod workflows;
 
 use std::sync::Arc;
 

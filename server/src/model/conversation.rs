@@ -496,7 +496,10 @@ pub struct Comment {
     pub id: Id,
     pub workspace_id: Id,
     pub conversation_id: Id,
-    pub author_id: Id,
+    /// The user who wrote it; `null` for a comment a workflow wrote.
+    pub author_id: Option<Id>,
+    /// The workflow that wrote it (its add-comment step).
+    pub workflow_id: Option<Id>,
     pub body: String,
     /// Ids of the users mentioned with `@`.
     pub mentions: Vec<Id>,

@@ -215,10 +215,48 @@ pub enum StepKind {
     Wait { seconds: u64 },
     /// Continues at step `to`; after 10 jumps in a run, continues past the jump instead.
     Jump { to: String },
-    /// Assigns the open conversation to `user_id`, or unassigns it when `user_id` is null.
+    /// Assigns the contact's open conversation: to `user_id`, to a member of `team_id` or of the
+    /// workspace (in turn or the one with the fewest open conversations, optionally online members only
+    /// and under a cap of open conversations), or unassigns it. `to` defaults to `user` when `user_id` is
+    /// given, else `unassign`. With nobody eligible the step checks again every minute for up to
+    /// `timeout_seconds` and then goes down `on_timeout` (or the run ends); without a timeout the run goes
+    /// on with the conversation unassigned.
     Assign {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<AssignTo>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         user_id: Option<Id>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        team_id: Option<Id>,
+        #[serde(default)]
+        rule: AssignRule,
+        #[serde(default)]
+        online_only: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_open: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_seconds: Option<u64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        on_timeout: Vec<Step>,
+    },
+    /// Adds an internal comment to the contact's open conversation (the last one when none is open),
+    /// mentioning `mentions` (user ids, notified as an agent's mentions are). Text may hold variables.
+    AddComment {
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<Id>,
+    },
+    /// Runs a step plugin (`plugin` is its id: the bundled `http-request`, `google-sheets`, `ai-reply`, or
+    /// a third party's) with `inputs`, whose texts may hold variables. Every output becomes a variable of
+    /// the run; an output `$reply` is sent to the contact as a message. The branch the plugin takes runs
+    /// its steps from `branches`; a branch without steps goes on after the step, except `failure`, which
+    /// ends the run like every failure path. An error of the plugin is a `failure`.
+    Plugin {
+        plugin: String,
+        #[serde(default)]
+        inputs: serde_json::Map<String, serde_json::Value>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        branches: BTreeMap<String, Vec<Step>>,
     },
     /// Goes on when now is within `business_hours` (per weekday) or `date_range`, in `timezone` (the
     /// workspace's by default); otherwise down `on_failure` (or the run ends).
@@ -256,6 +294,8 @@ impl StepKind {
             Self::Wait { .. } => "wait",
             Self::Jump { .. } => "jump",
             Self::Assign { .. } => "assign",
+            Self::AddComment { .. } => "add_comment",
+            Self::Plugin { .. } => "plugin",
             Self::DateTime { .. } => "date_time",
             Self::TriggerWorkflow { .. } => "trigger_workflow",
             Self::OpenConversation {} => "open_conversation",
@@ -271,6 +311,10 @@ impl StepKind {
             }
             Self::AskQuestion { on_timeout, on_failure, .. } => {
                 vec![("timeout".into(), on_timeout.as_slice()), ("failure".into(), on_failure.as_slice())]
+            }
+            Self::Assign { on_timeout, .. } => vec![("timeout".into(), on_timeout.as_slice())],
+            Self::Plugin { branches, .. } => {
+                branches.iter().map(|(name, steps)| (name.clone(), steps.as_slice())).collect()
             }
             Self::Branch { branches, otherwise } => {
                 let mut out: Vec<(String, &[Step])> =
@@ -305,6 +349,27 @@ impl<'de> Deserialize<'de> for Step {
         let kind = StepKind::deserialize(serde_json::Value::Object(map)).map_err(D::Error::custom)?;
         Ok(Self { id, kind })
     }
+}
+
+/// Whom an assign step assigns to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignTo {
+    User,
+    Team,
+    Workspace,
+    Unassign,
+}
+
+/// How an assign step picks among eligible users.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignRule {
+    /// The next one after the user assigned last (per team, or per workspace), in turn.
+    #[default]
+    RoundRobin,
+    /// The one with the fewest open conversations.
+    LeastOpen,
 }
 
 /// Days of the week, as business hours name them.
@@ -565,10 +630,17 @@ pub enum StepEffect {
         fields: Box<ContactFields>,
         changed: Vec<&'static str>,
     },
-    /// Assigns the contact's open conversation.
+    /// Assigns the contact's open conversation; `team_id` moves it to that team as well.
     Assign {
         conversation_id: Id,
         user_id: Option<Id>,
+        team_id: Option<Id>,
+    },
+    /// An internal comment on a conversation, written by the run's workflow.
+    Comment {
+        conversation_id: Id,
+        text: String,
+        mentions: Vec<Id>,
     },
     OpenConversation,
     CloseConversation {

@@ -108,6 +108,14 @@ impl PluginEntry {
         }
     }
 
+    /// The step's own description (inputs, outputs, branches), if it is a ready step.
+    pub fn step_info(&self) -> Option<&StepInfo> {
+        match &self.loaded {
+            Some(LoadedPlugin::Step(_, info)) if self.status == PluginStatus::Ready => Some(info),
+            _ => None,
+        }
+    }
+
     /// The integration plugin, if this entry is a ready integration.
     pub fn integration(&self) -> Option<&IntegrationPlugin> {
         match &self.loaded {
@@ -180,6 +188,11 @@ impl PluginRegistry {
     }
 
     /// The plugins owners switched off; they load as `Disabled` from the next load or reload on.
+    /// Refuses plugins' requests to the server's own address (`host`, port): see `Egress::block_origin`.
+    pub fn block_origin(&self, host: &str, port: u16) {
+        self.engine.block_origin(host, port);
+    }
+
     pub fn set_switched_off(&self, ids: std::collections::HashSet<String>) {
         if let Ok(mut set) = self.switched_off.write() {
             *set = ids;

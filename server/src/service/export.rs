@@ -215,7 +215,10 @@ fn timeline(f: &Full) -> Vec<Entry> {
         entries.push(Entry { at: m.created_at, kind, author: n.actor(&m.sender), text: m.content.preview(), status });
     }
     for cm in &f.comments {
-        let author = n.user(Some(cm.author_id));
+        let author = match (cm.author_id, cm.workflow_id) {
+            (None, Some(workflow)) => format!("workflow {workflow}"),
+            (author, _) => n.user(author),
+        };
         entries.push(Entry {
             at: cm.created_at,
             kind: "comment",

@@ -2,7 +2,9 @@
 //! `last_name`, `name`, `phone`, `email`, `country`, `language`, `lifecycle_stage`, `id`, or any custom field
 //! key), `$assignee.name` / `$assignee.email` (the conversation's assignee), `$system.current_date`,
 //! `$system.current_time` and `$system.current_datetime` (in the workspace's time zone), and in workflows
-//! `$variables.NAME` (the run's variables).
+//! `$variables.NAME` (the run's variables), `$message.*` (the conversation's last incoming message: `text`,
+//! `type`, `channel_id`, `created_at`, `id`) and `$last_outgoing.*` (its last outgoing one, with `source`:
+//! user, workflow, broadcast, api, …).
 //!
 //! A known variable without a value becomes empty; anything else that starts with `$` (a price, an unknown
 //! name) is left as written.
@@ -20,6 +22,29 @@ pub struct Scope {
     pub tz: chrono_tz::Tz,
     /// A workflow run's variables (`$variables.NAME`); empty elsewhere.
     pub variables: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The conversation's last incoming and last outgoing messages, where a workflow loaded them.
+    pub last_incoming: Option<Message>,
+    pub last_outgoing: Option<Message>,
+}
+
+/// The names `$message.*` and `$last_outgoing.*` offer.
+pub const MESSAGE_FIELDS: [&str; 6] = ["id", "text", "type", "channel_id", "created_at", "source"];
+
+/// One field of a message for `$message.NAME` / `$last_outgoing.NAME`; `None` for an unknown name.
+pub fn message_field(m: Option<&Message>, name: &str) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    if !MESSAGE_FIELDS.contains(&name) {
+        return None;
+    }
+    let Some(m) = m else { return Some(Value::Null) };
+    Some(match name {
+        "id" => Value::from(m.id),
+        "text" => Value::from(m.content.preview()),
+        "type" => Value::from(m.content.type_name()),
+        "channel_id" => m.channel_id.map_or(Value::Null, Value::from),
+        "created_at" => Value::from(m.created_at.to_rfc3339()),
+        _ => Value::from(m.sender.kind.as_str()),
+    })
 }
 
 impl Scope {
@@ -31,7 +56,7 @@ impl Scope {
             None => None,
         };
         let tz = app.store.get_workspace(ws).await?.timezone.parse().unwrap_or(chrono_tz::UTC);
-        Ok(Self { contact, assignee, tz, variables: Default::default() })
+        Ok(Self { contact, assignee, tz, variables: Default::default(), last_incoming: None, last_outgoing: None })
     }
 
     /// The value of `scope.name`: `None` when no such variable exists.
@@ -63,6 +88,8 @@ impl Scope {
                 serde_json::Value::Null => String::new(),
                 other => other.to_string(),
             }),
+            ("message", name) => message_field(self.last_incoming.as_ref(), name).map(|v| plain(&v)),
+            ("last_outgoing", name) => message_field(self.last_outgoing.as_ref(), name).map(|v| plain(&v)),
             ("system", "current_date") => Some(Utc::now().with_timezone(&self.tz).format("%Y-%m-%d").to_string()),
             ("system", "current_time") => Some(Utc::now().with_timezone(&self.tz).format("%H:%M").to_string()),
             ("system", "current_datetime") => {
@@ -109,6 +136,15 @@ impl Scope {
     }
 }
 
+/// A value as text: strings as they are, null as nothing.
+fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 /// Resolves the variables of a message's text (text messages and media captions).
 pub fn apply(scope: &Scope, content: MessageContent) -> MessageContent {
     match content {
@@ -151,6 +187,8 @@ mod tests {
             assignee: None,
             tz: chrono_tz::UTC,
             variables: [("answer".to_owned(), serde_json::json!("yes"))].into(),
+            last_incoming: None,
+            last_outgoing: None,
         }
     }
 

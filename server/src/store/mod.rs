@@ -247,9 +247,9 @@ pub trait SettingsStore {
     async fn user_team_ids(&self, ws: Id, user: Id) -> StoreResult<Vec<Id>>;
     /// Replaces a team's name and auto-assignment settings.
     async fn update_team(&self, ws: Id, id: Id, settings: &TeamSettings, actor: Actor) -> StoreResult<Team>;
-    /// The member a team's round robin assigned last.
-    async fn round_robin_position(&self, ws: Id, team: Id) -> StoreResult<Option<Id>>;
-    async fn set_round_robin_position(&self, ws: Id, team: Id, user: Id) -> StoreResult<()>;
+    /// The user a round robin assigned last: a team's (`Some(team)`) or the whole workspace's (`None`).
+    async fn round_robin_position(&self, ws: Id, team: Option<Id>) -> StoreResult<Option<Id>>;
+    async fn set_round_robin_position(&self, ws: Id, team: Option<Id>, user: Id) -> StoreResult<()>;
     async fn delete_team(&self, ws: Id, id: Id, actor: Actor) -> StoreResult<()>;
     /// Adds (`member = true`) or removes a workspace member to or from a team.
     async fn set_team_member(&self, ws: Id, team: Id, user: Id, member: bool, actor: Actor) -> StoreResult<Team>;
@@ -496,6 +496,8 @@ pub trait WorkflowStore {
     async fn waiting_runs(&self, ws: Id, contact: Id) -> StoreResult<Vec<WorkflowRun>>;
     /// Whether any run of the workspace waits.
     async fn has_waiting_runs(&self, ws: Id) -> StoreResult<bool>;
+    /// The conversation's latest message in `direction` (`$message.*` and `$last_outgoing.*` of workflows).
+    async fn last_message(&self, ws: Id, conversation: Id, direction: Direction) -> StoreResult<Option<Message>>;
     async fn get_run(&self, ws: Id, id: Id) -> StoreResult<WorkflowRun>;
     /// Newest first.
     async fn list_runs(&self, ws: Id, filter: RunFilter, page: &PageRequest) -> StoreResult<Page<WorkflowRun>>;

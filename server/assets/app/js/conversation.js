@@ -249,7 +249,7 @@ export class ConversationPane {
       return h(
         'li',
         { class: 'comment', dataset: { id: e.c.id } },
-        h('div', { class: 'comment-head' }, h('strong', {}, this.userName(e.c.author_id)), ' ', t('comment.wrote'), ' ', time),
+        h('div', { class: 'comment-head' }, h('strong', {}, e.c.author_id == null ? t('comment.by_workflow') : this.userName(e.c.author_id)), ' ', t('comment.wrote'), ' ', time),
         h('p', { dir: dirOf(e.c.body) }, e.c.body),
       );
     }

@@ -1,5 +1,5 @@
 //! Branch conditions: what a condition's variable is for a run (`$contact.*`, `$conversation.*`,
-//! `$assignee.*`, `$variables.*`), and the operators that compare it with the condition's value.
+//! `$assignee.*`, `$variables.*`, `$message.*` and `$last_outgoing.*`), and the operators that compare it with the condition's value.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +32,7 @@ pub fn is_known_variable(variable: &str) -> bool {
         "variables" => true,
         "conversation" => CONVERSATION.contains(&name),
         "assignee" => ASSIGNEE.contains(&name),
+        "message" | "last_outgoing" => crate::service::variables::MESSAGE_FIELDS.contains(&name),
         _ => false,
     }
 }
@@ -42,7 +43,14 @@ pub struct Facts<'a> {
     pub conversation: Option<&'a Conversation>,
     pub assignee: Option<&'a User>,
     pub variables: &'a BTreeMap<String, Value>,
+    pub last_incoming: Option<&'a Message>,
+    pub last_outgoing: Option<&'a Message>,
     pub now: Timestamp,
+}
+
+/// Whether testing `variable` needs the conversation's last messages.
+pub fn needs_messages(variable: &str) -> bool {
+    variable.starts_with("$message.") || variable.starts_with("$last_outgoing.")
 }
 
 impl Facts<'_> {
@@ -52,6 +60,10 @@ impl Facts<'_> {
         let text = |v: &Option<String>| v.clone().filter(|s| !s.is_empty()).map(Value::String);
         let c = self.contact;
         match scope {
+            "message" => crate::service::variables::message_field(self.last_incoming, name).filter(|v| !v.is_null()),
+            "last_outgoing" => {
+                crate::service::variables::message_field(self.last_outgoing, name).filter(|v| !v.is_null())
+            }
             "contact" => match name {
                 "id" => Some(Value::from(c.id)),
                 "first_name" => text(&c.first_name),

@@ -59,6 +59,8 @@ impl JobHandler for RunStep {
             return Err(JobError::Permanent("a workflow job without run_id and step_seq".into()));
         };
         let mut wake = Some(Wake { step_seq, message_id: job.payload["message_id"].as_i64() });
+        // The step counter at which this job itself marked a plugin step as started (see `Calling`).
+        let mut started_here: Option<i64> = None;
         loop {
             let run = match app.store.get_run(ws, run_id).await {
                 Ok(run) => run,
@@ -83,7 +85,16 @@ impl JobHandler for RunStep {
                 _ => return Ok(()),
             };
             let commit = match self.definition(app, ws, &run).await {
-                Ok(definition) => match next_step(app, ws, &run, &definition, answer.as_ref()).await {
+                Ok(definition) => match next_step(
+                    app,
+                    ws,
+                    &run,
+                    &definition,
+                    answer.as_ref(),
+                    Calling(started_here == Some(run.step_seq)),
+                )
+                .await
+                {
                     Ok(commit) => commit,
                     Err(AppError::Internal(e)) => return Err(JobError::Transient(e)),
                     Err(e) => ending(&run, "error", RunStatus::Failed, e.to_string()),
@@ -94,8 +105,12 @@ impl JobHandler for RunStep {
                 Err(e) => return Err(JobError::Transient(e.to_string())),
             };
             let (step_type, status) = (commit.step_type, commit.status);
+            let marks_start = commit.output.get("started") == Some(&json!(true)) && step_type == "plugin";
             match app.store.commit_step(ws, &commit).await {
                 Ok(true) => {
+                    if marks_start {
+                        started_here = Some(commit.expected_seq + 1);
+                    }
                     app.changed();
                     metrics::counter!("switchboard_workflow_steps_total", "type" => step_type).increment(1);
                     if status != RunStatus::Active {
@@ -166,6 +181,25 @@ struct Context {
     assignee: Option<User>,
 }
 
+/// Whether this job marked the run's plugin step as started just before: only then is the plugin called.
+/// A plugin step found started by someone else was cut off mid-call by a crash, and is not called again
+/// (its request may have reached the other side), so no step's outside effect happens twice.
+#[derive(Debug, Clone, Copy)]
+pub struct Calling(pub bool);
+
+/// The conversation's last incoming and outgoing messages, read only for steps that use them.
+async fn last_messages(app: &App, ws: Id, ctx: &Context) -> AppResult<(Option<Message>, Option<Message>)> {
+    let Some(conversation) = &ctx.conversation else { return Ok((None, None)) };
+    let incoming = app.store.last_message(ws, conversation.id, Direction::Incoming).await?;
+    let outgoing = app.store.last_message(ws, conversation.id, Direction::Outgoing).await?;
+    Ok((incoming, outgoing))
+}
+
+/// Whether a text uses `$message.*` or `$last_outgoing.*`.
+fn uses_messages(text: &str) -> bool {
+    text.contains("$message.") || text.contains("$last_outgoing.")
+}
+
 async fn context(app: &App, ws: Id, run: &WorkflowRun) -> AppResult<Context> {
     let contact = app.store.get_contact(ws, run.contact_id).await?;
     let conversations = app.store.conversations_of_contacts(ws, &[run.contact_id]).await?;
@@ -196,6 +230,7 @@ pub async fn next_step(
     run: &WorkflowRun,
     definition: &Definition,
     answer: Option<&Message>,
+    calling: Calling,
 ) -> AppResult<StepCommit> {
     let flow = Flow::of(definition);
     let Some(position) = run.position.as_deref() else {
@@ -240,17 +275,10 @@ pub async fn next_step(
             }
         }
     };
-    let scope = |ctx: &Context| variables::Scope {
-        contact: ctx.contact.clone(),
-        assignee: ctx.assignee.clone(),
-        tz: chrono_tz::UTC,
-        variables: run.variables.clone(),
-    };
     match &step.kind {
         StepKind::SendMessage { text, channel_id, on_failure } => {
             let ctx = load().await?;
-            let mut scope = scope(ctx);
-            scope.tz = workspace_tz(app, ws).await?;
+            let scope = scope_of(app, ws, run, ctx, uses_messages(text)).await?;
             let content = MessageContent::Text { text: scope.resolve(text) };
             commit.input = json!({ "content": content, "channel_id": channel_id.or(ctx.last_channel) });
             match send_check(app, ws, ctx, channel_id.or(ctx.last_channel), &content).await? {
@@ -306,8 +334,7 @@ pub async fn next_step(
                 }
                 // Asking: sent on the last interacted channel; then the run waits here.
                 _ => {
-                    let mut scope = scope(ctx);
-                    scope.tz = workspace_tz(app, ws).await?;
+                    let scope = scope_of(app, ws, run, ctx, uses_messages(text)).await?;
                     let content =
                         MessageContent::Text { text: super::answers::question_text(&scope.resolve(text), kind) };
                     commit.input = json!({ "content": content, "channel_id": ctx.last_channel });
@@ -337,8 +364,7 @@ pub async fn next_step(
         }
         StepKind::UpdateField { field, value } => {
             let ctx = load().await?;
-            let mut scope = scope(ctx);
-            scope.tz = workspace_tz(app, ws).await?;
+            let scope = scope_of(app, ws, run, ctx, value.as_str().is_some_and(uses_messages)).await?;
             let value = match value {
                 serde_json::Value::String(s) => serde_json::Value::String(scope.resolve(s)),
                 other => other.clone(),
@@ -351,11 +377,17 @@ pub async fn next_step(
         }
         StepKind::Branch { branches, otherwise } => {
             let ctx = load().await?;
+            let tests_messages =
+                branches.iter().flat_map(|b| &b.conditions).any(|c| super::conditions::needs_messages(&c.variable));
+            let (last_incoming, last_outgoing) =
+                if tests_messages { last_messages(app, ws, ctx).await? } else { (None, None) };
             let facts = Facts {
                 contact: &ctx.contact,
                 conversation: ctx.conversation.as_ref(),
                 assignee: ctx.assignee.as_ref(),
                 variables: &run.variables,
+                last_incoming: last_incoming.as_ref(),
+                last_outgoing: last_outgoing.as_ref(),
                 now: Utc::now(),
             };
             let taken = branches.iter().find(|b| facts.branch_holds(b));
@@ -388,17 +420,133 @@ pub async fn next_step(
                 commit.position = Some(to.clone());
             }
         }
-        StepKind::Assign { user_id } => {
+        StepKind::Assign { to, user_id, team_id, rule, online_only, max_open, timeout_seconds, on_timeout } => {
             let ctx = load().await?;
-            commit.input = json!({ "user_id": user_id });
-            match open_conversation(ctx) {
-                None => fail(&mut commit, &[], "the contact has no open conversation to assign".to_owned()),
-                Some(conversation) => match user_id {
-                    Some(user) if app.store.get_user(ws, *user).await.is_err() => {
-                        fail(&mut commit, &[], format!("user {user} is no longer a member of the workspace"))
+            let to = to.unwrap_or(if user_id.is_some() { AssignTo::User } else { AssignTo::Unassign });
+            commit.input = json!({ "to": to, "user_id": user_id, "team_id": team_id });
+            let Some(conversation) = open_conversation(ctx) else {
+                fail(&mut commit, &[], "the contact has no open conversation to assign".to_owned());
+                return Ok(finish(commit));
+            };
+            let options = super::assign::Options {
+                to,
+                user_id: *user_id,
+                team_id: *team_id,
+                least_open: *rule == AssignRule::LeastOpen,
+                online_only: *online_only,
+                max_open: *max_open,
+            };
+            match super::assign::choose(app, ws, &options).await? {
+                Err(reason) => fail(&mut commit, &[], reason),
+                Ok(super::assign::Choice::Assign(user)) => {
+                    commit.output = json!({ "assigned": user });
+                    let team = if to == AssignTo::Team { *team_id } else { None };
+                    commit.effect =
+                        StepEffect::Assign { conversation_id: conversation.id, user_id: user, team_id: team };
+                }
+                Ok(super::assign::Choice::Nobody) => match timeout_seconds {
+                    None => commit.output = json!({ "assigned": null, "reason": "nobody is eligible" }),
+                    Some(seconds) => {
+                        let now = Utc::now();
+                        let deadline = match super::assign::waiting_until(app, ws, run, &step.id).await? {
+                            Some(deadline) => deadline,
+                            None => now + chrono::Duration::seconds(i64::try_from(*seconds).unwrap_or(i64::MAX / 1000)),
+                        };
+                        if now >= deadline {
+                            commit.branch = Some("timeout".into());
+                            commit.output = json!({ "assigned": null, "timed_out": true });
+                            match on_timeout.first() {
+                                Some(first) => commit.position = Some(first.id.clone()),
+                                None => {
+                                    commit.status = RunStatus::Exited;
+                                    commit.position = None;
+                                    commit.end_reason = Some("nobody could be assigned in time".to_owned());
+                                }
+                            }
+                        } else {
+                            // Nobody yet: look again in a while, until the deadline.
+                            commit.output = json!({ "assigned": null, "waiting_until": deadline });
+                            commit.status = RunStatus::Waiting;
+                            commit.wake_at = Some(deadline.min(now + super::assign::RETRY));
+                            commit.position = Some(step.id.clone());
+                        }
                     }
-                    _ => commit.effect = StepEffect::Assign { conversation_id: conversation.id, user_id: *user_id },
                 },
+            }
+        }
+        StepKind::AddComment { text, mentions } => {
+            let ctx = load().await?;
+            let scope = scope_of(app, ws, run, ctx, uses_messages(text)).await?;
+            let text = scope.resolve(text);
+            let mut present = Vec::with_capacity(mentions.len());
+            for user in mentions {
+                // A mentioned user who left the workspace is left out rather than failing the step.
+                if app.store.get_user(ws, *user).await.is_ok() {
+                    present.push(*user);
+                }
+            }
+            commit.input = json!({ "text": text, "mentions": present });
+            match &ctx.conversation {
+                Some(conversation) => {
+                    commit.effect = StepEffect::Comment { conversation_id: conversation.id, text, mentions: present };
+                }
+                None => fail(&mut commit, &[], "the contact has no conversation to comment on".to_owned()),
+            }
+        }
+        StepKind::Plugin { plugin, inputs, branches } => {
+            let ctx = load().await?;
+            let scope = scope_of(app, ws, run, ctx, true).await?;
+            let inputs = super::plugin_step::resolve_inputs(&scope, inputs);
+            commit.input = json!({ "plugin": plugin, "inputs": inputs });
+            let failure = branches.get("failure").map_or(&[][..], Vec::as_slice);
+            if !calling.0 {
+                if super::assign::last_log_of(app, ws, run, &step.id)
+                    .await?
+                    .is_some_and(|o| o["started"] == json!(true))
+                {
+                    let reason = "the server stopped during the plugin's call; it is not called again".to_owned();
+                    fail(&mut commit, failure, reason);
+                } else {
+                    // Marked first, called after: see `Calling`.
+                    commit.output = json!({ "started": true });
+                    commit.position = Some(step.id.clone());
+                }
+                return Ok(finish(commit));
+            }
+            let context = super::plugin_step::context(ws, &scope, ctx.conversation.as_ref());
+            match super::plugin_step::call(app, ws, plugin, &context, &inputs).await {
+                Err(reason) => fail(&mut commit, failure, reason),
+                Ok(outcome) => {
+                    for (name, value) in &outcome.outputs {
+                        if super::validate::is_name(name) {
+                            commit.variables.insert(name.clone(), value.clone());
+                        }
+                    }
+                    commit.output = serde_json::Value::Object(outcome.outputs.clone());
+                    let reply = outcome.outputs.get("$reply").and_then(|r| r.as_str()).filter(|r| !r.trim().is_empty());
+                    if let Some(reply) = reply {
+                        let content = MessageContent::Text { text: reply.chars().take(4096).collect() };
+                        match send_check(app, ws, ctx, ctx.last_channel, &content).await? {
+                            Ok(channel) => commit.effect = StepEffect::SendMessage(outgoing(run, channel, content)),
+                            Err(reason) => {
+                                fail(&mut commit, failure, format!("the reply cannot be sent: {reason}"));
+                                return Ok(finish(commit));
+                            }
+                        }
+                    }
+                    if outcome.branch != "default" {
+                        commit.branch = Some(outcome.branch.clone());
+                        match branches.get(&outcome.branch).and_then(|steps| steps.first()) {
+                            Some(first) => commit.position = Some(first.id.clone()),
+                            None if outcome.branch == "failure" => {
+                                let why = outcome.outputs.get("error").and_then(|e| e.as_str()).unwrap_or("failed");
+                                fail(&mut commit, &[], format!("the plugin `{plugin}`: {why}"));
+                            }
+                            // A branch without steps goes on after the step.
+                            None => {}
+                        }
+                    }
+                }
             }
         }
         StepKind::DateTime { timezone, business_hours, date_range, on_failure } => {
@@ -441,10 +589,34 @@ pub async fn next_step(
             }
         }
     }
+    Ok(finish(commit))
+}
+
+/// A run whose step leaves it nowhere to go is complete.
+fn finish(mut commit: StepCommit) -> StepCommit {
     if commit.status == RunStatus::Active && commit.position.is_none() {
         commit.status = RunStatus::Completed;
     }
-    Ok(commit)
+    commit
+}
+
+/// What the variables of a step's texts refer to; the last messages are read only when `with_messages`.
+async fn scope_of(
+    app: &App,
+    ws: Id,
+    run: &WorkflowRun,
+    ctx: &Context,
+    with_messages: bool,
+) -> AppResult<variables::Scope> {
+    let (last_incoming, last_outgoing) = if with_messages { last_messages(app, ws, ctx).await? } else { (None, None) };
+    Ok(variables::Scope {
+        contact: ctx.contact.clone(),
+        assignee: ctx.assignee.clone(),
+        tz: workspace_tz(app, ws).await?,
+        variables: run.variables.clone(),
+        last_incoming,
+        last_outgoing,
+    })
 }
 
 /// The effect of setting one contact field (a standard one or a custom field's key), checked as the API

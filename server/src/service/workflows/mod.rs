@@ -6,9 +6,11 @@
 //! replies to questions.
 
 pub mod answers;
+pub mod assign;
 pub mod conditions;
 pub mod engine;
 pub mod hours;
+pub mod plugin_step;
 pub mod triggers;
 pub mod validate;
 
@@ -107,6 +109,10 @@ pub async fn problems(
                 let known = custom.as_ref().is_some_and(|keys| keys.contains(key));
                 (!known).then(|| format!("`{key}` is neither a standard contact field nor a custom field"))
             }
+            validate::Reference::Team(id) => {
+                app.store.get_team(ws, *id).await.is_err().then(|| format!("no team {id} in this workspace"))
+            }
+            validate::Reference::StepPlugin { id, branches, inputs } => step_plugin_problem(app, id, branches, inputs),
         };
         if let Some(message) = missing {
             problems.push(Problem { field, step_id, message });
@@ -413,4 +419,35 @@ pub async fn run(app: &App, who: &Principal, id: Id) -> AppResult<RunView> {
     let run = app.store.get_run(who.workspace_id, id).await?;
     let steps = app.store.run_steps(who.workspace_id, id).await?;
     Ok(RunView { run, steps })
+}
+
+/// What is wrong with a plugin step: the plugin is not a ready step plugin, a branch it never takes has
+/// steps, or an input its schema requires is missing.
+fn step_plugin_problem(
+    app: &App,
+    id: &str,
+    branches: &[String],
+    inputs: &serde_json::Map<String, serde_json::Value>,
+) -> Option<String> {
+    let Some(entry) = app.plugins.get(id) else {
+        return Some(format!("no plugin `{id}` is installed"));
+    };
+    let Some(info) = entry.step_info() else {
+        return Some(match entry.world() {
+            Some(crate::plugins::manifest::World::Step) => {
+                format!("the step plugin `{id}` is not ready ({:?})", entry.status)
+            }
+            _ => format!("`{id}` is not a step plugin"),
+        });
+    };
+    if let Some(unknown) = branches.iter().find(|b| !info.branches.contains(b)) {
+        return Some(format!(
+            "`{id}` never takes a branch `{unknown}` (its branches: {})",
+            if info.branches.is_empty() { "none".to_owned() } else { info.branches.join(", ") }
+        ));
+    }
+    let schema: serde_json::Value = serde_json::from_str(&info.inputs_schema).unwrap_or_default();
+    let required = schema["required"].as_array().into_iter().flatten().filter_map(|r| r.as_str());
+    let missing: Vec<&str> = required.filter(|r| !inputs.contains_key(*r)).collect();
+    (!missing.is_empty()).then(|| format!("`{id}` needs the inputs {}", missing.join(", ")))
 }

@@ -19,6 +19,7 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 pub const MAX_TAGS: usize = 10;
 pub const MAX_OPTIONS: usize = 10;
 pub const MAX_OPTION_CHARS: usize = 20;
+pub const MAX_MENTIONS: usize = 10;
 
 /// A variable's name: 1 to 64 letters, digits or `_`.
 pub fn is_name(name: &str) -> bool {
@@ -49,6 +50,13 @@ pub enum Reference {
     Workflow(Id),
     /// A contact field key that is not a standard field: must be a custom field of the workspace.
     CustomField(String),
+    Team(Id),
+    /// A step plugin, with the branches the step fills and the inputs it gives.
+    StepPlugin {
+        id: String,
+        branches: Vec<String>,
+        inputs: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 /// What checking found: the parsed definition (when the shape is right), its problems, and what it
@@ -313,10 +321,60 @@ impl Walk<'_> {
                 }
             }
             StepKind::Jump { to } => self.jumps.push((f("to"), id.to_owned(), to.clone())),
-            StepKind::Assign { user_id } => {
-                if let Some(user) = user_id {
-                    self.refer(Reference::User(*user), f("user_id"), id);
+            StepKind::Assign { to, user_id, team_id, max_open, timeout_seconds, on_timeout, .. } => {
+                let to = to.unwrap_or(if user_id.is_some() { AssignTo::User } else { AssignTo::Unassign });
+                match (to, user_id, team_id) {
+                    (AssignTo::User, Some(user), None) => self.refer(Reference::User(*user), f("user_id"), id),
+                    (AssignTo::User, None, _) => self.problem(&f("user_id"), Some(id), "name the user".to_owned()),
+                    (AssignTo::Team, None, Some(team)) => self.refer(Reference::Team(*team), f("team_id"), id),
+                    (AssignTo::Team, _, None) => self.problem(&f("team_id"), Some(id), "name the team".to_owned()),
+                    (AssignTo::Workspace | AssignTo::Unassign, None, None) => {}
+                    _ => self.problem(
+                        &f("to"),
+                        Some(id),
+                        "give user_id only with `user`, team_id only with `team`".to_owned(),
+                    ),
                 }
+                if max_open == &Some(0) {
+                    self.problem(&f("max_open"), Some(id), "must be at least 1".to_owned());
+                }
+                match timeout_seconds {
+                    Some(t) if *t == 0 || *t > MAX_WAIT_SECONDS => {
+                        let message = format!("must be 1 to {MAX_WAIT_SECONDS} (7 days)");
+                        self.problem(&f("timeout_seconds"), Some(id), message);
+                    }
+                    None if !on_timeout.is_empty() => {
+                        let message = "steps on timeout need a timeout_seconds".to_owned();
+                        self.problem(&f("on_timeout"), Some(id), message);
+                    }
+                    _ => {}
+                }
+                if matches!(to, AssignTo::User | AssignTo::Unassign) && timeout_seconds.is_some() {
+                    let message = "a timeout applies to assigning within a team or the workspace".to_owned();
+                    self.problem(&f("timeout_seconds"), Some(id), message);
+                }
+                self.steps(&f("on_timeout"), on_timeout);
+            }
+            StepKind::AddComment { text, mentions } => {
+                self.text(&f("text"), Some(id), text, MAX_TEXT_CHARS);
+                if mentions.len() > MAX_MENTIONS {
+                    self.problem(&f("mentions"), Some(id), format!("at most {MAX_MENTIONS} mentions"));
+                }
+                for (i, user) in mentions.iter().enumerate() {
+                    self.refer(Reference::User(*user), format!("{at}.mentions[{i}]"), id);
+                }
+            }
+            StepKind::Plugin { plugin, inputs, branches } => {
+                self.text(&f("plugin"), Some(id), plugin, 64);
+                if inputs.len() > 50 || serde_json::to_string(inputs).map_or(0, |s| s.len()) > 20_000 {
+                    self.problem(&f("inputs"), Some(id), "at most 50 inputs and 20,000 characters".to_owned());
+                }
+                let names: Vec<String> = branches.keys().cloned().collect();
+                for (name, steps) in branches {
+                    self.steps(&format!("{at}.branches.{name}"), steps);
+                }
+                let reference = Reference::StepPlugin { id: plugin.clone(), branches: names, inputs: inputs.clone() };
+                self.refer(reference, f("plugin"), id);
             }
             StepKind::DateTime { timezone, business_hours, date_range, on_failure } => {
                 if let Some(tz) = timezone

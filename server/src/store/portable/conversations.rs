@@ -264,6 +264,51 @@ pub(super) async fn close_conversation_in(
     Ok(closed)
 }
 
+/// Writes a comment by a user or a workflow (`author`), notifies the users it mentions and records the
+/// event, inside the caller's transaction.
+pub(super) async fn add_comment_in(
+    conn: &mut Conn,
+    ws: Id,
+    conversation: Id,
+    author: Actor,
+    body: &str,
+    mentions: &[Id],
+) -> StoreResult<Comment> {
+    load_conversation(conn, ws, conversation).await?;
+    let (user, workflow) = match author.kind {
+        ActorKind::Workflow => (None, author.id),
+        _ => (author.id, None),
+    };
+    let row: CommentRow = sqlx::query_as(
+        "INSERT INTO comments (workspace_id, conversation_id, author_id, workflow_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         RETURNING id, workspace_id, conversation_id, author_id, workflow_id, body, created_at",
+    )
+    .bind(ws)
+    .bind(conversation)
+    .bind(user)
+    .bind(workflow)
+    .bind(body)
+    .bind(now_ms())
+    .fetch_one(&mut *conn)
+    .await?;
+    for &user in mentions {
+        sqlx::query(
+            "INSERT INTO comment_mentions (comment_id, user_id, workspace_id) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(row.id)
+        .bind(user)
+        .bind(ws)
+        .execute(&mut *conn)
+        .await?;
+        notify(conn, ws, user, "mention", conversation, Some(row.id), author).await?;
+    }
+    let data = json!({ "conversation_id": conversation, "mentions": mentions });
+    append_event(conn, ws, event("comment.created", row.id, author, data)).await?;
+    Ok(row.into_comment(mentions.to_vec()))
+}
+
 pub(super) async fn add_message_in(
     conn: &mut Conn,
     ws: Id,
@@ -608,41 +653,16 @@ impl ConversationStore for ThisStore {
         mentions: &[Id],
     ) -> StoreResult<Comment> {
         let mut tx = self.begin().await?;
-        load_conversation(&mut tx, ws, conversation).await?;
-        let row: CommentRow = sqlx::query_as(
-            "INSERT INTO comments (workspace_id, conversation_id, author_id, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id, workspace_id, conversation_id, author_id, body, created_at",
-        )
-        .bind(ws)
-        .bind(conversation)
-        .bind(author)
-        .bind(body)
-        .bind(now_ms())
-        .fetch_one(&mut *tx)
-        .await?;
-        for &user in mentions {
-            sqlx::query(
-                "INSERT INTO comment_mentions (comment_id, user_id, workspace_id) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(row.id)
-            .bind(user)
-            .bind(ws)
-            .execute(&mut *tx)
-            .await?;
-            notify(&mut tx, ws, user, "mention", conversation, Some(row.id), Actor::user(author)).await?;
-        }
-        let data = json!({ "conversation_id": conversation, "mentions": mentions });
-        append_event(&mut tx, ws, event("comment.created", row.id, Actor::user(author), data)).await?;
+        let comment = add_comment_in(&mut tx, ws, conversation, Actor::user(author), body, mentions).await?;
         tx.commit().await?;
-        Ok(row.into_comment(mentions.to_vec()))
+        Ok(comment)
     }
 
     async fn list_comments(&self, ws: Id, conversation: Id, page: &PageRequest) -> StoreResult<Page<Comment>> {
         let mut conn = self.pool.acquire().await?;
         load_conversation(&mut conn, ws, conversation).await?;
         let rows: Vec<CommentRow> = sqlx::query_as(
-            "SELECT id, workspace_id, conversation_id, author_id, body, created_at FROM comments \
+            "SELECT id, workspace_id, conversation_id, author_id, workflow_id, body, created_at FROM comments \
              WHERE workspace_id = $1 AND conversation_id = $2 AND id > $3 ORDER BY id LIMIT $4",
         )
         .bind(ws)

@@ -425,7 +425,8 @@ pub(super) struct CommentRow {
     pub id: Id,
     workspace_id: Id,
     conversation_id: Id,
-    author_id: Id,
+    author_id: Option<Id>,
+    workflow_id: Option<Id>,
     body: String,
     created_at: i64,
 }
@@ -437,6 +438,7 @@ impl CommentRow {
             workspace_id: self.workspace_id,
             conversation_id: self.conversation_id,
             author_id: self.author_id,
+            workflow_id: self.workflow_id,
             body: self.body,
             mentions,
             created_at: ts_from_ms(self.created_at),

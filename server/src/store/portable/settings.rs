@@ -92,23 +92,28 @@ impl SettingsStore for ThisStore {
         load_team(&mut *self.pool.acquire().await?, ws, id).await
     }
 
-    async fn round_robin_position(&self, ws: Id, team: Id) -> StoreResult<Option<Id>> {
-        let last: Option<Option<Id>> =
-            sqlx::query_scalar("SELECT last_assigned_id FROM teams WHERE workspace_id = $1 AND id = $2")
+    async fn round_robin_position(&self, ws: Id, team: Option<Id>) -> StoreResult<Option<Id>> {
+        let last: Option<Option<Id>> = match team {
+            Some(team) => sqlx::query_scalar("SELECT last_assigned_id FROM teams WHERE workspace_id = $1 AND id = $2")
                 .bind(ws)
-                .bind(team)
-                .fetch_optional(&self.pool)
-                .await?;
+                .bind(team),
+            None => sqlx::query_scalar("SELECT last_assigned_id FROM workspaces WHERE id = $1").bind(ws),
+        }
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(last.flatten())
     }
 
-    async fn set_round_robin_position(&self, ws: Id, team: Id, user: Id) -> StoreResult<()> {
-        sqlx::query("UPDATE teams SET last_assigned_id = $1 WHERE workspace_id = $2 AND id = $3")
-            .bind(user)
-            .bind(ws)
-            .bind(team)
-            .execute(&self.pool)
-            .await?;
+    async fn set_round_robin_position(&self, ws: Id, team: Option<Id>, user: Id) -> StoreResult<()> {
+        match team {
+            Some(team) => sqlx::query("UPDATE teams SET last_assigned_id = $1 WHERE workspace_id = $2 AND id = $3")
+                .bind(user)
+                .bind(ws)
+                .bind(team),
+            None => sqlx::query("UPDATE workspaces SET last_assigned_id = $1 WHERE id = $2").bind(user).bind(ws),
+        }
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -5,7 +5,10 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::contacts::{add_contact_tags_in, remove_contact_tag_in, update_contact_in};
-use super::conversations::{add_message_in, assign_conversation_in, close_conversation_in, open_conversation_in};
+use super::conversations::{
+    add_comment_in, add_message_in, assign_conversation_in, close_conversation_in, open_conversation_in,
+};
+use super::rows::{MESSAGE_COLUMNS, MessageRow};
 use super::{Conn, ThisStore, append_event, clamp_limit, event, fetch_limit, found, now_ms, to_json};
 use crate::model::*;
 use crate::store::{RunFilter, StoreError, StoreResult, WorkflowStore};
@@ -201,13 +204,21 @@ async fn apply_effect(
             update_contact_in(conn, ws, contact, fields, changed, actor).await?;
             (json!({}), None)
         }
-        StepEffect::Assign { conversation_id, user_id } => {
-            let team: Option<Option<Id>> = sqlx::query_scalar("SELECT team_id FROM conversations WHERE id = $1")
-                .bind(conversation_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-            assign_conversation_in(conn, ws, *conversation_id, *user_id, team.flatten(), actor).await?;
+        StepEffect::Assign { conversation_id, user_id, team_id } => {
+            let team = match team_id {
+                Some(team) => Some(*team),
+                None => sqlx::query_scalar::<_, Option<Id>>("SELECT team_id FROM conversations WHERE id = $1")
+                    .bind(conversation_id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .flatten(),
+            };
+            assign_conversation_in(conn, ws, *conversation_id, *user_id, team, actor).await?;
             (json!({}), Some(*conversation_id))
+        }
+        StepEffect::Comment { conversation_id, text, mentions } => {
+            let comment = add_comment_in(conn, ws, *conversation_id, actor, text, mentions).await?;
+            (json!({ "comment_id": comment.id }), Some(*conversation_id))
         }
         StepEffect::OpenConversation => {
             let id = open_conversation_in(conn, ws, contact, None, actor).await?.id;
@@ -463,6 +474,20 @@ impl WorkflowStore for ThisStore {
         }
         tx.commit().await?;
         Ok(Some(started))
+    }
+
+    async fn last_message(&self, ws: Id, conversation: Id, direction: Direction) -> StoreResult<Option<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = $1 AND conversation_id = $2 \
+             AND direction = $3 ORDER BY id DESC LIMIT 1"
+        );
+        let row: Option<MessageRow> = sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(conversation)
+            .bind(direction.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Into::into))
     }
 
     async fn has_waiting_runs(&self, ws: Id) -> StoreResult<bool> {
