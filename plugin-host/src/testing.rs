@@ -79,6 +79,10 @@ impl Harness {
             .expect("a plugin engine")
             .with_recorded_http(http.clone())
             .with_kv(kv.clone());
+        // Compiled components are kept on disk by their content, so a plugin is compiled once for all the
+        // tests (and test binaries) that load it, not once per test.
+        let cache = std::env::temp_dir().join("switchboard-plugin-harness-cache");
+        let engine = engine.clone().with_cache_dir(&cache).unwrap_or(engine);
         Self {
             runtime,
             engine,
@@ -326,8 +330,21 @@ pub fn build_component(dir: &Path) -> Vec<u8> {
 
 /// Like [`build_component`], with cargo features of the plugin crate turned on.
 pub fn build_component_with(dir: &Path, features: &[&str]) -> Vec<u8> {
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Built once per test process and plugin: the sources do not change while the tests run, and every
+    // cargo invocation costs a second or more even when there is nothing to rebuild.
+    type Built = std::collections::HashMap<(PathBuf, Vec<String>), Vec<u8>>;
+    static BUILT: Mutex<Option<Built>> = Mutex::new(None);
+    let key = (dir.to_path_buf(), features.iter().map(|f| (*f).to_owned()).collect::<Vec<_>>());
+    let mut built = BUILT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(wasm) = built.as_ref().and_then(|b| b.get(&key)) {
+        return wasm.clone();
+    }
+    let wasm = build_uncached(dir, features);
+    built.get_or_insert_with(Default::default).insert(key, wasm.clone());
+    wasm
+}
+
+fn build_uncached(dir: &Path, features: &[&str]) -> Vec<u8> {
     ensure_wasm_target();
     let manifest = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
@@ -354,6 +371,30 @@ pub fn build_component_with(dir: &Path, features: &[&str]) -> Vec<u8> {
     assert!(status.success(), "building {name} for wasm32-wasip2 failed (see above)");
     let file = target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
     std::fs::read(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()))
+}
+
+/// The directory of the plugin crate whose test file `file` (`file!()` of that test) is, found from
+/// `manifest_dir` (the `CARGO_MANIFEST_DIR` the test was compiled in) and its parents. The same test file
+/// compiles in the plugin's own workspace and, as a test target of the server's test crate, in the main
+/// workspace (where CI runs it, sharing the host's native build); `env!("CARGO_MANIFEST_DIR")` would name
+/// the server's test crate there. Use it through [`plugin_dir!`](crate::plugin_dir).
+pub fn plugin_dir_of(file: &str, manifest_dir: &str) -> PathBuf {
+    let file = Path::new(file);
+    let found = Path::new(manifest_dir).ancestors().map(|root| root.join(file)).find(|candidate| candidate.is_file());
+    let Some(found) = found else { return PathBuf::from(manifest_dir) };
+    found
+        .ancestors()
+        .skip(1)
+        .find(|dir| dir.join("Cargo.toml").is_file())
+        .map_or_else(|| PathBuf::from(manifest_dir), Path::to_path_buf)
+}
+
+/// The directory of the plugin crate the calling test file belongs to (see [`plugin_dir_of`]).
+#[macro_export]
+macro_rules! plugin_dir {
+    () => {
+        $crate::testing::plugin_dir_of(file!(), env!("CARGO_MANIFEST_DIR"))
+    };
 }
 
 /// The harness's own target directory inside the workspace's, so it never waits on the lock of the

@@ -10,7 +10,7 @@ const TOKEN: &str = "aaaxczsadzxcasdacxzcasd";
 const BASE: &str = "https://custom.test/switchboard";
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/{name}", switchboard_plugin_host::plugin_dir!().display());
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -19,7 +19,7 @@ fn json_fixture(name: &str) -> Value {
 }
 
 fn harness() -> Harness {
-    Harness::build(env!("CARGO_MANIFEST_DIR"))
+    Harness::build(switchboard_plugin_host::plugin_dir!())
         .config(json!({ "base_url": BASE, "channel_id": "gfd8g7fd89dgfd" }))
         .secret("api_token", TOKEN)
         // The manifest declares `*`: the plugin gets what an admin grants, here the fake external system.
@@ -278,7 +278,7 @@ fn refusals_are_classified_with_the_systems_message() {
 fn network_failures_are_transient_and_ungranted_hosts_permanent() {
     // No recorded answer: the connection fails.
     assert!(matches!(harness().send(&hello()), Err(SendError::Transient(_))));
-    let h = Harness::build(env!("CARGO_MANIFEST_DIR"))
+    let h = Harness::build(switchboard_plugin_host::plugin_dir!())
         .config(json!({ "base_url": "https://elsewhere.test" }))
         .secret("api_token", TOKEN)
         .grant("https://custom.test");
@@ -288,7 +288,7 @@ fn network_failures_are_transient_and_ungranted_hosts_permanent() {
 
 #[test]
 fn without_a_channel_id_the_body_has_none() {
-    let h = Harness::build(env!("CARGO_MANIFEST_DIR"))
+    let h = Harness::build(switchboard_plugin_host::plugin_dir!())
         .config(json!({ "base_url": BASE }))
         .secret("api_token", TOKEN)
         .grant("https://custom.test");

@@ -7,7 +7,7 @@ use switchboard_plugin_host::{SendError, WebhookError};
 use switchboard_plugin_sdk::event::{ContactProfile, InboundEvent, OutboundMessage};
 
 fn harness() -> Harness {
-    Harness::build(env!("CARGO_MANIFEST_DIR"))
+    Harness::build(switchboard_plugin_host::plugin_dir!())
         .config(json!({"base_url": "https://provider.test"}))
         .secret("shared_secret", "s3cret")
         // The manifest declares `*`: the plugin gets what an admin grants, here the fake provider.
@@ -91,7 +91,7 @@ fn provider_errors_are_classified() {
 
 #[test]
 fn hosts_the_admin_did_not_grant_are_refused() {
-    let h = Harness::build(env!("CARGO_MANIFEST_DIR"))
+    let h = Harness::build(switchboard_plugin_host::plugin_dir!())
         .config(json!({"base_url": "https://elsewhere.test"}))
         .secret("shared_secret", "s3cret")
         .grant("https://provider.test");

@@ -11,7 +11,7 @@ const TOKEN: &str = "123456:ABC-token";
 const BOT: &str = "https://telegram.test/bot123456:ABC-token";
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/{name}", switchboard_plugin_host::plugin_dir!().display());
     serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture JSON")
 }
 
@@ -21,7 +21,7 @@ fn secret() -> String {
 }
 
 fn harness() -> Harness {
-    Harness::build(env!("CARGO_MANIFEST_DIR"))
+    Harness::build(switchboard_plugin_host::plugin_dir!())
         .config(json!({ "api_base_url": API }))
         .secret("bot_token", TOKEN)
         .secret("webhook_secret", &secret())
@@ -94,7 +94,7 @@ fn the_secret_token_header_is_required_and_exact() {
 
 #[test]
 fn no_secret_configured_accepts_nothing() {
-    let h = Harness::build(env!("CARGO_MANIFEST_DIR")).secret("bot_token", TOKEN);
+    let h = Harness::build(switchboard_plugin_host::plugin_dir!()).secret("bot_token", TOKEN);
     let refused = h.handle_webhook(Request::post(fixture("update_message_text.json").to_string()).into());
     assert!(matches!(refused, Err(WebhookError::Unauthorized(_))), "{refused:?}");
 }
@@ -261,7 +261,8 @@ fn send_message_matches_the_documented_request_and_returns_chat_and_message_id()
 
 #[test]
 fn the_default_api_is_api_telegram_org() {
-    let h = Harness::build(env!("CARGO_MANIFEST_DIR")).secret("bot_token", TOKEN).secret("webhook_secret", "s");
+    let h =
+        Harness::build(switchboard_plugin_host::plugin_dir!()).secret("bot_token", TOKEN).secret("webhook_secret", "s");
     h.respond("POST", "https://api.telegram.org/bot123456:ABC-token/sendMessage", 200, sent_ok(5, 6));
     assert_eq!(h.send(&to("5", json!({ "type": "text", "text": "hi" }))).expect("sent"), "5:6");
     // A username is sent as given; the answer's numeric chat id makes the provider id.
@@ -501,8 +502,9 @@ fn connect_registers_the_webhook_with_its_secret_and_disconnect_removes_it() {
 
 #[test]
 fn connect_refuses_a_secret_telegram_would_refuse() {
-    let h =
-        Harness::build(env!("CARGO_MANIFEST_DIR")).secret("bot_token", TOKEN).secret("webhook_secret", "not allowed!");
+    let h = Harness::build(switchboard_plugin_host::plugin_dir!())
+        .secret("bot_token", TOKEN)
+        .secret("webhook_secret", "not allowed!");
     assert!(matches!(h.connect("https://switchboard.example/webhooks/1"), Err(SendError::Permanent(_))));
     assert!(h.requests().is_empty(), "nothing was sent");
 }

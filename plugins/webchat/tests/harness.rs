@@ -6,7 +6,7 @@ use switchboard_plugin_host::{SendError, WebhookError};
 use switchboard_plugin_sdk::event::OutboundMessage;
 
 fn harness() -> Harness {
-    Harness::build(env!("CARGO_MANIFEST_DIR"))
+    Harness::build(switchboard_plugin_host::plugin_dir!())
 }
 
 fn message(content: serde_json::Value, reference: &str) -> OutboundMessage {

@@ -10,7 +10,7 @@ const MESSAGES_URL: &str = "https://graph.facebook.com/v21.0/1122334455667/messa
 const TEMPLATES_URL: &str = "https://graph.facebook.com/v21.0/5467539754836534/message_templates?limit=100";
 
 fn harness() -> Harness {
-    Harness::build(env!("CARGO_MANIFEST_DIR"))
+    Harness::build(switchboard_plugin_host::plugin_dir!())
         .config(json!({"phone_number_id": "1122334455667", "business_account_id": "5467539754836534"}))
         .secret("access_token", "EAAG-test")
         .secret("app_secret", "s")
@@ -18,7 +18,7 @@ fn harness() -> Harness {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/{name}", switchboard_plugin_host::plugin_dir!().display());
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -276,12 +276,12 @@ fn an_unreachable_provider_is_transient_and_bad_content_permanent() {
 
 #[test]
 fn missing_credentials_or_settings_are_named() {
-    let no_token = Harness::build(env!("CARGO_MANIFEST_DIR")).config(json!({"phone_number_id": "1"}));
+    let no_token = Harness::build(switchboard_plugin_host::plugin_dir!()).config(json!({"phone_number_id": "1"}));
     assert_eq!(
         failure(no_token.send(&hello()).expect_err("no token")),
         ("bad credentials", "the channel's access_token is not set".to_owned())
     );
-    let no_phone = Harness::build(env!("CARGO_MANIFEST_DIR")).secret("access_token", "t");
+    let no_phone = Harness::build(switchboard_plugin_host::plugin_dir!()).secret("access_token", "t");
     assert_eq!(
         failure(no_phone.send(&hello()).expect_err("no phone number id")),
         ("permanent", "the channel's phone_number_id is not set".to_owned())
@@ -291,7 +291,7 @@ fn missing_credentials_or_settings_are_named() {
 
 #[test]
 fn a_configured_graph_address_and_version_are_used() {
-    let h = Harness::build(env!("CARGO_MANIFEST_DIR"))
+    let h = Harness::build(switchboard_plugin_host::plugin_dir!())
         .config(json!({"phone_number_id": 1122334455667_u64, "api_version": "19.0",
                        "graph_base_url": "http://graph.fake.test/"}))
         .secret("access_token", "EAAG-test")

@@ -14,7 +14,7 @@ const APP_SECRET: &str = "1222e786b144d0e85b9f365372d93676";
 const VERIFY_TOKEN: &str = "1qaz2wsx";
 
 fn harness() -> Harness {
-    Harness::build(env!("CARGO_MANIFEST_DIR"))
+    Harness::build(switchboard_plugin_host::plugin_dir!())
         .config(json!({"phone_number_id": "1122334455667", "business_account_id": "5467539754836534"}))
         .secret("access_token", "EAAG-test")
         .secret("app_secret", APP_SECRET)
@@ -22,7 +22,7 @@ fn harness() -> Harness {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/{name}", switchboard_plugin_host::plugin_dir!().display());
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -161,7 +161,7 @@ fn a_changed_byte_a_missing_or_a_malformed_signature_is_refused() {
 
 #[test]
 fn without_an_app_secret_nothing_is_accepted() {
-    let h = Harness::build(env!("CARGO_MANIFEST_DIR")).secret("verify_token", VERIFY_TOKEN);
+    let h = Harness::build(switchboard_plugin_host::plugin_dir!()).secret("verify_token", VERIFY_TOKEN);
     let body = fixture("signature_vector_body.raw");
     let signed = Request::post(body.clone()).header("x-hub-signature-256", &signature(&body));
     assert_eq!(
@@ -211,7 +211,7 @@ fn the_handshake_answers_the_challenge() {
 
 #[test]
 fn the_handshake_query_is_percent_decoded() {
-    let h = Harness::build(env!("CARGO_MANIFEST_DIR")).secret("verify_token", "my token&é=1");
+    let h = Harness::build(switchboard_plugin_host::plugin_dir!()).secret("verify_token", "my token&é=1");
     let query = "hub.mode=subscribe&hub.verify_token=my+token%26%C3%A9%3D1&hub%2Echallenge=12%2034";
     let answer = h.verify(Request::get(query).into()).expect("accepted").expect("a handshake");
     assert_eq!((answer.status, answer.body), (200, b"12 34".to_vec()));
