@@ -210,6 +210,60 @@ async function main() {
   });
   say('SETTINGS_DONE');
 
+  // The workflow builder: steps added, configured (with the variable picker), moved, duplicated and
+  // deleted; the server's problem shown on its step; fixed and published; then the run's log.
+  const [, workflowName] = await command(/^WORKFLOW (.+)$/);
+  await step('build a workflow', async () => {
+    await page.locator('nav.sidebar a.settings-link').click();
+    await page.locator('.settings-nav a[href="#/settings/workflows"]').click();
+    await page.locator('form.new-workflow input[name=name]').fill(workflowName);
+    await page.locator('form.new-workflow select[name=trigger]').selectOption('manual');
+    await page.locator('form.new-workflow button[type=submit]').click();
+    const top = page.locator('.settings-body > .step-list > .add-step');
+    await top.waitFor({ timeout: STEP_TIMEOUT_MS });
+    const card = (id) => page.locator(`li.step[data-step="${id}"]`);
+    await top.locator('select.add-step-type').selectOption('ask_question');
+    await top.locator('button.add-step-button').click();
+    await card('ask_question-1').locator('select.answer-type').selectOption('multiple_choice');
+    await card('ask_question-1').locator('.field-answer-options input').fill('Yes, No');
+    await card('ask_question-1').locator('select.save-mode').selectOption('variable');
+    await card('ask_question-1').locator('input.save-name').fill('answer');
+    await top.locator('select.add-step-type').selectOption('send_message');
+    await top.locator('button.add-step-button').click();
+    const thanks = card('send_message-1').locator('.field-text textarea');
+    await thanks.fill('Thanks ');
+    await card('send_message-1').locator('.field-text select.variable-picker').selectOption('$variables.answer');
+    if ((await thanks.inputValue()) !== 'Thanks $variables.answer') throw new Error(`the picker wrote ${await thanks.inputValue()}`);
+    // Move the message first and back, duplicate it and delete the copy.
+    const order = () => page.locator('.settings-body > .step-list > ol > li.step').evaluateAll((els) => els.map((e) => e.dataset.step).join(','));
+    await card('send_message-1').locator('button.move-up').click();
+    if ((await order()) !== 'send_message-1,ask_question-1') throw new Error(`moved up: ${await order()}`);
+    await card('send_message-1').locator('button.move-down').click();
+    await card('send_message-1').locator('button.duplicate-step').click();
+    await card('send_message-1-copy').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await card('send_message-1-copy').locator('button.delete-step').click();
+    if ((await order()) !== 'ask_question-1,send_message-1') throw new Error(`after the copy went: ${await order()}`);
+    // The question has no text yet: saved, the problem shows on that step.
+    await page.locator('button.save-workflow').click();
+    await card('ask_question-1').locator('.step-problems li', { hasText: 'steps[0].text' }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await shot('workflow-problem');
+    await card('ask_question-1').locator('.field-text textarea').fill('Did we help?');
+    await page.locator('button.publish-workflow').click();
+    await page.locator('.workflow-head .badge.status-published').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await shot('workflow');
+  });
+  say('PUBLISHED');
+  await command(/^RUNS$/);
+  await step('see the run and its log', async () => {
+    await page.locator('button.show-runs').click();
+    await page.locator('li.run[data-status="waiting"] button.open-run').click();
+    await page.locator('.run-steps tr[data-step="ask_question-1"]').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await shot('workflow-run');
+    await page.locator('.views a[data-view="all"]').click();
+    await page.locator('.timeline').waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+  });
+  say('RUN_SEEN');
+
   // Close with a closing note, then find the closed conversation again through quick search.
   const [, name] = await command(/^CLOSE_AND_FIND (.+)$/);
   await step('close with a note', async () => {

@@ -328,6 +328,33 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     let switches = s.app.store.plugin_switches().await.expect("switches");
     assert_eq!(switches, vec![("telegram".to_owned(), true)], "switched off and back on from the plugins page");
 
+    // A workflow built in the browser, published, and run for the customer: the question goes out and the
+    // run waits for the answer; the browser shows the run and its log.
+    driver.send("WORKFLOW Ask for feedback").await;
+    assert_eq!(driver.next().await, "PUBLISHED");
+    let workflows = s.get("/api/v1/workflows").await.1;
+    let built = workflows["items"].as_array().and_then(|l| l.iter().find(|w| w["name"] == "Ask for feedback")).cloned();
+    let built = built.unwrap_or_else(|| panic!("no workflow from the builder in {workflows}"));
+    assert_eq!(built["status"], "published");
+    assert_eq!(
+        built["definition"]["steps"],
+        json!([
+            {"id": "ask_question-1", "type": "ask_question", "text": "Did we help?",
+             "answer": {"type": "multiple_choice", "options": ["Yes", "No"]}, "save_to": {"variable": "answer"}},
+            {"id": "send_message-1", "type": "send_message", "text": "Thanks $variables.answer"}
+        ]),
+        "{built}"
+    );
+    let contact = s.get(&format!("/api/v1/conversations/{conversation}")).await.1["contact_id"].clone();
+    let (status, run) =
+        s.post(&format!("/api/v1/workflows/{}/runs", built["id"]), json!({"contact_id": contact})).await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let asked =
+        graph_message(&provider, |b| b["text"]["body"].as_str().is_some_and(|t| t.starts_with("Did we help?"))).await;
+    assert_eq!(asked["to"], "972987654321", "{asked}");
+    driver.send("RUNS").await;
+    assert_eq!(driver.next().await, "RUN_SEEN");
+
     driver.send("CLOSE_AND_FIND Test Name").await;
     assert_eq!(driver.next().await, "FOUND_CLOSED");
     let closed = s.get(&format!("/api/v1/conversations/{conversation}")).await.1;

@@ -303,3 +303,71 @@ async fn ai_reply(backend: Backend) {
     s.stop().await;
 }
 both_backends!(workflow_ai_reply, ai_reply);
+
+async fn third_party_steps(backend: Backend) {
+    let root = tempfile::tempdir().expect("tempdir");
+    let folder = root.path().join("plugins/echo");
+    std::fs::create_dir_all(&folder).expect("plugin folder");
+    let manifest = "[plugin]\nid = \"echo-step\"\nname = \"Echo\"\nversion = \"0.1.0\"\nworld = \"step\"\nwasm = \"plugin.wasm\"\n";
+    std::fs::write(folder.join("plugin.toml"), manifest).expect("manifest");
+    std::fs::write(folder.join("plugin.wasm"), switchboard_tests::build_wasm("tests/plugins", "echo-step"))
+        .expect("wasm");
+    let dir = root.path().join("plugins").display().to_string();
+    let s = TestServer::start_with(backend, move |c| c.plugins.dir = dir).await;
+
+    // The step list: the built-in steps, then the plugins' with what they declare.
+    let (status, steps) = s.get("/api/v1/workflow-steps").await;
+    assert_eq!(status, StatusCode::OK, "{steps}");
+    let list = steps.as_array().expect("a list");
+    let of = |plugin: &str| {
+        list.iter().find(|t| t["plugin"] == plugin).cloned().unwrap_or_else(|| panic!("{plugin}: {steps}"))
+    };
+    assert!(list.iter().any(|t| t["type"] == "ask_question" && t["branches"] == json!(["failure", "timeout"])));
+    let echo = of("echo-step");
+    assert_eq!((echo["type"].clone(), echo["branches"].clone()), (json!("plugin"), json!(["empty"])));
+    assert_eq!(echo["inputs_schema"]["properties"]["text"]["type"], "string");
+    assert_eq!(of("http-request")["inputs_schema"]["required"], json!(["url"]));
+    assert_eq!(of("ai-reply")["branches"], json!(["handover", "failure"]));
+    let (_, agent) = s.user("agent@acme.test", "agent").await;
+    assert_eq!(s.call(Method::GET, "/api/v1/workflow-steps", Some(&agent), None).await.0, StatusCode::FORBIDDEN);
+
+    // A branch the plugin never takes, or a missing required input, is a problem of the draft.
+    let (_, draft) = s
+        .post(
+            "/api/v1/workflows",
+            json!({"name": "Bad", "definition": {"trigger": {"type": "manual"}, "steps": [
+                {"id": "e", "type": "plugin", "plugin": "echo-step", "branches": {"nope": []}},
+                {"id": "h", "type": "plugin", "plugin": "http-request", "inputs": {}}
+            ]}}),
+        )
+        .await;
+    let messages: Vec<&str> =
+        draft["problems"].as_array().expect("problems").iter().filter_map(|p| p["message"].as_str()).collect();
+    assert_eq!(
+        messages,
+        ["`echo-step` never takes a branch `nope` (its branches: empty)", "`http-request` needs the inputs url"],
+        "{draft}"
+    );
+
+    // Its outputs become variables and its branch runs.
+    let (_, contact_id, conversation) = writer(&s, "1").await;
+    let wf = publish(
+        &s,
+        "Echo",
+        json!({"trigger": {"type": "manual"}, "steps": [
+            {"id": "say", "type": "plugin", "plugin": "echo-step", "inputs": {"text": "hi $contact.first_name"}},
+            {"id": "tell", "type": "send_message", "text": "echo: $variables.echo"},
+            {"id": "nothing", "type": "plugin", "plugin": "echo-step", "inputs": {"text": ""},
+             "branches": {"empty": [{"id": "flag", "type": "update_tag", "action": "add", "tags": ["empty"]}]}}
+        ]}),
+    )
+    .await;
+    let run = start_run(&s, wf, contact_id).await;
+    drive(&s).await;
+    let log = run_log(&s, run).await;
+    assert_eq!(log["status"], "completed", "{log}");
+    assert_eq!(texts(&s, conversation).await.last().map(String::as_str), Some("echo: hi Contact 1"));
+    assert_eq!(path(&log).last().expect("a step").0, "flag");
+    s.stop().await;
+}
+both_backends!(workflow_third_party_steps, third_party_steps);

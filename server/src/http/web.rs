@@ -28,6 +28,7 @@ const FILES: &[(&str, &str)] = &[
     ("js/newconversation.js", include_str!("../../assets/app/js/newconversation.js")),
     ("js/templates.js", include_str!("../../assets/app/js/templates.js")),
     ("js/settings.js", include_str!("../../assets/app/js/settings.js")),
+    ("js/workflows.js", include_str!("../../assets/app/js/workflows.js")),
 ];
 
 const INDEX: &str = include_str!("../../assets/app/index.html");

@@ -48,6 +48,7 @@ pub(super) fn router() -> ApiRouter {
         .routes(routes!(list_workflow_runs, start_workflow_run))
         .routes(routes!(get_workflow_run))
         .routes(routes!(list_contact_workflow_runs))
+        .routes(routes!(list_step_types))
         .routes(routes!(list_shortcuts))
         .routes(routes!(run_shortcut))
 }
@@ -172,6 +173,14 @@ async fn list_contact_workflow_runs(
 ) -> AppResult<Json<Page<WorkflowRun>>> {
     let filter = RunFilter { workflow_id: None, contact_id: Some(id) };
     Ok(Json(workflows::runs(&app, &who, filter, &q.page()?).await?))
+}
+
+/// The steps a workflow can use: the built-in ones and every ready step plugin with the inputs (a JSON
+/// Schema), outputs and branches it declares.
+#[utoipa::path(get, path = "/api/v1/workflow-steps", tag = "workflows",
+    responses((status = 200, body = Vec<workflows::StepType>), (status = "4XX", body = ErrorBody)))]
+async fn list_step_types(State(app): State<Arc<App>>, Auth(who): Auth) -> AppResult<Json<Vec<workflows::StepType>>> {
+    Ok(Json(workflows::step_types(&app, &who)?))
 }
 
 /// The shortcuts agents can run from a conversation (published workflows with a shortcut trigger).

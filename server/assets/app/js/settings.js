@@ -1,12 +1,14 @@
 // Settings for owners and managers: the workspace, users and roles, teams, channels (with the form each
-// channel plugin declares), templates, tags, contact fields, closing categories, snippets, API tokens and
-// plugins. Each section is a list with a form to add to it, over the same REST API as everything else.
+// channel plugin declares), templates, tags, contact fields, closing categories, snippets, workflows (the
+// builder lives in workflows.js), API tokens and plugins. Each section is a list with a form to add to it,
+// over the same REST API as everything else.
 
 import { get, post, put, patch, del } from './api.js';
 import { h, fill } from './dom.js';
 import { t } from './i18n.js';
+import { showWorkflows } from './workflows.js';
 
-export const SECTIONS = ['workspace', 'users', 'teams', 'channels', 'templates', 'tags', 'fields', 'closing', 'snippets', 'tokens', 'plugins'];
+export const SECTIONS = ['workspace', 'users', 'teams', 'channels', 'templates', 'tags', 'fields', 'closing', 'snippets', 'workflows', 'tokens', 'plugins'];
 
 /** A small form: `fields` are `{name, label, type?, options?, required?, value?}`; `submit(values)` saves. */
 function form(fields, submitLabel, submit, extra = {}) {
@@ -417,6 +419,10 @@ export class Settings {
       }),
       shown,
     );
+  }
+
+  async workflows() {
+    await showWorkflows(this.body, { directory: this.directory, put: (title, ...children) => this.put(title, ...children) });
   }
 
   async plugins() {

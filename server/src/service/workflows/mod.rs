@@ -451,3 +451,72 @@ fn step_plugin_problem(
     let missing: Vec<&str> = required.filter(|r| !inputs.contains_key(*r)).collect();
     (!missing.is_empty()).then(|| format!("`{id}` needs the inputs {}", missing.join(", ")))
 }
+
+/// A step a workflow can use, as `GET /workflow-steps` lists it for a builder.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StepType {
+    /// The step's `type` in a definition (`plugin` for a step plugin).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A step plugin's id: the step's `plugin` field.
+    pub plugin: Option<String>,
+    pub name: String,
+    /// A step plugin's version.
+    pub version: Option<String>,
+    /// A step plugin's inputs, as a JSON Schema.
+    #[schema(value_type = Option<Object>)]
+    pub inputs_schema: Option<serde_json::Value>,
+    /// The outputs it sets as variables.
+    pub outputs: Vec<String>,
+    /// The paths it may take besides going on (a branch step's are its own branches and `else`).
+    pub branches: Vec<String>,
+}
+
+/// The built-in steps and every ready step plugin (bundled or third-party), for owners and managers.
+pub fn step_types(app: &App, who: &Principal) -> AppResult<Vec<StepType>> {
+    require(who, Role::Manager)?;
+    let builtin = |kind: &str, name: &str, branches: &[&str]| StepType {
+        kind: kind.to_owned(),
+        plugin: None,
+        name: name.to_owned(),
+        version: None,
+        inputs_schema: None,
+        outputs: Vec::new(),
+        branches: branches.iter().map(|b| (*b).to_owned()).collect(),
+    };
+    let mut out = vec![
+        builtin("send_message", "Send a message", &["failure"]),
+        builtin("ask_question", "Ask a question", &["failure", "timeout"]),
+        builtin("assign", "Assign to", &["timeout"]),
+        builtin("branch", "Branch", &["else"]),
+        builtin("update_tag", "Update contact tag", &[]),
+        builtin("update_field", "Update contact field", &[]),
+        builtin("open_conversation", "Open conversation", &[]),
+        builtin("close_conversation", "Close conversation", &[]),
+        builtin("add_comment", "Add comment", &[]),
+        builtin("jump", "Jump to", &[]),
+        builtin("wait", "Wait", &[]),
+        builtin("date_time", "Date & time", &["failure"]),
+        builtin("trigger_workflow", "Trigger another workflow", &[]),
+    ];
+    let mut plugins: Vec<StepType> = app
+        .plugins
+        .list()
+        .iter()
+        .filter_map(|entry| {
+            let info = entry.step_info()?;
+            Some(StepType {
+                kind: "plugin".to_owned(),
+                plugin: Some(entry.id.clone()),
+                name: info.name.clone(),
+                version: Some(info.version.clone()),
+                inputs_schema: serde_json::from_str(&info.inputs_schema).ok(),
+                outputs: info.outputs.clone(),
+                branches: info.branches.clone(),
+            })
+        })
+        .collect();
+    plugins.sort_by(|a, b| a.plugin.cmp(&b.plugin));
+    out.extend(plugins);
+    Ok(out)
+}
