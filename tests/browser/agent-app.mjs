@@ -258,6 +258,7 @@ async function main() {
     await page.locator('button.show-runs').click();
     await page.locator('li.run[data-status="waiting"] button.open-run').click();
     await page.locator('.run-steps tr[data-step="ask_question-1"]').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.locator('.run-steps').scrollIntoViewIfNeeded();
     await shot('workflow-run');
     await page.locator('.views a[data-view="all"]').click();
     await page.locator('.timeline').waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });

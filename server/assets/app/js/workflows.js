@@ -329,7 +329,7 @@ class Builder {
           { class: 'step-tools' },
           h('button', { class: 'link move-up', title: t('workflows.up'), onclick: () => move(i - 1) }, '↑'),
           h('button', { class: 'link move-down', title: t('workflows.down'), onclick: () => move(i + 1) }, '↓'),
-          h('button', { class: 'link duplicate-step', title: t('workflows.duplicate'), onclick: () => { list.splice(i + 1, 0, this.duplicate(step)); this.render(); } }, '⧉'),
+          h('button', { class: 'link duplicate-step', title: t('workflows.duplicate'), onclick: () => { list.splice(i + 1, 0, this.duplicate(step)); this.render(); } }, t('workflows.copy')),
           h('button', { class: 'link danger delete-step', title: t('settings.remove'), onclick: () => { list.splice(i, 1); this.render(); } }, '✕'),
         ),
       ),
@@ -354,7 +354,7 @@ class Builder {
             else if (path === 'text') step.text = v ?? '';
             else pathSet(step, path, v);
           },
-          rerender: kind === 'answer' || path === 'to',
+          rerender: kind === 'answer' || kind === 'saveto' || path === 'to',
         });
         return h('label', { class: `field field-${path.replace('.', '-')}` }, h('span', {}, t(`field.${path}`)), control);
       });
@@ -586,7 +586,7 @@ class Builder {
                 ' ',
                 h('span', { class: `badge run-${r.status}` }, t(`run.${r.status}`)),
                 ' ',
-                h('small', { class: 'muted' }, t('workflows.run_of', { contact: r.contact_id, version: r.version }), ' · ', new Date(r.created_at).toLocaleString()),
+                h('small', { class: 'muted' }, t('workflows.run_of', { contact: r.contact_id, version: r.version }), ' · ', new Date(r.started_at).toLocaleString()),
               ),
             ),
           )
@@ -600,7 +600,7 @@ class Builder {
     fill(
       el,
       h('h4', {}, t('workflows.run_log', { id })),
-      run.end_reason ? h('p', { class: 'muted' }, run.end_reason) : null,
+      h('p', { class: 'muted' }, t(`run.${run.status}`), run.end_reason ? ` · ${run.end_reason}` : '', run.position ? ` · ${t('workflows.at_step', { id: run.position })}` : ''),
       h(
         'table',
         { class: 'run-steps' },
