@@ -371,3 +371,38 @@ async fn third_party_steps(backend: Backend) {
     s.stop().await;
 }
 both_backends!(workflow_third_party_steps, third_party_steps);
+
+async fn a_plugin_call_cut_off_is_not_repeated(backend: Backend) {
+    use switchboard::service::workflows::engine::{Calling, next_step};
+    let api = FakeProvider::start().await;
+    let s = server_for(backend, &api).await;
+    let (_, contact_id, _) = writer(&s, "1").await;
+    let wf = publish(
+        &s,
+        "Call once",
+        json!({"trigger": {"type": "manual"}, "steps": [
+            {"id": "call", "type": "plugin", "plugin": "http-request", "inputs": {"url": format!("{}/orders", api.base())},
+             "branches": {"failure": [{"id": "flag", "type": "update_tag", "action": "add", "tags": ["cut-off"]}]}}
+        ]}),
+    )
+    .await;
+    let run_id = start_run(&s, wf, contact_id).await;
+    // A worker marks the step as started, then dies before it calls the plugin (or before it records the
+    // answer: from outside the two look the same).
+    let run = s.app.store.get_run(s.workspace_id, run_id).await.expect("run");
+    let definition = s.app.store.workflow_version(s.workspace_id, wf, run.version).await.expect("version");
+    let marked = next_step(&s.app, s.workspace_id, &run, &definition, None, Calling(false)).await.expect("a step");
+    assert_eq!(marked.output, json!({"started": true}));
+    assert!(s.app.store.commit_step(s.workspace_id, &marked).await.expect("commit"));
+    // The worker that takes the run over does not call again: the step goes down its failure path.
+    drive(&s).await;
+    assert!(api.requests().is_empty(), "{:?}", api.requests().len());
+    let log = run_log(&s, run_id).await;
+    assert_eq!(
+        path(&log),
+        [("call".to_owned(), Value::Null), ("call".to_owned(), json!("failure")), ("flag".to_owned(), Value::Null)]
+    );
+    assert!(log["steps"][1]["error"].as_str().unwrap_or_default().contains("not called again"), "{log}");
+    s.stop().await;
+}
+both_backends!(workflow_plugin_call_not_repeated, a_plugin_call_cut_off_is_not_repeated);
