@@ -406,3 +406,57 @@ async fn a_plugin_call_cut_off_is_not_repeated(backend: Backend) {
     s.stop().await;
 }
 both_backends!(workflow_plugin_call_not_repeated, a_plugin_call_cut_off_is_not_repeated);
+
+async fn per_channel_content(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (_, contact_id, conversation) = writer(&s, "1").await;
+    let image = json!({"type": "media", "kind": "image", "url": "https://cdn.example/welcome.png", "caption": "For $contact.first_name"});
+    let wf = publish(
+        &s,
+        "Per channel",
+        json!({"trigger": {"type": "manual"}, "steps": [
+            {"id": "welcome", "type": "send_message", "text": "Welcome",
+             "per_channel": {"example-channel": image, "telegram": {"type": "text", "text": "on Telegram"}}},
+            {"id": "only-telegram", "type": "send_message", "per_channel": {"telegram": {"type": "text", "text": "hi"}},
+             "on_failure": [{"id": "noted", "type": "update_tag", "action": "add", "tags": ["no-content"]}]}
+        ]}),
+    )
+    .await;
+    let run = start_run(&s, wf, contact_id).await;
+    drive(&s).await;
+    // This contact is on the example channel: it gets that channel's content, with its variables filled in.
+    let (_, messages) = s.get(&format!("/api/v1/conversations/{conversation}/messages")).await;
+    let sent = &messages["items"][0]["content"];
+    assert_eq!((sent["type"].clone(), sent["caption"].clone()), (json!("media"), json!("For Contact 1")), "{messages}");
+    // A step with content for other channels only has nothing to send here: its failure path.
+    let log = run_log(&s, run).await;
+    assert_eq!(path(&log)[1], ("only-telegram".to_owned(), json!("failure")), "{log}");
+    assert!(log["steps"][1]["error"].as_str().unwrap_or_default().contains("no content for this channel"));
+
+    // Content for something that is not a channel plugin, or no content at all, is a problem of the draft.
+    let (_, draft) = s
+        .post(
+            "/api/v1/workflows",
+            json!({"name": "Bad", "definition": {"trigger": {"type": "manual"}, "steps": [
+                {"id": "a", "type": "send_message", "per_channel": {"http-request": {"type": "text", "text": "x"}}},
+                {"id": "b", "type": "send_message"}
+            ]}}),
+        )
+        .await;
+    let problems: Vec<(&str, &str)> = draft["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|p| (p["field"].as_str().unwrap_or_default(), p["message"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            ("steps[1].text", "must not be empty"),
+            ("steps[0].per_channel.http-request", "`http-request` is not a channel plugin")
+        ],
+        "{draft}"
+    );
+    s.stop().await;
+}
+both_backends!(workflow_per_channel_content, per_channel_content);

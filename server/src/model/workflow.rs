@@ -172,12 +172,17 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum StepKind {
-    /// Sends text (with variables) on the contact's last interacted channel or on `channel_id`. Failure
-    /// (no channel, closed window, content refused) goes to `on_failure`, or ends the run without it.
+    /// Sends text (with variables) on the contact's last interacted channel or on `channel_id`; on a
+    /// channel whose plugin `per_channel` names, that content instead (a template, media, buttons: any
+    /// message content the API takes, its texts with variables). Failure (no channel, closed window,
+    /// content refused) goes to `on_failure`, or ends the run without it.
     SendMessage {
+        #[serde(default)]
         text: String,
         #[serde(default)]
         channel_id: Option<Id>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        per_channel: BTreeMap<String, super::MessageContent>,
         #[serde(default)]
         on_failure: Vec<Step>,
     },

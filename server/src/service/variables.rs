@@ -145,12 +145,22 @@ fn plain(v: &serde_json::Value) -> String {
     }
 }
 
-/// Resolves the variables of a message's text (text messages and media captions).
+/// Resolves the variables of a message's text (text messages, media captions, template body parameters,
+/// interactive messages' text).
 pub fn apply(scope: &Scope, content: MessageContent) -> MessageContent {
     match content {
         MessageContent::Text { text } => MessageContent::Text { text: scope.resolve(&text) },
         MessageContent::Media { caption: Some(caption), kind, url, media_ref, mime_type, filename } => {
             MessageContent::Media { caption: Some(scope.resolve(&caption)), kind, url, media_ref, mime_type, filename }
+        }
+        MessageContent::Template { template_id, parameters, header, buttons } => MessageContent::Template {
+            template_id,
+            parameters: parameters.iter().map(|p| scope.resolve(p)).collect(),
+            header,
+            buttons,
+        },
+        MessageContent::Interactive { text, buttons } => {
+            MessageContent::Interactive { text: scope.resolve(&text), buttons }
         }
         other => other,
     }

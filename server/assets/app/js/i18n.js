@@ -292,6 +292,7 @@ const en = {
   'step.open_conversation': 'Open conversation',
   'step.close_conversation': 'Close conversation',
   'field.text': 'Text',
+  'field.per_channel': 'Content per channel kind (JSON by plugin id, e.g. {"whatsapp-cloud": {"type": "template", "template_id": 3, "parameters": ["$contact.first_name"]}})',
   'field.channel_id': 'Channel id (empty: last interacted)',
   'field.answer-type': 'Answer type',
   'field.answer.type': 'Answer type',

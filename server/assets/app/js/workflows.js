@@ -20,7 +20,7 @@ const VARIABLES = [
 
 // Each step type's form: [path in the step, kind, options or a condition on the step].
 const FIELDS = {
-  send_message: [['text', 'longtext'], ['channel_id', 'number']],
+  send_message: [['text', 'longtext'], ['channel_id', 'number'], ['per_channel', 'json']],
   ask_question: [
     ['text', 'longtext'],
     ['answer.type', 'answer'],

@@ -276,12 +276,30 @@ pub async fn next_step(
         }
     };
     match &step.kind {
-        StepKind::SendMessage { text, channel_id, on_failure } => {
+        StepKind::SendMessage { text, channel_id, per_channel, on_failure } => {
             let ctx = load().await?;
-            let scope = scope_of(app, ws, run, ctx, uses_messages(text)).await?;
-            let content = MessageContent::Text { text: scope.resolve(text) };
-            commit.input = json!({ "content": content, "channel_id": channel_id.or(ctx.last_channel) });
-            match send_check(app, ws, ctx, channel_id.or(ctx.last_channel), &content).await? {
+            let target = channel_id.or(ctx.last_channel);
+            let own = match target {
+                Some(channel) if !per_channel.is_empty() => match app.store.get_channel(ws, channel).await {
+                    Ok(c) => per_channel.get(&c.plugin_id),
+                    Err(_) => None,
+                },
+                _ => None,
+            };
+            let with_messages = uses_messages(text) || own.is_some_and(|c| uses_messages(&c.preview()));
+            let scope = scope_of(app, ws, run, ctx, with_messages).await?;
+            let content = match own {
+                Some(content) => variables::apply(&scope, content.clone()),
+                None => MessageContent::Text { text: scope.resolve(text) },
+            };
+            commit.input = json!({ "content": content, "channel_id": target });
+            let empty = matches!(&content, MessageContent::Text { text } if text.trim().is_empty());
+            let checked = if empty {
+                Ok(Err("the step has no content for this channel".to_owned()))
+            } else {
+                send_check(app, ws, ctx, target, &content).await
+            };
+            match checked? {
                 Ok(channel) => {
                     commit.effect = StepEffect::SendMessage(outgoing(run, channel, content));
                 }

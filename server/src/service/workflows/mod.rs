@@ -109,6 +109,10 @@ pub async fn problems(
                 let known = custom.as_ref().is_some_and(|keys| keys.contains(key));
                 (!known).then(|| format!("`{key}` is neither a standard contact field nor a custom field"))
             }
+            validate::Reference::ChannelPlugin(id) => match app.plugins.get(id) {
+                Some(entry) if entry.world() == Some(crate::plugins::manifest::World::Channel) => None,
+                _ => Some(format!("`{id}` is not a channel plugin")),
+            },
             validate::Reference::Team(id) => {
                 app.store.get_team(ws, *id).await.is_err().then(|| format!("no team {id} in this workspace"))
             }

@@ -51,6 +51,8 @@ pub enum Reference {
     /// A contact field key that is not a standard field: must be a custom field of the workspace.
     CustomField(String),
     Team(Id),
+    /// A channel plugin's id, for content meant for that channel kind.
+    ChannelPlugin(String),
     /// A step plugin, with the branches the step fills and the inputs it gives.
     StepPlugin {
         id: String,
@@ -230,8 +232,14 @@ impl Walk<'_> {
         }
         let f = |name: &str| format!("{at}.{name}");
         match &step.kind {
-            StepKind::SendMessage { text, channel_id, on_failure } => {
-                self.text(&f("text"), Some(id), text, MAX_TEXT_CHARS);
+            StepKind::SendMessage { text, channel_id, per_channel, on_failure } => {
+                // The text is what every channel without its own content gets: needed unless some have theirs.
+                if !text.trim().is_empty() || per_channel.is_empty() {
+                    self.text(&f("text"), Some(id), text, MAX_TEXT_CHARS);
+                }
+                for plugin in per_channel.keys() {
+                    self.refer(Reference::ChannelPlugin(plugin.clone()), format!("{at}.per_channel.{plugin}"), id);
+                }
                 if let Some(channel) = channel_id {
                     self.refer(Reference::Channel(*channel), f("channel_id"), id);
                 }
