@@ -1,6 +1,7 @@
 //! The bundled channel plugins end to end through the server, against a fake provider on loopback: the
 //! channel's setup at the provider, a real payload in (the plugins' own fixtures), the contact, conversation
-//! and message through the API, an agent's reply, and the exact request the provider received.
+//! and message through the API, an agent's reply, and the exact request the provider received (Telegram,
+//! Custom Channel, WhatsApp Cloud API, LINE).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -275,5 +276,62 @@ async fn whatsapp_cloud(backend: Backend) {
         assert_eq!(post(body.clone(), signed(&body)).await.0, StatusCode::OK, "{name}");
         assert_eq!(reply_status().await.0, json!(expected), "after {name}");
     }
+    s.stop().await;
+}
+
+both_backends!(line_end_to_end, line);
+
+async fn line(backend: Backend) {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let provider = FakeProvider::start().await;
+    provider.answer("/v2/bot/channel/webhook/endpoint", 200, json!({}));
+    provider.answer("/v2/bot/message/reply", 200, json!({"sentMessages": [{"id": "5001", "quoteToken": "q1"}]}));
+    provider.answer("/v2/bot/message/push", 200, json!({"sentMessages": [{"id": "5002", "quoteToken": "q2"}]}));
+    let s = server(backend, "line", &provider).await;
+    let body = json!({"name": "LINE", "plugin_id": "line", "config": {"api_base_url": provider.base()},
+                      "secrets": {"channel_secret": "line-secret", "channel_access_token": "line-token"}});
+    let (status, channel) = s.post("/api/v1/channels", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let ch = channel["id"].as_i64().expect("id");
+    // The channel's setup set its webhook URL at LINE.
+    let set = provider.requests().into_iter().find(|r| r.path == "/v2/bot/channel/webhook/endpoint").expect("set");
+    assert_eq!((set.method.as_str(), set.json()["endpoint"].clone()), ("PUT", channel["webhook_url"].clone()));
+
+    // LINE's delivery, signed with the channel secret; unsigned, nothing is stored.
+    let update = fixture("plugins/line/tests/fixtures/webhook_text_message.json");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"line-secret").expect("key");
+    mac.update(update.as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    assert_eq!(
+        post_webhook(&s, ch, &[("x-line-signature", "c2lnbmF0dXJl")], &update).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(s.get("/api/v1/contacts").await.1["items"], json!([]));
+    assert_eq!(post_webhook(&s, ch, &[("x-line-signature", signature.as_str())], &update).await.0, StatusCode::OK);
+    let contact = s.get("/api/v1/contacts").await.1["items"][0].clone();
+    assert_eq!(contact["identities"], json!([{"channel_id": ch, "external_id": "U206d25c2ea6bd87c17655609a1c37cb8"}]));
+    let (conv_id, messages) = conversation(&s).await;
+    assert_eq!(messages[0]["content"], json!({"type": "text", "text": "Hello, world"}));
+
+    // The first answer uses the delivery's reply token; the next is a push.
+    for text in ["Hi!", "Anything else?"] {
+        let reply = json!({"content": {"type": "text", "text": text}});
+        assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await.0, StatusCode::ACCEPTED);
+        assert!(Worker::new(s.app.clone()).run_once().await.expect("worker"));
+    }
+    let sent: Vec<_> = provider.requests().into_iter().filter(|r| r.path.starts_with("/v2/bot/message/")).collect();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].path, "/v2/bot/message/reply");
+    assert_eq!(
+        sent[0].json(),
+        json!({"replyToken": "nHuyWiB7yP5Zw52FIkcQobQuGDXCTA", "messages": [{"type": "text", "text": "Hi!"}]})
+    );
+    assert_eq!(sent[0].headers.get("authorization").map(String::as_str), Some("Bearer line-token"));
+    assert_eq!(sent[1].path, "/v2/bot/message/push");
+    assert_eq!(sent[1].json()["to"], "U206d25c2ea6bd87c17655609a1c37cb8");
+    let (_, messages) = conversation(&s).await;
+    let ids: Vec<Value> = messages.iter().take(2).map(|m| m["provider_message_id"].clone()).collect();
+    assert_eq!(ids, [json!("5002"), json!("5001")]);
     s.stop().await;
 }
