@@ -1,7 +1,7 @@
 //! The bundled channel plugins end to end through the server, against a fake provider on loopback: the
 //! channel's setup at the provider, a real payload in (the plugins' own fixtures), the contact, conversation
 //! and message through the API, an agent's reply, and the exact request the provider received (Telegram,
-//! Custom Channel, WhatsApp Cloud API, LINE).
+//! Custom Channel, WhatsApp Cloud API, LINE, Viber).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -333,5 +333,69 @@ async fn line(backend: Backend) {
     let (_, messages) = conversation(&s).await;
     let ids: Vec<Value> = messages.iter().take(2).map(|m| m["provider_message_id"].clone()).collect();
     assert_eq!(ids, [json!("5002"), json!("5001")]);
+    s.stop().await;
+}
+
+both_backends!(viber_end_to_end, viber);
+
+async fn viber(backend: Backend) {
+    use hmac::Mac as _;
+    let provider = FakeProvider::start().await;
+    provider.answer("/pa/set_webhook", 200, json!({"status": 0, "status_message": "ok"}));
+    provider.answer_bytes(
+        "/pa/send_message",
+        200,
+        "application/json",
+        br#"{"status":0,"status_message":"ok","message_token":5741311803571721087}"#.to_vec(),
+    );
+    let s = server(backend, "viber", &provider).await;
+    let body = json!({"name": "Viber", "plugin_id": "viber", "config": {"api_base_url": provider.base(), "sender_name": "Acme"},
+                      "secrets": {"auth_token": "viber-token"}});
+    let (status, channel) = s.post("/api/v1/channels", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let ch = channel["id"].as_i64().expect("id");
+    let set = provider.requests().into_iter().find(|r| r.path == "/pa/set_webhook").expect("set_webhook");
+    assert_eq!(set.json()["url"], channel["webhook_url"]);
+    assert_eq!(set.headers.get("x-viber-auth-token").map(String::as_str), Some("viber-token"));
+
+    let signed = |raw: &str| {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"viber-token").expect("key");
+        mac.update(raw.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    };
+    let update = fixture("plugins/viber/tests/fixtures/webhook_message_text.json");
+    assert_eq!(post_webhook(&s, ch, &[("x-viber-content-signature", "00")], &update).await.0, StatusCode::UNAUTHORIZED);
+    let signature = signed(&update);
+    assert_eq!(
+        post_webhook(&s, ch, &[("x-viber-content-signature", signature.as_str())], &update).await.0,
+        StatusCode::OK
+    );
+    let contact = s.get("/api/v1/contacts").await.1["items"][0].clone();
+    assert_eq!(
+        (contact["first_name"].clone(), contact["identities"][0]["external_id"].clone()),
+        (json!("John McClane"), json!("01234567890A="))
+    );
+    let (conv_id, messages) = conversation(&s).await;
+    assert_eq!(messages[0]["provider_message_id"], "4912661846655238145", "the 64-bit token is exact");
+
+    let reply = json!({"content": {"type": "text", "text": "Hello John"}});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await.0, StatusCode::ACCEPTED);
+    assert!(Worker::new(s.app.clone()).run_once().await.expect("worker"));
+    let sent = provider.requests().into_iter().rfind(|r| r.path == "/pa/send_message").expect("sent").json();
+    assert_eq!(
+        (sent["receiver"].clone(), sent["text"].clone(), sent["sender"]["name"].clone()),
+        (json!("01234567890A="), json!("Hello John"), json!("Acme"))
+    );
+    // Viber's receipt for that message, by its 64-bit token, moves it to delivered.
+    let receipt = r#"{"event":"delivered","timestamp":1457764197628,"message_token":5741311803571721087,"user_id":"01234567890A="}"#;
+    assert_eq!(
+        post_webhook(&s, ch, &[("x-viber-content-signature", signed(receipt).as_str())], receipt).await.0,
+        StatusCode::OK
+    );
+    let (_, messages) = conversation(&s).await;
+    assert_eq!(
+        (messages[0]["provider_message_id"].clone(), messages[0]["status"].clone()),
+        (json!("5741311803571721087"), json!("delivered"))
+    );
     s.stop().await;
 }
