@@ -56,6 +56,21 @@ pub enum InboundEvent {
     },
     /// New profile details of a contact.
     Contact { contact: ContactProfile },
+    /// Every message sent to this contact on this channel up to `watermark_ms` (the provider's clock) has
+    /// reached `status`: Messenger's delivery and read watermarks. Only `delivered` and `read` mean anything.
+    /// Needs a server of 2026-11-30 or newer, as does [`InboundEvent::Echo`].
+    Watermark { contact_external_id: String, status: DeliveryStatus, watermark_ms: i64 },
+    /// A message the business sent to the contact outside Switchboard (from the provider's own inbox or
+    /// another app), stored as an outgoing message that was sent. The echoes of Switchboard's own sends are
+    /// the plugin's to recognise and drop.
+    Echo {
+        /// The contact the message went to.
+        contact: ContactProfile,
+        provider_message_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp_ms: Option<i64>,
+        content: serde_json::Value,
+    },
 }
 
 /// A message the server asks a channel plugin to send.
@@ -70,6 +85,11 @@ pub struct OutboundMessage {
     /// one made from this. Empty from servers older than the field.
     #[serde(default)]
     pub reference: String,
+    /// The contact's messaging window on this channel was closed when the message went out: a channel whose
+    /// policy sends with tags outside the window (Messenger's message tags) tags it. `false` from servers
+    /// older than the field and on channels without a window.
+    #[serde(default)]
+    pub outside_window: bool,
 }
 
 #[cfg(test)]

@@ -35,6 +35,20 @@ pub mod store {
     pub fn delete(key: &str) -> Result<(), String> {
         kv::delete(key)
     }
+
+    /// Keeps `value` with the time it was stored, for [`get_fresh`]: tokens and ids a provider accepts for a
+    /// while (a reply token, a comment open to a private reply).
+    pub fn set_stamped(key: &str, value: &str) -> Result<(), String> {
+        let stamped = serde_json::json!({ "value": value, "at": super::now_ms() });
+        set(key, stamped.to_string().as_bytes())
+    }
+
+    /// A value kept by [`set_stamped`] less than `max_age_ms` ago.
+    pub fn get_fresh(key: &str, max_age_ms: i64) -> Option<String> {
+        let stored: serde_json::Value = serde_json::from_slice(&get(key).ok().flatten()?).ok()?;
+        let fresh = stored["at"].as_i64().is_some_and(|at| super::now_ms() - at < max_age_ms);
+        stored["value"].as_str().filter(|_| fresh).map(str::to_owned)
+    }
 }
 
 /// Milliseconds since the Unix epoch, as the host sees it.
@@ -70,6 +84,29 @@ impl HttpRequest {
     /// The first value of a query parameter (not percent-decoded).
     pub fn query_param(&self, name: &str) -> Option<&str> {
         self.query.split('&').filter_map(|p| p.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    /// The first value of a query parameter, percent-decoded.
+    pub fn query_value(&self, name: &str) -> Option<String> {
+        crate::form::value(&self.query, name)
+    }
+
+    /// The body's `name=value` pairs when it is a form (`application/x-www-form-urlencoded`), decoded, in order.
+    pub fn form(&self) -> Vec<(String, String)> {
+        crate::form::pairs(&String::from_utf8_lossy(&self.body))
+    }
+}
+
+impl OutgoingRequest {
+    /// A `GET` of `url`, without headers, with the host's default timeout.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self { method: "GET".into(), url: url.into(), headers: Vec::new(), body: Vec::new(), timeout_ms: None }
+    }
+
+    /// The same request with one more header (the name lower-cased).
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
     }
 }
 

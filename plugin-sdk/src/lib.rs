@@ -6,6 +6,8 @@
 //! `docs/plugins.md`.
 
 pub mod event;
+pub mod form;
+pub mod sms;
 
 #[cfg(feature = "guest")]
 pub mod channel;
@@ -15,6 +17,8 @@ pub mod host;
 pub mod integration;
 #[cfg(feature = "guest")]
 pub mod step;
+#[cfg(feature = "verify")]
+pub mod verify;
 
 /// The version of the plugin interface this SDK targets (the WIT package `switchboard:plugin`).
 pub const INTERFACE_VERSION: &str = "1.0.0";

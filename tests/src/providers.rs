@@ -50,3 +50,13 @@ pub fn meta_signature(secret: &str, body: &str) -> String {
     mac.update(body.as_bytes());
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
+
+/// `X-Twilio-Signature` of a form delivery, as Twilio computes it with the auth token: base64 HMAC-SHA1 of the
+/// URL followed by every parameter's name and value, sorted by name.
+pub fn twilio_signature(auth_token: &str, url: &str, form: &str) -> String {
+    use switchboard_plugin_sdk::verify::{Algorithm, base64_encode, hmac};
+    let mut pairs = switchboard_plugin_sdk::form::pairs(form);
+    pairs.sort();
+    let signed: String = pairs.iter().fold(url.to_owned(), |acc, (k, v)| acc + k + v);
+    base64_encode(&hmac(Algorithm::Sha1, auth_token.as_bytes(), signed.as_bytes()))
+}

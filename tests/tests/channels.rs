@@ -1,7 +1,7 @@
 //! The bundled channel plugins end to end through the server, against a fake provider on loopback: the
 //! channel's setup at the provider, a real payload in (the plugins' own fixtures), the contact, conversation
 //! and message through the API, an agent's reply, and the exact request the provider received (Telegram,
-//! Custom Channel, WhatsApp Cloud API, LINE, Viber).
+//! Custom Channel, WhatsApp Cloud API, LINE, Viber, Messenger, Twilio).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -397,5 +397,199 @@ async fn viber(backend: Backend) {
         (messages[0]["provider_message_id"].clone(), messages[0]["status"].clone()),
         (json!("5741311803571721087"), json!("delivered"))
     );
+    s.stop().await;
+}
+
+both_backends!(messenger_end_to_end, messenger);
+
+async fn messenger(backend: Backend) {
+    const PSID: &str = "1412611362105802";
+    let provider = FakeProvider::start().await;
+    provider.answer("/v21.0/me/subscribed_apps", 200, json!({"success": true}));
+    provider.answer(&format!("/v21.0/{PSID}"), 200, json!({"first_name": "Peter", "last_name": "Chang", "id": PSID}));
+    provider.answer("/v21.0/me/messages", 200, json!({"recipient_id": PSID, "message_id": "m_reply-1"}));
+    let s = server(backend, "messenger", &provider).await;
+    let secret = "meta-app-secret";
+    let body = json!({"name": "Acme Page", "plugin_id": "messenger", "config": {"api_base_url": provider.base()},
+                      "secrets": {"page_access_token": "PAGE-TOKEN", "app_secret": secret, "verify_token": "1qaz2wsx"}});
+    let (status, channel) = s.post("/api/v1/channels", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let ch = channel["id"].as_i64().expect("id");
+    let subscribe =
+        provider.requests().into_iter().find(|r| r.path.starts_with("/v21.0/me/subscribed_apps?")).expect("subscribed");
+    assert!(subscribe.path.contains("message_echoes"), "{}", subscribe.path);
+    assert_eq!(subscribe.headers.get("authorization").map(String::as_str), Some("Bearer PAGE-TOKEN"));
+
+    let shake = s
+        .http
+        .get(format!("{}/webhooks/{ch}?hub.mode=subscribe&hub.verify_token=1qaz2wsx&hub.challenge=abc", s.base))
+        .send()
+        .await
+        .expect("handshake");
+    assert_eq!((shake.status(), shake.text().await.expect("body")), (StatusCode::OK, "abc".to_owned()));
+
+    let post = |body: String| {
+        let s = &s;
+        async move {
+            let signature = meta_signature(secret, &body);
+            post_webhook(s, ch, &[("x-hub-signature-256", &signature), ("content-type", "application/json")], &body)
+                .await
+                .0
+        }
+    };
+    let text = fixture("plugins/messenger/tests/fixtures/webhook_text_message.json");
+    let forged = meta_signature("another-secret", &text);
+    assert_eq!(post_webhook(&s, ch, &[("x-hub-signature-256", &forged)], &text).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(s.get("/api/v1/contacts").await.1["items"], json!([]), "nothing stored");
+    assert_eq!(post(text.clone()).await, StatusCode::OK);
+    assert_eq!(post(text.clone()).await, StatusCode::OK, "Meta retries");
+    let contact = s.get("/api/v1/contacts").await.1["items"][0].clone();
+    assert_eq!(
+        (contact["first_name"].clone(), contact["last_name"].clone(), contact["identities"][0]["external_id"].clone()),
+        (json!("Peter"), json!("Chang"), json!(PSID)),
+        "the name from the Graph API: {contact}"
+    );
+    let (conv_id, messages) = conversation(&s).await;
+    assert_eq!(messages.len(), 1, "stored once");
+    assert_eq!(messages[0]["content"], json!({"type": "text", "text": "text"}));
+
+    // The agent's reply: Meta's documented Send API request, marked as ours.
+    let reply = json!({"content": {"type": "text", "text": "hello, world"}});
+    let (_, queued) = s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await;
+    let worker = Worker::new(s.app.clone());
+    assert!(worker.run_once().await.expect("worker"));
+    let sent = provider.requests().into_iter().rfind(|r| r.path == "/v21.0/me/messages").expect("sent");
+    assert_eq!(
+        sent.json(),
+        json!({"recipient": {"id": PSID}, "messaging_type": "RESPONSE",
+               "message": {"text": "hello, world", "metadata": format!("switchboard:m{}", queued["id"])}})
+    );
+
+    // Meta echoes every message the Page sends: Switchboard's own is known already, one written in the
+    // Page's inbox is stored as an outgoing message.
+    let echo = |mid: &str, metadata: Option<String>, text: &str| {
+        let mut message = json!({"mid": mid, "is_echo": true, "app_id": 1517776481860111_i64, "text": text});
+        if let Some(m) = metadata {
+            message["metadata"] = m.into();
+        }
+        json!({"object": "page", "entry": [{"id": "1895382890692545", "time": 1, "messaging": [{
+            "sender": {"id": "1895382890692545"}, "recipient": {"id": PSID}, "timestamp": 1, "message": message}]}]})
+        .to_string()
+    };
+    assert_eq!(
+        post(echo("m_reply-1", Some(format!("switchboard:m{}", queued["id"])), "hello, world")).await,
+        StatusCode::OK
+    );
+    assert_eq!(post(echo("m_inbox-1", None, "Sent from the Page inbox")).await, StatusCode::OK);
+    assert_eq!(post(echo("m_inbox-1", None, "Sent from the Page inbox")).await, StatusCode::OK, "Meta retries");
+    let (_, messages) = conversation(&s).await;
+    let summary: Vec<(Value, Value, Value)> =
+        messages.iter().map(|m| (m["direction"].clone(), m["content"]["text"].clone(), m["status"].clone())).collect();
+    assert_eq!(
+        summary,
+        vec![
+            (json!("outgoing"), json!("Sent from the Page inbox"), json!("sent")),
+            (json!("outgoing"), json!("hello, world"), json!("sent")),
+            (json!("incoming"), json!("text"), json!("delivered")),
+        ]
+    );
+
+    // Watermarks: everything sent up to then is delivered, then read.
+    let watermark = |kind: &str| {
+        let now = chrono::Utc::now().timestamp_millis() + 1000;
+        json!({"object": "page", "entry": [{"id": "1895382890692545", "time": now, "messaging": [{
+            "sender": {"id": PSID}, "recipient": {"id": "1895382890692545"}, "timestamp": now,
+            kind: {"watermark": now, "seq": 37}}]}]})
+        .to_string()
+    };
+    assert_eq!(post(watermark("delivery")).await, StatusCode::OK);
+    let statuses = || async {
+        let (_, messages) = conversation(&s).await;
+        messages.iter().filter(|m| m["direction"] == "outgoing").map(|m| m["status"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(statuses().await, vec![json!("delivered"), json!("delivered")]);
+    assert_eq!(post(watermark("read")).await, StatusCode::OK);
+    assert_eq!(statuses().await, vec![json!("read"), json!("read")]);
+    assert_eq!(post(watermark("delivery")).await, StatusCode::OK, "a late delivery watermark");
+    assert_eq!(statuses().await, vec![json!("read"), json!("read")], "statuses move forward only");
+    s.stop().await;
+}
+
+both_backends!(twilio_end_to_end, twilio);
+
+async fn twilio(backend: Backend) {
+    use switchboard_tests::providers::twilio_signature;
+    const MESSAGES: &str = "/2010-04-01/Accounts/AC123/Messages.json";
+    let provider = FakeProvider::start().await;
+    provider.answer(MESSAGES, 201, json!({"sid": "SM-reply-1", "status": "queued"}));
+    let s = server(backend, "twilio", &provider).await;
+    let body = json!({"name": "Support SMS", "plugin_id": "twilio",
+                      "config": {"account_sid": "AC123", "from": "+15017122661", "api_base_url": provider.base()},
+                      "secrets": {"auth_token": "twilio-token"}});
+    let (status, channel) = s.post("/api/v1/channels", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let ch = channel["id"].as_i64().expect("id");
+    let url = channel["webhook_url"].as_str().expect("webhook URL").to_owned();
+
+    // Twilio's recorded SMS, signed over the URL it was given.
+    let form = fixture("plugins/twilio/tests/fixtures/inbound_sms.form");
+    let post = |form: String, signature: String| {
+        let s = &s;
+        async move {
+            let headers =
+                [("x-twilio-signature", signature.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+            post_webhook(s, ch, &headers, &form).await
+        }
+    };
+    let forged = twilio_signature("another-token", &url, &form);
+    assert_eq!(post(form.clone(), forged).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(s.get("/api/v1/contacts").await.1["items"], json!([]), "nothing stored");
+    let (status, answer) = post(form.clone(), twilio_signature("twilio-token", &url, &form)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(answer.contains("<Response/>"), "an empty TwiML answer, so Twilio replies nothing itself: {answer}");
+    assert_eq!(post(form.clone(), twilio_signature("twilio-token", &url, &form)).await.0, StatusCode::OK, "a retry");
+    let contact = s.get("/api/v1/contacts").await.1["items"][0].clone();
+    assert_eq!(contact["phone"], "+19253920364", "{contact}");
+    let (conv_id, messages) = conversation(&s).await;
+    assert_eq!(messages.len(), 1, "stored once");
+    assert_eq!(
+        (messages[0]["content"].clone(), messages[0]["provider_message_id"].clone()),
+        (json!({"type": "text", "text": "twilio-go testing!"}), json!("SM1521fa559fb923c1ed64f56cd1bed8ef"))
+    );
+
+    // The agent's reply: the exact form the Messages API receives, asking for status callbacks.
+    let reply = json!({"content": {"type": "text", "text": "Hello from support"}});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await.0, StatusCode::ACCEPTED);
+    // Creating the channel also queued its template sync (the Content API), so the worker runs until idle.
+    let worker = Worker::new(s.app.clone());
+    while worker.run_once().await.expect("worker") {}
+    let sent = provider.requests().into_iter().rfind(|r| r.path == MESSAGES).expect("sent");
+    let basic =
+        format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "AC123:twilio-token"));
+    assert_eq!(sent.headers.get("authorization"), Some(&basic));
+    let expected = switchboard_plugin_sdk::form::encode_pairs(&[
+        ("To", "+19253920364"),
+        ("From", "+15017122661"),
+        ("Body", "Hello from support"),
+        ("StatusCallback", url.as_str()),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&sent.body), expected);
+
+    // Twilio's status callbacks for it: delivered, then a late `sent` changes nothing.
+    let callback = |status: &str| {
+        format!(
+            "MessageSid=SM-reply-1&MessageStatus={status}&AccountSid=AC123&From=%2B15017122661&To=%2B19253920364&ApiVersion=2010-04-01"
+        )
+    };
+    for (name, expected) in [("delivered", "delivered"), ("sent", "delivered")] {
+        let form = callback(name);
+        assert_eq!(post(form.clone(), twilio_signature("twilio-token", &url, &form)).await.0, StatusCode::OK);
+        let (_, messages) = conversation(&s).await;
+        assert_eq!(messages[0]["status"], expected, "after {name}");
+    }
+    let failed = "MessageSid=SM-reply-1&MessageStatus=undelivered&ErrorCode=30005&AccountSid=AC123";
+    assert_eq!(post(failed.into(), twilio_signature("twilio-token", &url, failed)).await.0, StatusCode::OK);
+    let (_, messages) = conversation(&s).await;
+    assert_eq!(messages[0]["status"], "delivered", "a delivered message does not fail afterwards");
     s.stop().await;
 }

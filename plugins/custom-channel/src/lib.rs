@@ -112,11 +112,9 @@ impl Channel for CustomChannel {
             return Err(SendError::Permanent("an attachment reference must be an http(s) URL".into()));
         }
         let base = base_url()?;
-        let mut headers = Vec::new();
-        if reference.starts_with(&format!("{base}/")) {
-            headers.push(("authorization".to_owned(), format!("Bearer {}", token()?)));
-        }
-        Ok(OutgoingRequest { method: "GET".into(), url: reference, headers, body: Vec::new(), timeout_ms: None })
+        let own = reference.starts_with(&format!("{base}/"));
+        let request = OutgoingRequest::get(reference);
+        Ok(if own { request.with_header("authorization", format!("Bearer {}", token()?)) } else { request })
     }
 }
 

@@ -4,13 +4,10 @@
 
 mod inbound;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use switchboard_plugin_sdk::channel::*;
 use switchboard_plugin_sdk::host::{self, HttpError};
+use switchboard_plugin_sdk::verify::{Algorithm, Encoding, signature_matches};
 
 const DEFAULT_API: &str = "https://api.line.me";
 const DEFAULT_DATA_API: &str = "https://api-data.line.me";
@@ -45,17 +42,15 @@ impl Channel for Line {
         // Checked over the raw bytes before anything is parsed.
         let secret = host::secret("channel_secret").unwrap_or_default();
         let given = request.header("x-line-signature").unwrap_or_default();
-        if secret.is_empty() || !signature_matches(&secret, &request.body, given) {
+        if !signature_matches(Algorithm::Sha256, Encoding::Base64, secret.as_bytes(), &request.body, given) {
             return Err(WebhookError::Unauthorized("bad or missing X-Line-Signature".into()));
         }
         let body: Value = serde_json::from_slice(&request.body)
             .map_err(|e| WebhookError::BadRequest(format!("not a LINE webhook: {e}")))?;
         let (events, tokens) = inbound::events(&body)?;
-        let now = host::now_ms();
         for t in tokens {
             // Only the latest token of a chat matters; a lost one just means a push instead of a reply.
-            let _ =
-                host::store::set(&token_key(&t.chat), json!({ "token": t.token, "at": now }).to_string().as_bytes());
+            let _ = host::store::set_stamped(&token_key(&t.chat), &t.token);
         }
         Ok((events, HttpResponse::ok()))
     }
@@ -86,13 +81,8 @@ impl Channel for Line {
             return Err(SendError::Permanent(format!("`{reference}` is not a LINE message id")));
         }
         let api = Api::from_settings()?;
-        Ok(OutgoingRequest {
-            method: "GET".into(),
-            url: format!("{}/v2/bot/message/{reference}/content", api.data_base),
-            headers: vec![("authorization".into(), format!("Bearer {}", api.token))],
-            body: Vec::new(),
-            timeout_ms: None,
-        })
+        Ok(OutgoingRequest::get(format!("{}/v2/bot/message/{reference}/content", api.data_base))
+            .with_header("authorization", format!("Bearer {}", api.token)))
     }
 }
 
@@ -102,24 +92,14 @@ fn token_key(chat: &str) -> String {
 
 /// The chat's reply token if it is fresh enough, removed so that it is never used twice.
 fn take_reply_token(chat: &str) -> Option<String> {
-    let stored = host::store::get(&token_key(chat)).ok().flatten()?;
+    let token = host::store::get_fresh(&token_key(chat), REPLY_TOKEN_MS);
     let _ = host::store::delete(&token_key(chat));
-    let stored: Value = serde_json::from_slice(&stored).ok()?;
-    let fresh = stored["at"].as_i64().is_some_and(|at| host::now_ms() - at < REPLY_TOKEN_MS);
-    stored["token"].as_str().filter(|_| fresh).map(str::to_owned)
+    token
 }
 
 /// The first sent message's id (the Messaging API lists them), or a stand-in for an older API's empty answer.
 fn sent_id(answer: &Value, to: &str) -> String {
     answer["sentMessages"][0]["id"].as_str().map_or_else(|| format!("line:{to}:{}", host::now_ms()), str::to_owned)
-}
-
-fn signature_matches(secret: &str, body: &[u8], given: &str) -> bool {
-    let Ok(given) = STANDARD.decode(given.trim()) else { return false };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return false };
-    mac.update(body);
-    // `verify_slice` compares in constant time.
-    mac.verify_slice(&given).is_ok()
 }
 
 /// Switchboard content as LINE message objects (at most five per request; a caption goes as a text first).

@@ -111,7 +111,7 @@ fn a_text_message_becomes_an_event_and_its_reply_uses_the_token() {
 fn a_stale_or_refused_token_means_a_push() {
     let h = harness();
     // A token that came more than a minute ago.
-    h.kv_set("reply-token:U1", json!({ "token": "old", "at": DEFAULT_NOW_MS - 70_000 }).to_string().as_bytes());
+    h.kv_set("reply-token:U1", json!({ "value": "old", "at": DEFAULT_NOW_MS - 70_000 }).to_string().as_bytes());
     h.respond("POST", &format!("{API}/v2/bot/message/push"), 200, "{}");
     let hi =
         OutboundMessage { to: "U1".into(), content: json!({ "type": "text", "text": "hi" }), ..Default::default() };
@@ -120,7 +120,7 @@ fn a_stale_or_refused_token_means_a_push() {
     assert_eq!(h.requests().len(), 1);
     assert!(h.requests()[0].url.ends_with("/push"));
     // A fresh token LINE refuses anyway: pushed after the refusal.
-    h.kv_set("reply-token:U1", json!({ "token": "used", "at": DEFAULT_NOW_MS }).to_string().as_bytes());
+    h.kv_set("reply-token:U1", json!({ "value": "used", "at": DEFAULT_NOW_MS }).to_string().as_bytes());
     h.respond(
         "POST",
         &format!("{API}/v2/bot/message/reply"),

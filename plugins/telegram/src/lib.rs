@@ -146,13 +146,7 @@ impl Channel for Telegram {
         let path = file["file_path"].as_str().ok_or_else(|| {
             SendError::Permanent("Telegram gave no file_path (bots cannot download files over 20 MB)".into())
         })?;
-        Ok(OutgoingRequest {
-            method: "GET".into(),
-            url: format!("{}/file/bot{}/{path}", api_base(), token()?),
-            headers: Vec::new(),
-            body: Vec::new(),
-            timeout_ms: None,
-        })
+        Ok(OutgoingRequest::get(format!("{}/file/bot{}/{path}", api_base(), token()?)))
     }
 }
 

@@ -3,11 +3,10 @@
 //! `send_message`; `connect` registers the webhook with `set_webhook`. Message tokens are 64-bit integers
 //! and are kept exact (never through a float).
 
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use switchboard_plugin_sdk::channel::*;
 use switchboard_plugin_sdk::host::{self, HttpError};
+use switchboard_plugin_sdk::verify::{Algorithm, Encoding, signature_matches};
 
 const DEFAULT_API: &str = "https://chatapi.viber.com";
 const EVENT_TYPES: [&str; 6] = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"];
@@ -39,7 +38,7 @@ impl Channel for Viber {
     fn handle_webhook(request: HttpRequest) -> Result<(Vec<InboundEvent>, HttpResponse), WebhookError> {
         let token = host::secret("auth_token").unwrap_or_default();
         let given = request.header("x-viber-content-signature").unwrap_or_default();
-        if token.is_empty() || !signature_matches(&token, &request.body, given) {
+        if !signature_matches(Algorithm::Sha256, Encoding::Hex, token.as_bytes(), &request.body, given) {
             return Err(WebhookError::Unauthorized("bad or missing X-Viber-Content-Signature".into()));
         }
         let body: Value = serde_json::from_slice(&request.body)
@@ -81,21 +80,8 @@ impl Channel for Viber {
         if !reference.starts_with("https://") {
             return Err(SendError::Permanent(format!("`{reference}` is not a Viber media link")));
         }
-        Ok(OutgoingRequest {
-            method: "GET".into(),
-            url: reference,
-            headers: Vec::new(),
-            body: Vec::new(),
-            timeout_ms: None,
-        })
+        Ok(OutgoingRequest::get(reference))
     }
-}
-
-fn signature_matches(token: &str, body: &[u8], given: &str) -> bool {
-    let Ok(given) = hex::decode(given.trim()) else { return false };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(token.as_bytes()) else { return false };
-    mac.update(body);
-    mac.verify_slice(&given).is_ok()
 }
 
 /// A message token as exact decimal text (it exceeds 2^53).

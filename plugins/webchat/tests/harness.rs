@@ -10,7 +10,7 @@ fn harness() -> Harness {
 }
 
 fn message(content: serde_json::Value, reference: &str) -> OutboundMessage {
-    OutboundMessage { to: "visitor-1".into(), content, reference: reference.into() }
+    OutboundMessage { to: "visitor-1".into(), content, reference: reference.into(), ..Default::default() }
 }
 
 #[test]

@@ -2,11 +2,10 @@
 //! template lists and media downloads through the Graph API out. The payloads themselves are
 //! `whatsapp-common`'s; this crate adds what is Cloud-API-specific (signature, handshake, URLs, auth).
 
-mod verify;
-
 use serde_json::Value as Json;
 use switchboard_plugin_sdk::channel::*;
 use switchboard_plugin_sdk::host::{self, HttpError};
+use switchboard_plugin_sdk::verify::meta;
 use whatsapp_common::{Failure, FailureKind};
 
 const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.facebook.com";
@@ -37,11 +36,12 @@ impl Channel for WhatsAppCloud {
     }
 
     fn verify(request: HttpRequest) -> Result<Option<HttpResponse>, WebhookError> {
-        verify::handshake(&request, host::secret("verify_token"))
+        meta::handshake(&request, host::secret("verify_token").as_deref())
     }
 
     fn handle_webhook(request: HttpRequest) -> Result<(Vec<InboundEvent>, HttpResponse), WebhookError> {
-        verify::check_signature(&request, host::secret("app_secret"))?;
+        // Meta signs WhatsApp deliveries with SHA-256 only.
+        meta::check_signature(&request, host::secret("app_secret").as_deref(), false)?;
         let events = whatsapp_common::parse_webhook(&request.body).map_err(WebhookError::BadRequest)?;
         Ok((events, HttpResponse::ok()))
     }
@@ -80,13 +80,8 @@ impl Channel for WhatsAppCloud {
         let answer = graph.call("GET", &graph.url(&reference), None)?;
         let media = whatsapp_common::parse_media(&answer).map_err(SendError::Permanent)?;
         // The download URL wants the same bearer token as the API.
-        Ok(OutgoingRequest {
-            method: "GET".into(),
-            url: media.url,
-            headers: vec![graph.authorization()],
-            body: Vec::new(),
-            timeout_ms: None,
-        })
+        let (name, value) = graph.authorization();
+        Ok(OutgoingRequest::get(media.url).with_header(&name, value))
     }
 }
 

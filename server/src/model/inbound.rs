@@ -12,6 +12,10 @@ pub enum InboundItem {
     Status { provider_message_id: String, status: MessageStatus, reason: Option<String> },
     /// New profile details of a contact known on this channel (applied only to empty fields).
     Profile { external_id: String, profile: ContactFields },
+    /// Every outgoing message to this contact on this channel stored up to `up_to_ms` reached `status`.
+    Watermark { external_id: String, status: MessageStatus, up_to_ms: i64 },
+    /// A message the business sent the contact outside Switchboard: stored as outgoing and sent.
+    Echo { external_id: String, profile: ContactFields, provider_message_id: String, content: MessageContent },
 }
 
 /// What ingesting one delivery changed.
@@ -26,6 +30,8 @@ pub struct IngestReport {
     /// Receipts for messages whose send is not recorded yet (the provider was faster than its own API
     /// answer): kept for a day and applied when the send is recorded.
     pub statuses_early: u32,
+    /// Messages the business sent outside Switchboard, stored as outgoing.
+    pub echoes: u32,
     pub contacts_created: u32,
     pub conversations_opened: u32,
 }

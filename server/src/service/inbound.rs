@@ -148,28 +148,44 @@ pub async fn deliver(app: &App, channel_id: Id, request: WebhookRequest) -> AppR
 fn item(event: InboundEvent) -> InboundItem {
     match event {
         InboundEvent::Message { contact, provider_message_id, content, .. } => {
-            let content = serde_json::from_value::<MessageContent>(content.clone()).unwrap_or_else(|_| {
-                let kind = content.get("type").and_then(|t| t.as_str()).unwrap_or("unknown");
-                tracing::warn!(kind, "a channel plugin returned content the server does not know; kept as text");
-                MessageContent::Text { text: format!("[unsupported {kind} message]") }
-            });
             let (external_id, profile) = profile(contact);
-            InboundItem::Message { external_id, profile, provider_message_id, content }
+            InboundItem::Message { external_id, profile, provider_message_id, content: content_of(content) }
         }
         InboundEvent::Status { provider_message_id, status, reason, .. } => {
-            let status = match status {
-                DeliveryStatus::Sent => MessageStatus::Sent,
-                DeliveryStatus::Delivered => MessageStatus::Delivered,
-                DeliveryStatus::Read => MessageStatus::Read,
-                DeliveryStatus::Failed => MessageStatus::Failed,
-            };
-            InboundItem::Status { provider_message_id, status, reason }
+            InboundItem::Status { provider_message_id, status: status_of(status), reason }
         }
         InboundEvent::Contact { contact } => {
             let (external_id, profile) = profile(contact);
             InboundItem::Profile { external_id, profile }
         }
+        InboundEvent::Watermark { contact_external_id, status, watermark_ms } => InboundItem::Watermark {
+            external_id: contact_external_id,
+            status: status_of(status),
+            up_to_ms: watermark_ms,
+        },
+        InboundEvent::Echo { contact, provider_message_id, content, .. } => {
+            let (external_id, profile) = profile(contact);
+            InboundItem::Echo { external_id, profile, provider_message_id, content: content_of(content) }
+        }
     }
+}
+
+fn status_of(status: DeliveryStatus) -> MessageStatus {
+    match status {
+        DeliveryStatus::Sent => MessageStatus::Sent,
+        DeliveryStatus::Delivered => MessageStatus::Delivered,
+        DeliveryStatus::Read => MessageStatus::Read,
+        DeliveryStatus::Failed => MessageStatus::Failed,
+    }
+}
+
+/// A plugin's content as the server's; content the server does not know is kept as a text saying so.
+fn content_of(content: serde_json::Value) -> MessageContent {
+    serde_json::from_value::<MessageContent>(content.clone()).unwrap_or_else(|_| {
+        let kind = content.get("type").and_then(|t| t.as_str()).unwrap_or("unknown");
+        tracing::warn!(kind, "a channel plugin returned content the server does not know; kept as text");
+        MessageContent::Text { text: format!("[unsupported {kind} message]") }
+    })
 }
 
 /// The provider's profile as contact fields; values that do not validate are dropped, not fatal.

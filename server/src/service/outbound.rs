@@ -61,6 +61,10 @@ async fn send(app: &App, ws: Id, id: Id) -> Result<(), Failure> {
     let to = ctx
         .recipient
         .ok_or_else(|| Failure::Final(format!("the contact is not reachable on the channel {}", channel.name)))?;
+    let window = super::window::state(app, ws, ctx.message.contact_id, &channel)
+        .await
+        .map_err(|e| Failure::Retry(e.to_string()))?;
+    let outside_window = window.is_some_and(|w| !w.open);
     let call = super::inbound::call_for(app, ws, channel).await.map_err(|e| Failure::Retry(e.to_string()))?;
     let content = match &ctx.message.content {
         MessageContent::Template { template_id, parameters, header, buttons } => {
@@ -72,7 +76,7 @@ async fn send(app: &App, ws: Id, id: Id) -> Result<(), Failure> {
         }
         other => super::media::for_provider(app, ws, other).await.map_err(Failure::Final)?,
     };
-    let message = serde_json::to_string(&OutboundMessage { to, content, reference: format!("m{id}") })
+    let message = serde_json::to_string(&OutboundMessage { to, content, reference: format!("m{id}"), outside_window })
         .map_err(|e| Failure::Final(e.to_string()))?;
     let sent = call.plugin.send(call.ctx, message).await.map_err(|e| Failure::Retry(format!("plugin: {e}")))?;
     match sent {

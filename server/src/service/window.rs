@@ -81,10 +81,7 @@ pub fn check_since(
 ) -> AppResult<()> {
     let Some(policy) = policy(app, channel) else { return Ok(()) };
     let window = compute(channel.id, &policy, last, Utc::now());
-    if window.open {
-        return Ok(());
-    }
-    if matches!(content, MessageContent::Template { .. }) && window.outside.iter().any(|o| o == "templates") {
+    if window.open || allowed_outside(&window, content) {
         return Ok(());
     }
     let message = match window.closes_at {
@@ -96,6 +93,17 @@ pub fn check_since(
             .to_owned(),
     };
     Err(AppError::Unprocessable { code: "window_closed", message })
+}
+
+/// Whether `content` may go out while the window is closed: a template where the channel allows them, and
+/// anything else where the channel tags what it sends outside the window (Messenger's message tags; the
+/// provider decides whether the tag still applies, and its refusal fails the message with its reason).
+fn allowed_outside(window: &WindowState, content: &MessageContent) -> bool {
+    let allows = |what: &str| window.outside.iter().any(|o| o == what);
+    match content {
+        MessageContent::Template { .. } => allows("templates"),
+        _ => allows("tags"),
+    }
 }
 
 /// The channel's window policy; `None` when its plugin is not loaded (unknown policy).
@@ -125,5 +133,18 @@ mod tests {
         assert_eq!((never.open, never.closes_at), (false, None));
         let none = WindowPolicy { free_form_hours: None, templates_outside: false, tags_outside: false };
         assert!(compute(1, &none, None, at("2026-11-21T10:00:00Z")).open, "no window: always open");
+    }
+
+    #[test]
+    fn outside_the_window_templates_or_tagged_messages_pass_as_the_channel_declares() {
+        let at = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").expect("time").to_utc();
+        let text = MessageContent::Text { text: "hi".into() };
+        let template = MessageContent::Template { template_id: 1, parameters: vec![], header: None, buttons: vec![] };
+        let whatsapp = WindowPolicy { free_form_hours: Some(24), templates_outside: true, tags_outside: false };
+        let closed = compute(1, &whatsapp, None, at);
+        assert_eq!((allowed_outside(&closed, &template), allowed_outside(&closed, &text)), (true, false));
+        let messenger = WindowPolicy { free_form_hours: Some(24), templates_outside: false, tags_outside: true };
+        let closed = compute(1, &messenger, None, at);
+        assert_eq!((allowed_outside(&closed, &template), allowed_outside(&closed, &text)), (false, true));
     }
 }

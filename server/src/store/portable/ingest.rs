@@ -1,5 +1,6 @@
 //! Parsed deliveries written in the caller's transaction: contacts by channel identity, conversations,
-//! idempotent messages, forward-only statuses, profile updates and their events.
+//! idempotent messages, forward-only statuses, profile updates and their events (watermarks and echoes
+//! are in `ingest_outgoing`).
 //!
 //! A batch's incoming messages are written set-wise: one query each finds the provider ids already stored,
 //! the known identities and the open conversations of the whole batch, and one multi-row insert stores the
@@ -11,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::json;
 use sqlx::QueryBuilder;
 
+use super::ingest_outgoing::{ingest_echo, ingest_watermark};
 use super::{Conn, Db, EventBuffer, event, now_ms, push_list, to_json};
 use crate::model::*;
 use crate::store::{Delivery, StoreResult};
@@ -51,6 +53,14 @@ pub(super) async fn ingest_batch(conn: &mut Conn, deliveries: &[Delivery<'_>]) -
                 }
                 InboundItem::Profile { external_id, profile } => {
                     update_profile(conn, ws, channel, external_id, profile, &mut events).await?;
+                }
+                InboundItem::Watermark { external_id, status, up_to_ms } => {
+                    let mark = (external_id.as_str(), *status, *up_to_ms);
+                    ingest_watermark(conn, (ws, channel), mark, report, &mut events).await?;
+                }
+                InboundItem::Echo { external_id, profile, provider_message_id, content } => {
+                    let echo = (external_id.as_str(), profile, provider_message_id.as_str(), content);
+                    ingest_echo(conn, (ws, channel), echo, report, &mut events).await?;
                 }
             }
         }
@@ -116,7 +126,7 @@ async fn ingest_messages(
         let conversation = match open.get(&contact) {
             Some(&id) => id,
             None => {
-                let id = create_conversation(conn, m.ws, contact, events).await?;
+                let id = create_conversation(conn, m.ws, contact, Actor::contact(contact), events).await?;
                 reports[m.delivery].conversations_opened += 1;
                 open.insert(contact, id);
                 id
@@ -138,20 +148,26 @@ async fn ingest_messages(
         if let MessageContent::Media { media_ref: Some(_), url, .. } = m.content
             && url.is_empty()
         {
-            // The file is fetched after the commit, by a job, so the provider's answer never waits on a download.
-            sqlx::query(
-                "INSERT INTO jobs (workspace_id, kind, payload, status, run_at, attempts, max_attempts, \
-                 created_at, updated_at) VALUES ($1, $2, $3, 'queued', $4, 0, 6, $4, $4)",
-            )
-            .bind(m.ws)
-            .bind(FETCH_MEDIA_JOB)
-            .bind(to_json(&json!({ "message_id": id }))?)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
+            queue_media_fetch(conn, m.ws, id, now).await?;
         }
         reports[m.delivery].messages += 1;
     }
+    Ok(())
+}
+
+/// Queues the download of a message's file: fetched after the commit, by a job, so the provider's answer
+/// never waits on a download.
+pub(super) async fn queue_media_fetch(conn: &mut Conn, ws: Id, message: Id, now: i64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO jobs (workspace_id, kind, payload, status, run_at, attempts, max_attempts, \
+         created_at, updated_at) VALUES ($1, $2, $3, 'queued', $4, 0, 6, $4, $4)",
+    )
+    .bind(ws)
+    .bind(FETCH_MEDIA_JOB)
+    .bind(to_json(&json!({ "message_id": message }))?)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -296,7 +312,7 @@ async fn touch_conversations(
 }
 
 /// Creates a contact with this identity on the channel (name, phone, … from the provider's profile).
-async fn create_contact(
+pub(super) async fn create_contact(
     conn: &mut Conn,
     ws: Id,
     channel: Id,
@@ -337,10 +353,15 @@ async fn create_contact(
     Ok(id)
 }
 
-/// Opens a conversation for a contact that has none open (opened by: the contact).
-async fn create_conversation(conn: &mut Conn, ws: Id, contact: Id, events: &mut EventBuffer) -> StoreResult<Id> {
+/// Opens a conversation for a contact that has none open, opened by `actor`.
+pub(super) async fn create_conversation(
+    conn: &mut Conn,
+    ws: Id,
+    contact: Id,
+    actor: Actor,
+    events: &mut EventBuffer,
+) -> StoreResult<Id> {
     let now = now_ms();
-    let actor = Actor::contact(contact);
     let id: Id = sqlx::query_scalar(
         "INSERT INTO conversations (workspace_id, contact_id, status, opened_at, opened_by_kind, opened_by_id, \
          last_activity_at) VALUES ($1, $2, 'open', $3, $4, $5, $3) RETURNING id",
@@ -366,15 +387,9 @@ async fn update_profile(
     profile: &ContactFields,
     events: &mut EventBuffer,
 ) -> StoreResult<()> {
-    let known: Option<Id> = sqlx::query_scalar(
-        "SELECT contact_id FROM channel_identities WHERE workspace_id = $1 AND channel_id = $2 AND external_id = $3",
-    )
-    .bind(ws)
-    .bind(channel)
-    .bind(external_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(contact) = known else { return Ok(()) };
+    let Some(contact) = super::ingest_outgoing::identity(conn, ws, channel, external_id).await? else {
+        return Ok(());
+    };
     let changed = sqlx::query(
         "UPDATE contacts SET first_name = COALESCE(first_name, $1), last_name = COALESCE(last_name, $2), \
          phone = COALESCE(phone, $3), email = COALESCE(email, $4), country = COALESCE(country, $5), \

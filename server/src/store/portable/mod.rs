@@ -11,6 +11,7 @@ mod exports;
 mod inbound;
 mod inboxes;
 mod ingest;
+mod ingest_outgoing;
 mod jobs;
 mod kv;
 mod media;
