@@ -1,6 +1,6 @@
 //! Proving a webhook came from its provider: HMAC signatures over the raw bytes compared in constant time,
-//! and Meta's `hub.*` conventions (the `X-Hub-Signature-256` header and the subscribe handshake) shared by
-//! WhatsApp, Messenger and Instagram. Behind the SDK's `verify` feature.
+//! HS256 JWTs (Vonage, MessageBird), and Meta's `hub.*` conventions (the `X-Hub-Signature-256` header and the
+//! subscribe handshake) shared by WhatsApp, Messenger and Instagram. Behind the SDK's `verify` feature.
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -68,6 +68,65 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// JSON Web Tokens signed with a shared secret (HS256), as Vonage and MessageBird sign their webhooks.
+pub mod jwt {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::{Algorithm, constant_time_eq, hmac};
+
+    /// Seconds of clock difference tolerated on `exp`, `nbf` and `iat`.
+    pub const LEEWAY_SECONDS: i64 = 300;
+
+    /// The claims of `token` when it is an HS256 JWT signed with `secret` and valid at `now_ms` (`exp` not
+    /// passed, `nbf` reached, `iat` not in the future, each within [`LEEWAY_SECONDS`]); otherwise why not.
+    pub fn verify_hs256(token: &str, secret: &[u8], now_ms: i64) -> Result<serde_json::Value, String> {
+        if secret.is_empty() {
+            return Err("no signing secret is set".into());
+        }
+        let mut parts = token.trim().split('.');
+        let (Some(header), Some(claims), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err("not a JWT (three dot-separated parts)".into());
+        };
+        let decode = |part: &str, what: &str| {
+            URL_SAFE_NO_PAD.decode(part).map_err(|_| format!("the JWT's {what} is not base64url"))
+        };
+        let header: serde_json::Value = serde_json::from_slice(&decode(header, "header")?)
+            .map_err(|_| "the JWT's header is not JSON".to_owned())?;
+        if header["alg"].as_str() != Some("HS256") {
+            return Err(format!("the JWT is signed with {} instead of HS256", header["alg"]));
+        }
+        let signed = &token.trim()[..token.trim().len() - signature.len() - 1];
+        if !constant_time_eq(&hmac(Algorithm::Sha256, secret, signed.as_bytes()), &decode(signature, "signature")?) {
+            return Err("the JWT's signature does not match the signing secret".into());
+        }
+        let claims: serde_json::Value = serde_json::from_slice(&decode(claims, "claims")?)
+            .map_err(|_| "the JWT's claims are not JSON".to_owned())?;
+        let now = now_ms.div_euclid(1000);
+        let at = |name: &str| claims[name].as_i64();
+        if at("exp").is_some_and(|exp| now > exp + LEEWAY_SECONDS) {
+            return Err("the JWT has expired".into());
+        }
+        if at("nbf").is_some_and(|nbf| now + LEEWAY_SECONDS < nbf)
+            || at("iat").is_some_and(|iat| now + LEEWAY_SECONDS < iat)
+        {
+            return Err("the JWT is not valid yet".into());
+        }
+        Ok(claims)
+    }
+
+    /// An HS256 JWT of `claims` signed with `secret` (for tests and for providers that take one).
+    pub fn sign_hs256(claims: &serde_json::Value, secret: &[u8]) -> String {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let signed = format!("{header}.{claims}");
+        let signature = URL_SAFE_NO_PAD.encode(hmac(Algorithm::Sha256, secret, signed.as_bytes()));
+        format!("{signed}.{signature}")
+    }
 }
 
 /// Meta's webhook conventions (WhatsApp Cloud API, Messenger, Instagram).
@@ -156,6 +215,24 @@ mod tests {
         assert!(!signature_matches(Algorithm::Sha256, Encoding::Hex, KEY, DATA, "not hex"));
         assert!(!signature_matches(Algorithm::Sha256, Encoding::Base64, KEY, DATA, SHA256_HEX));
         assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn hs256_jwts_are_checked_for_signature_algorithm_and_time() {
+        // RFC 7515 appendix A.1's token and key: signed with HS256, `exp` 1300819380.
+        let token = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let key = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode("AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow")
+            .expect("key");
+        let claims = jwt::verify_hs256(token, &key, 1_300_819_000_000).expect("valid");
+        assert_eq!(claims["iss"], "joe");
+        assert!(jwt::verify_hs256(token, &key, 1_300_819_380_000 + 301_000).is_err(), "expired");
+        assert!(jwt::verify_hs256(token, b"another key", 1_300_819_000_000).is_err());
+        let made = jwt::sign_hs256(&serde_json::json!({ "iat": 100, "payload_hash": "ab" }), b"secret");
+        assert_eq!(jwt::verify_hs256(&made, b"secret", 100_000).expect("valid")["payload_hash"], "ab");
+        assert!(jwt::verify_hs256(&made, b"secret", -300_000).is_err(), "issued in the future");
+        let none = made.replacen(made.split('.').next().expect("header"), "eyJhbGciOiJub25lIn0", 1);
+        assert!(jwt::verify_hs256(&none, b"secret", 100_000).is_err(), "alg none is refused");
     }
 
     #[test]
