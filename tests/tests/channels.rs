@@ -1,7 +1,7 @@
 //! The bundled channel plugins end to end through the server, against a fake provider on loopback: the
 //! channel's setup at the provider, a real payload in (the plugins' own fixtures), the contact, conversation
 //! and message through the API, an agent's reply, and the exact request the provider received (Telegram,
-//! Custom Channel, WhatsApp Cloud API, LINE, Viber, Messenger, Twilio).
+//! Custom Channel, WhatsApp Cloud API and 360dialog, LINE, Viber, Messenger, Twilio).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -591,5 +591,64 @@ async fn twilio(backend: Backend) {
     assert_eq!(post(failed.into(), twilio_signature("twilio-token", &url, failed)).await.0, StatusCode::OK);
     let (_, messages) = conversation(&s).await;
     assert_eq!(messages[0]["status"], "delivered", "a delivered message does not fail afterwards");
+    s.stop().await;
+}
+
+both_backends!(whatsapp_360dialog_end_to_end, whatsapp_360dialog);
+
+async fn whatsapp_360dialog(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    provider.answer("/v1/configs/webhook", 200, json!({"url": "registered"}));
+    provider.answer("/v1/configs/templates", 200, json!({"count": 0, "total": 0, "waba_templates": []}));
+    provider.answer(
+        "/messages",
+        200,
+        json!({"messaging_product": "whatsapp", "contacts": [{"input": "972987654321", "wa_id": "972987654321"}],
+               "messages": [{"id": "wamid.xyzxyz"}]}),
+    );
+    let s = server(backend, "whatsapp-360dialog", &provider).await;
+    let body = json!({"name": "WhatsApp via 360dialog", "plugin_id": "whatsapp-360dialog",
+                      "config": {"api_base_url": provider.base()}, "secrets": {"api_key": "d360-key"}});
+    let (status, channel) = s.post("/api/v1/channels", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let ch = channel["id"].as_i64().expect("id");
+    // Creating the channel registered its webhook at 360dialog, with the token deliveries must bring back.
+    let registered = provider.requests().into_iter().find(|r| r.path == "/v1/configs/webhook").expect("registered");
+    assert_eq!(registered.headers.get("d360-api-key").map(String::as_str), Some("d360-key"));
+    assert_eq!(registered.json()["url"], channel["webhook_url"]);
+    let token = registered.json()["headers"]["X-Switchboard-Token"].as_str().expect("token").to_owned();
+
+    // The fixtures' incoming message and receipt share an id; the incoming one gets its own.
+    let text = fixture(&format!("{WA_FIXTURES}/inbound_text.json")).replace("wamid.xyzxyz", "wamid.inbound-1");
+    let post = |body: String, token: String| {
+        let s = &s;
+        async move { post_webhook(s, ch, &[("x-switchboard-token", &token)], &body).await.0 }
+    };
+    assert_eq!(post(text.clone(), "not-the-token".into()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(s.get("/api/v1/contacts").await.1["items"], json!([]), "nothing stored");
+    assert_eq!(post(text.clone(), token.clone()).await, StatusCode::OK);
+    assert_eq!(post(text.clone(), token.clone()).await, StatusCode::OK, "a redelivery");
+    let (conv_id, messages) = conversation(&s).await;
+    assert_eq!(messages.len(), 1, "stored once");
+    assert_eq!(messages[0]["content"], json!({"type": "text", "text": "Body Text"}));
+
+    let reply = json!({"content": {"type": "text", "text": "Hello from support"}});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await.0, StatusCode::ACCEPTED);
+    let worker = Worker::new(s.app.clone());
+    while worker.run_once().await.expect("worker") {}
+    let sent = provider.requests().into_iter().rfind(|r| r.path == "/messages").expect("sent");
+    assert_eq!(sent.headers.get("d360-api-key").map(String::as_str), Some("d360-key"));
+    assert_eq!(
+        sent.json(),
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "972987654321",
+               "type": "text", "text": {"body": "Hello from support"}})
+    );
+    let delivered = fixture(&format!("{WA_FIXTURES}/status_delivered.json"));
+    assert_eq!(post(delivered, token).await, StatusCode::OK);
+    let (_, messages) = conversation(&s).await;
+    assert_eq!(
+        (messages[0]["provider_message_id"].clone(), messages[0]["status"].clone()),
+        (json!("wamid.xyzxyz"), json!("delivered"))
+    );
     s.stop().await;
 }

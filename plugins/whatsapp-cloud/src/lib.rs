@@ -4,9 +4,9 @@
 
 use serde_json::Value as Json;
 use switchboard_plugin_sdk::channel::*;
-use switchboard_plugin_sdk::host::{self, HttpError};
+use switchboard_plugin_sdk::host;
 use switchboard_plugin_sdk::verify::meta;
-use whatsapp_common::{Failure, FailureKind};
+use whatsapp_common::errors::{not_reached, send_error};
 
 const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.facebook.com";
 const DEFAULT_API_VERSION: &str = "v21.0";
@@ -131,7 +131,7 @@ impl Graph {
         let answer = host::fetch(&request).map_err(not_reached)?;
         match answer.status {
             200..=299 => Ok(answer.body),
-            status => Err(refused(whatsapp_common::classify_failure(status, &answer.body))),
+            status => Err(send_error(whatsapp_common::classify_failure(status, &answer.body))),
         }
     }
 }
@@ -148,28 +148,6 @@ fn setting(name: &str) -> Option<String> {
 
 fn required_setting(name: &str) -> Result<String, SendError> {
     setting(name).ok_or_else(|| SendError::Permanent(format!("the channel's {name} is not set")))
-}
-
-fn refused(failure: Failure) -> SendError {
-    match failure.kind {
-        FailureKind::Transient => SendError::Transient(failure.reason),
-        FailureKind::Permanent => SendError::Permanent(failure.reason),
-        FailureKind::WindowClosed => SendError::WindowClosed(failure.reason),
-        FailureKind::BadCredentials => SendError::BadCredentials(failure.reason),
-    }
-}
-
-/// The request did not reach WhatsApp: worth retrying when the network was at fault, not when the host
-/// refused it (a host that is not granted stays refused until an admin changes the settings).
-fn not_reached(error: HttpError) -> SendError {
-    match error {
-        HttpError::Timeout => SendError::Transient("WhatsApp did not answer in time".into()),
-        HttpError::Connection(why) => SendError::Transient(format!("could not reach WhatsApp: {why}")),
-        HttpError::Limited(why) => SendError::Transient(format!("too many requests in flight: {why}")),
-        HttpError::TooLarge => SendError::Permanent("WhatsApp's answer is larger than the host allows".into()),
-        HttpError::Denied(why) => SendError::Permanent(format!("the request was refused by the host: {why}")),
-        HttpError::InvalidRequest(why) => SendError::Permanent(format!("invalid request: {why}")),
-    }
 }
 
 switchboard_plugin_sdk::register_channel!(WhatsAppCloud);

@@ -2,8 +2,11 @@
 //! such as 360dialog that relay the same JSON behind a different address and auth header): webhook
 //! deliveries in, message bodies out, and the Graph API's answers (send results, errors, templates, media).
 //!
-//! Nothing here talks to the network or the host, so it builds natively and its tests run without wasm.
+//! Nothing here talks to the network or the host, so it builds natively and its tests run without wasm;
+//! `errors` (feature `guest`) maps failures to the SDK's send errors.
 
+#[cfg(feature = "guest")]
+pub mod errors;
 mod inbound;
 mod outbound;
 mod responses;

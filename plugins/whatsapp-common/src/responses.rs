@@ -79,7 +79,8 @@ pub fn classify_failure(status: u16, body: &[u8]) -> Failure {
 
 #[derive(Deserialize)]
 struct TemplateList {
-    #[serde(default)]
+    /// Meta's `data`; 360dialog's `GET /v1/configs/templates` names the same list `waba_templates`.
+    #[serde(default, alias = "waba_templates")]
     data: Vec<Template>,
     #[serde(default)]
     paging: Option<Paging>,
@@ -197,6 +198,12 @@ mod tests {
             })
         );
         assert_eq!(parse_templates(br#"{"data": []}"#), Ok(TemplatePage { templates: vec![], next: None }));
+        // 360dialog's list: the same templates under another name, paged by offset.
+        let d360 = json!({"count": 1, "limit": 100, "offset": 0, "total": 1, "waba_templates": [
+            {"name": "hello", "language": "en_US", "category": "UTILITY", "status": "approved", "namespace": "ns",
+             "components": [{"type": "BODY", "text": "Hi {{1}}"}]}]});
+        let page = parse_templates(d360.to_string().as_bytes()).expect("parsed");
+        assert_eq!((page.templates.len(), page.templates[0]["status"].clone()), (1, json!("approved")));
     }
 
     #[test]
