@@ -1,7 +1,8 @@
 //! The bundled channel plugins end to end through the server, against a fake provider on loopback: the
 //! channel's setup at the provider, a real payload in (the plugins' own fixtures), the contact, conversation
 //! and message through the API, an agent's reply, and the exact request the provider received (Telegram,
-//! Custom Channel, WhatsApp Cloud API and 360dialog, LINE, Viber, Messenger, Twilio).
+//! Custom Channel, WhatsApp Cloud API and 360dialog, LINE, Viber, Messenger; the SMS providers are in
+//! sms_channels.rs).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -512,85 +513,6 @@ async fn messenger(backend: Backend) {
     assert_eq!(statuses().await, vec![json!("read"), json!("read")]);
     assert_eq!(post(watermark("delivery")).await, StatusCode::OK, "a late delivery watermark");
     assert_eq!(statuses().await, vec![json!("read"), json!("read")], "statuses move forward only");
-    s.stop().await;
-}
-
-both_backends!(twilio_end_to_end, twilio);
-
-async fn twilio(backend: Backend) {
-    use switchboard_tests::providers::twilio_signature;
-    const MESSAGES: &str = "/2010-04-01/Accounts/AC123/Messages.json";
-    let provider = FakeProvider::start().await;
-    provider.answer(MESSAGES, 201, json!({"sid": "SM-reply-1", "status": "queued"}));
-    let s = server(backend, "twilio", &provider).await;
-    let body = json!({"name": "Support SMS", "plugin_id": "twilio",
-                      "config": {"account_sid": "AC123", "from": "+15017122661", "api_base_url": provider.base()},
-                      "secrets": {"auth_token": "twilio-token"}});
-    let (status, channel) = s.post("/api/v1/channels", body).await;
-    assert_eq!(status, StatusCode::CREATED, "{channel}");
-    let ch = channel["id"].as_i64().expect("id");
-    let url = channel["webhook_url"].as_str().expect("webhook URL").to_owned();
-
-    // Twilio's recorded SMS, signed over the URL it was given.
-    let form = fixture("plugins/twilio/tests/fixtures/inbound_sms.form");
-    let post = |form: String, signature: String| {
-        let s = &s;
-        async move {
-            let headers =
-                [("x-twilio-signature", signature.as_str()), ("content-type", "application/x-www-form-urlencoded")];
-            post_webhook(s, ch, &headers, &form).await
-        }
-    };
-    let forged = twilio_signature("another-token", &url, &form);
-    assert_eq!(post(form.clone(), forged).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(s.get("/api/v1/contacts").await.1["items"], json!([]), "nothing stored");
-    let (status, answer) = post(form.clone(), twilio_signature("twilio-token", &url, &form)).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(answer.contains("<Response/>"), "an empty TwiML answer, so Twilio replies nothing itself: {answer}");
-    assert_eq!(post(form.clone(), twilio_signature("twilio-token", &url, &form)).await.0, StatusCode::OK, "a retry");
-    let contact = s.get("/api/v1/contacts").await.1["items"][0].clone();
-    assert_eq!(contact["phone"], "+19253920364", "{contact}");
-    let (conv_id, messages) = conversation(&s).await;
-    assert_eq!(messages.len(), 1, "stored once");
-    assert_eq!(
-        (messages[0]["content"].clone(), messages[0]["provider_message_id"].clone()),
-        (json!({"type": "text", "text": "twilio-go testing!"}), json!("SM1521fa559fb923c1ed64f56cd1bed8ef"))
-    );
-
-    // The agent's reply: the exact form the Messages API receives, asking for status callbacks.
-    let reply = json!({"content": {"type": "text", "text": "Hello from support"}});
-    assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await.0, StatusCode::ACCEPTED);
-    // Creating the channel also queued its template sync (the Content API), so the worker runs until idle.
-    let worker = Worker::new(s.app.clone());
-    while worker.run_once().await.expect("worker") {}
-    let sent = provider.requests().into_iter().rfind(|r| r.path == MESSAGES).expect("sent");
-    let basic =
-        format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "AC123:twilio-token"));
-    assert_eq!(sent.headers.get("authorization"), Some(&basic));
-    let expected = switchboard_plugin_sdk::form::encode_pairs(&[
-        ("To", "+19253920364"),
-        ("From", "+15017122661"),
-        ("Body", "Hello from support"),
-        ("StatusCallback", url.as_str()),
-    ]);
-    assert_eq!(String::from_utf8_lossy(&sent.body), expected);
-
-    // Twilio's status callbacks for it: delivered, then a late `sent` changes nothing.
-    let callback = |status: &str| {
-        format!(
-            "MessageSid=SM-reply-1&MessageStatus={status}&AccountSid=AC123&From=%2B15017122661&To=%2B19253920364&ApiVersion=2010-04-01"
-        )
-    };
-    for (name, expected) in [("delivered", "delivered"), ("sent", "delivered")] {
-        let form = callback(name);
-        assert_eq!(post(form.clone(), twilio_signature("twilio-token", &url, &form)).await.0, StatusCode::OK);
-        let (_, messages) = conversation(&s).await;
-        assert_eq!(messages[0]["status"], expected, "after {name}");
-    }
-    let failed = "MessageSid=SM-reply-1&MessageStatus=undelivered&ErrorCode=30005&AccountSid=AC123";
-    assert_eq!(post(failed.into(), twilio_signature("twilio-token", &url, failed)).await.0, StatusCode::OK);
-    let (_, messages) = conversation(&s).await;
-    assert_eq!(messages[0]["status"], "delivered", "a delivered message does not fail afterwards");
     s.stop().await;
 }
 

@@ -26,10 +26,11 @@ pub fn events(params: &[(String, String)]) -> Result<Vec<InboundEvent>, WebhookE
 
 fn message<'a>(sid: &str, get: &impl Fn(&str) -> Option<&'a str>) -> Result<Vec<InboundEvent>, WebhookError> {
     let from = get("From").ok_or_else(|| bad("an incoming message without From"))?;
-    // Replies go back to `From` as it is; the number alone is the contact's phone.
+    // The contact is known by the number alone, on SMS and WhatsApp alike, so a conversation started from a
+    // contact's phone number reaches the same contact; `send` puts the `whatsapp:` prefix back.
     let number = from.strip_prefix("whatsapp:").unwrap_or(from);
     let contact = ContactProfile {
-        external_id: from.to_owned(),
+        external_id: number.to_owned(),
         first_name: get("ProfileName").map(str::to_owned),
         phone: number.starts_with('+').then(|| number.to_owned()),
         ..Default::default()
@@ -197,7 +198,7 @@ mod tests {
                     &ProfileName=Ana+Lima&WaId=14155238886&Body=Hi&NumMedia=0&SmsStatus=received";
         match &parse(body).expect("parsed")[..] {
             [InboundEvent::Message { contact, .. }] => {
-                assert_eq!(contact.external_id, "whatsapp:+14155238886");
+                assert_eq!(contact.external_id, "+14155238886");
                 assert_eq!(contact.phone.as_deref(), Some("+14155238886"));
                 assert_eq!(contact.first_name.as_deref(), Some("Ana Lima"));
             }

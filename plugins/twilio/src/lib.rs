@@ -24,6 +24,15 @@ const MAX_MEDIA_HOPS: usize = 4;
 
 struct Twilio;
 
+/// Where a message to the contact `to` (a number) goes: `whatsapp:+…` when the channel sends from a
+/// WhatsApp sender, the number itself for SMS.
+fn address(to: &str, from: Option<&str>) -> String {
+    match from {
+        Some(f) if f.starts_with("whatsapp:") && !to.starts_with("whatsapp:") => format!("whatsapp:{to}"),
+        _ => to.to_owned(),
+    }
+}
+
 impl Channel for Twilio {
     fn describe() -> Info {
         Info {
@@ -69,9 +78,10 @@ impl Channel for Twilio {
         let api = Api::from_settings()?;
         let sender =
             outbound::Sender { from: setting("from"), messaging_service_sid: setting("messaging_service_sid") };
-        let fields = outbound::form(&message.to, &message.content, &sender, stored_webhook_url().as_deref())?;
+        let to = address(&message.to, sender.from.as_deref());
+        let fields = outbound::form(&to, &message.content, &sender, stored_webhook_url().as_deref())?;
         if let Some((_, body)) = fields.iter().find(|(k, _)| *k == "Body") {
-            let segments = outbound::check_length(body, message.to.starts_with("whatsapp:"))?;
+            let segments = outbound::check_length(body, to.starts_with("whatsapp:"))?;
             let (count, units) = (segments.count.to_string(), segments.units.to_string());
             let encoding = format!("{:?}", segments.encoding);
             host::log(

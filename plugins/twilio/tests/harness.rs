@@ -222,7 +222,7 @@ fn connect_keeps_the_url_and_the_signed_sms_becomes_a_message() {
 }
 
 #[test]
-fn whatsapp_media_keep_the_sender_address_and_download_with_credentials() {
+fn whatsapp_contacts_are_known_by_their_number_and_media_download_with_credentials() {
     let h = connected();
     let events = deliver(&h, WHATSAPP_PHOTO);
     let sid = "MM7b6f1a8ab0e2c3d4e5f60718293a4b5c";
@@ -230,7 +230,7 @@ fn whatsapp_media_keep_the_sender_address_and_download_with_credentials() {
         "https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages/{sid}/Media/ME0a1b2c3d4e5f60718293a4b5c6d7e8f"
     );
     let contact = ContactProfile {
-        external_id: "whatsapp:+14155238886".into(),
+        external_id: "+14155238886".into(),
         first_name: Some("Ana Lima".into()),
         phone: Some("+14155238886".into()),
         ..Default::default()
@@ -411,4 +411,25 @@ fn templates_are_listed_from_the_content_api() {
     let asked = &h.requests()[0];
     assert_eq!(asked.url, format!("{API}/v1/Content?PageSize=100"));
     assert!(asked.header("authorization").is_some_and(|a| a.starts_with("Basic ")));
+}
+
+#[test]
+fn a_whatsapp_sender_writes_to_the_number_as_a_whatsapp_address() {
+    let h = Harness::build(switchboard_plugin_host::plugin_dir!())
+        .config(json!({ "account_sid": ACCOUNT, "from": "whatsapp:+14155238886", "api_base_url": API }))
+        .secret("auth_token", TOKEN)
+        .grant(API);
+    h.respond("POST", MESSAGES, 201, r#"{"sid":"SM7"}"#);
+    let hello = json!({ "type": "text", "text": "Hi" });
+    h.send(&OutboundMessage { to: "+15558675310".into(), content: hello, ..Default::default() }).expect("sent");
+    let form = form::pairs(&String::from_utf8_lossy(&h.requests()[0].body));
+    assert_eq!(
+        &form[..2],
+        &[
+            ("To".to_owned(), "whatsapp:+15558675310".to_owned()),
+            ("From".to_owned(), "whatsapp:+14155238886".to_owned()),
+        ]
+    );
+    let manifest = h.manifest().expect("a manifest");
+    assert_eq!(manifest.channel.phone_address.map(|p| p.of("+15558675310")).as_deref(), Some("+15558675310"));
 }
