@@ -121,3 +121,33 @@ fn released_interface_versions_are_frozen() {
         assert!(!v.contains('-'), "interface versions carry no pre-release tag: {v}");
     }
 }
+
+/// Lines of a plugin crate's `src/` before each file's unit tests (`#[cfg(test)]`), as the channel table
+/// in docs/channels/README.md counts them.
+fn plugin_code_lines(plugin: &str) -> usize {
+    let mut files = Vec::new();
+    rust_files(&repo_root().join("plugins").join(plugin).join("src"), &mut files);
+    files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f).expect("read").lines().take_while(|l| !l.starts_with("#[cfg(test)]")).count()
+        })
+        .sum()
+}
+
+#[test]
+fn the_channel_table_gives_each_plugins_size_as_it_is() {
+    let table = std::fs::read_to_string(repo_root().join("docs/channels/README.md")).expect("read");
+    let rows: Vec<(&str, usize)> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `")?.split_once("` | "))
+        .filter_map(|(plugin, rest)| Some((plugin, rest.split(" |").next()?.trim().parse().ok()?)))
+        .collect();
+    assert!(rows.len() >= 10, "the size table lists only {} plugins", rows.len());
+    let wrong: Vec<String> = rows
+        .iter()
+        .filter(|(plugin, lines)| plugin_code_lines(plugin) != *lines)
+        .map(|(plugin, lines)| format!("{plugin}: the table says {lines}, the code has {}", plugin_code_lines(plugin)))
+        .collect();
+    assert!(wrong.is_empty(), "update the sizes in docs/channels/README.md: {wrong:?}");
+}
