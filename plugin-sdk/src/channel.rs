@@ -4,7 +4,59 @@ pub use crate::bindings::channel::exports::switchboard::plugin::channel::{
     Capabilities, Info, SendError, WebhookError, WebhookResult, WindowPolicy,
 };
 pub use crate::event::{ContactProfile, DeliveryStatus, InboundEvent, OutboundMessage};
+use crate::host::{self, HttpError};
 pub use crate::host::{HttpRequest, HttpResponse, OutgoingRequest};
+
+/// The plugin-KV key under which [`remember_webhook_url`] keeps the channel's webhook URL.
+const WEBHOOK_URL_KEY: &str = "webhook_url";
+
+impl SendError {
+    /// A call through the host that got no answer, `what` naming it: permanent when the host refused the
+    /// request (a host that is not granted stays refused until an admin changes the settings), worth
+    /// retrying otherwise (a timeout, a connection that failed, too many requests in flight).
+    pub fn unreached(what: &str, error: HttpError) -> Self {
+        match error {
+            HttpError::Denied(why) | HttpError::InvalidRequest(why) => {
+                Self::Permanent(format!("{what} could not be reached: {why}"))
+            }
+            other => Self::Transient(format!("{what} failed: {other:?}")),
+        }
+    }
+}
+
+/// Keeps the webhook URL `connect` was given, for providers that sign the URL they call (Twilio,
+/// MessageBird) or are told where statuses go with each message. Needs `kv` in the manifest.
+pub fn remember_webhook_url(url: &str) -> Result<(), SendError> {
+    host::store::set(WEBHOOK_URL_KEY, url.as_bytes())
+        .map_err(|e| SendError::Transient(format!("the webhook URL could not be stored: {e}")))
+}
+
+/// The URL [`remember_webhook_url`] kept, if any.
+pub fn remembered_webhook_url() -> Option<String> {
+    let stored = host::store::get(WEBHOOK_URL_KEY).ok().flatten()?;
+    String::from_utf8(stored).ok().filter(|u| !u.is_empty())
+}
+
+impl HttpRequest {
+    /// The URLs the provider may have called, for a signature over the URL: the remembered webhook URL, and
+    /// the one the request reached as the proxy headers tell it (`X-Forwarded-Proto`, default `https`;
+    /// `X-Forwarded-Host` or `Host`); each with the query the provider called.
+    pub fn called_urls(&self) -> Vec<String> {
+        let query = if self.query.is_empty() { String::new() } else { format!("?{}", self.query) };
+        let mut urls = Vec::new();
+        if let Some(stored) = remembered_webhook_url() {
+            let base = stored.split(['?', '#']).next().unwrap_or_default();
+            urls.push(format!("{base}{query}"));
+        }
+        let first =
+            |name: &str| self.header(name).and_then(|v| v.split(',').next()).map(str::trim).filter(|v| !v.is_empty());
+        if let Some(host) = first("x-forwarded-host").or_else(|| first("host")) {
+            let proto = first("x-forwarded-proto").unwrap_or("https");
+            urls.push(format!("{proto}://{host}{}{query}", self.path));
+        }
+        urls
+    }
+}
 
 /// A messaging channel. Only `describe`, `handle_webhook` and `send` are required.
 pub trait Channel {

@@ -17,6 +17,16 @@ pub fn config<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
     config::get(key).and_then(|raw| serde_json::from_str(&raw).ok())
 }
 
+/// A setting given as text (or a number), trimmed; `None` when it is missing or empty.
+pub fn setting(key: &str) -> Option<String> {
+    match config::<serde_json::Value>(key)? {
+        serde_json::Value::String(s) => Some(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+    .filter(|s| !s.is_empty())
+}
+
 /// A secret the manifest declares and the admin set.
 pub fn secret(name: &str) -> Option<String> {
     config::secret(name)

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use switchboard_plugin_sdk::channel::*;
-use switchboard_plugin_sdk::host::{self, HttpError};
+use switchboard_plugin_sdk::host;
 
 struct CustomChannel;
 
@@ -85,12 +85,8 @@ impl Channel for CustomChannel {
             body["channelId"] = id.into();
         }
         let auth = format!("Bearer {}", token()?);
-        let answer = host::post_json(&url, &body, &[("authorization", &auth)]).map_err(|e| match e {
-            HttpError::Denied(why) | HttpError::InvalidRequest(why) => {
-                SendError::Permanent(format!("cannot reach {url}: {why}"))
-            }
-            other => SendError::Transient(format!("{url} failed: {other:?}")),
-        })?;
+        let answer =
+            host::post_json(&url, &body, &[("authorization", &auth)]).map_err(|e| SendError::unreached(&url, e))?;
         let reply: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
         let why = || {
             let said = reply["error"]["message"].as_str().unwrap_or("no error message");

@@ -6,7 +6,7 @@ mod inbound;
 
 use serde_json::{Value, json};
 use switchboard_plugin_sdk::channel::*;
-use switchboard_plugin_sdk::host::{self, HttpError};
+use switchboard_plugin_sdk::host;
 use switchboard_plugin_sdk::verify::{Algorithm, Encoding, signature_matches};
 
 const DEFAULT_API: &str = "https://api.line.me";
@@ -194,12 +194,7 @@ impl Api {
             body: body.to_string().into_bytes(),
             timeout_ms: None,
         })
-        .map_err(|e| match e {
-            HttpError::Denied(why) | HttpError::InvalidRequest(why) => {
-                SendError::Permanent(format!("{path} could not be sent: {why}"))
-            }
-            other => SendError::Transient(format!("{path} failed: {other:?}")),
-        })?;
+        .map_err(|e| SendError::unreached(path, e))?;
         let reply: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
         if (200..300).contains(&answer.status) {
             return Ok(reply);

@@ -8,11 +8,10 @@ mod signature;
 
 use outbound::{Platform, Sender};
 use switchboard_plugin_sdk::channel::*;
-use switchboard_plugin_sdk::host::{self, HttpError, Level};
+use switchboard_plugin_sdk::host::{self, Level};
 
 const DEFAULT_API: &str = "https://conversations.messagebird.com";
 /// The webhook URL MessageBird signs, as `connect` received it.
-const WEBHOOK_URL_KEY: &str = "webhook_url";
 /// Where MessageBird's own files live; only there (and at the configured API) does the access key go.
 const MESSAGEBIRD_DOMAIN: &str = "messagebird.com";
 
@@ -45,26 +44,27 @@ impl Channel for MessageBird {
         let Some(token) = request.header("messagebird-signature-jwt") else {
             return Err(WebhookError::Unauthorized("missing MessageBird-Signature-JWT".into()));
         };
-        let urls = signed_urls(&request);
+        let urls = request.called_urls();
         if urls.is_empty() {
             let why = "the URL MessageBird called is unknown: the channel was not connected and no Host header came";
             return Err(WebhookError::Unauthorized(why.into()));
         }
         signature::check(token, &key, &urls, &request.body, host::now_ms())
             .map_err(|why| WebhookError::Unauthorized(format!("bad MessageBird-Signature-JWT: {why}")))?;
-        let events = inbound::events(&request.body, &setting("channel_id").unwrap_or_default())?;
+        let events = inbound::events(&request.body, &host::setting("channel_id").unwrap_or_default())?;
         Ok((events, HttpResponse::ok()))
     }
 
     fn send(message: OutboundMessage) -> Result<String, SendError> {
         let api = Api::from_settings()?;
-        let channel_id = setting("channel_id").ok_or_else(|| SendError::Permanent("channel_id is not set".into()))?;
-        let platform = match setting("platform").as_deref() {
+        let channel_id =
+            host::setting("channel_id").ok_or_else(|| SendError::Permanent("channel_id is not set".into()))?;
+        let platform = match host::setting("platform").as_deref() {
             Some(p) if p.eq_ignore_ascii_case("whatsapp") => Platform::WhatsApp,
             _ => Platform::Sms,
         };
-        let sender = Sender { channel_id, platform, whatsapp_namespace: setting("whatsapp_namespace") };
-        let (body, text) = outbound::body(&message.to, &message.content, &sender, stored_webhook_url().as_deref())?;
+        let sender = Sender { channel_id, platform, whatsapp_namespace: host::setting("whatsapp_namespace") };
+        let (body, text) = outbound::body(&message.to, &message.content, &sender, remembered_webhook_url().as_deref())?;
         if let Some(text) = text {
             let segments = outbound::check_length(&text, platform)?;
             if platform == Platform::Sms {
@@ -76,7 +76,7 @@ impl Channel for MessageBird {
         }
         let headers = [("authorization", api.authorization.as_str()), ("accept", "application/json")];
         let answer = host::post_json(&format!("{}/v1/send", api.base), &body, &headers)
-            .map_err(|e| http_failure("MessageBird's API", e))?;
+            .map_err(|e| SendError::unreached("MessageBird's API", e))?;
         if !(200..300).contains(&answer.status) {
             return Err(outbound::classify(answer.status, &answer.body));
         }
@@ -92,8 +92,7 @@ impl Channel for MessageBird {
     fn connect(webhook_url: String) -> Result<(), SendError> {
         // The webhook is created at MessageBird by hand (or its API); the URL is kept to check signatures
         // against and to ask for status reports.
-        host::store::set(WEBHOOK_URL_KEY, webhook_url.as_bytes())
-            .map_err(|e| SendError::Transient(format!("the webhook URL could not be stored: {e}")))
+        remember_webhook_url(&webhook_url)
     }
 
     fn media_request(reference: String) -> Result<OutgoingRequest, SendError> {
@@ -104,33 +103,6 @@ impl Channel for MessageBird {
             false => download,
         })
     }
-}
-
-fn setting(name: &str) -> Option<String> {
-    host::config::<String>(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
-fn stored_webhook_url() -> Option<String> {
-    let stored = host::store::get(WEBHOOK_URL_KEY).ok().flatten()?;
-    String::from_utf8(stored).ok().filter(|u| !u.is_empty())
-}
-
-/// The URLs MessageBird may have signed: the one `connect` kept, and the one this request reached as the
-/// proxy headers tell it; each with the query MessageBird called.
-fn signed_urls(request: &HttpRequest) -> Vec<String> {
-    let query = if request.query.is_empty() { String::new() } else { format!("?{}", request.query) };
-    let mut urls = Vec::new();
-    if let Some(stored) = stored_webhook_url() {
-        let base = stored.split(['?', '#']).next().unwrap_or_default();
-        urls.push(format!("{base}{query}"));
-    }
-    let first =
-        |name: &str| request.header(name).and_then(|v| v.split(',').next()).map(str::trim).filter(|v| !v.is_empty());
-    if let Some(host) = first("x-forwarded-host").or_else(|| first("host")) {
-        let proto = first("x-forwarded-proto").unwrap_or("https");
-        urls.push(format!("{proto}://{host}{}{query}", request.path));
-    }
-    urls
 }
 
 /// The host of an `https` URL, unless it names a user (which could hide where it really goes).
@@ -151,15 +123,6 @@ fn takes_credentials(url: &str, api_base: &str) -> bool {
         || https_host(api_base).is_some_and(|api| api.eq_ignore_ascii_case(&host))
 }
 
-fn http_failure(what: &str, e: HttpError) -> SendError {
-    match e {
-        HttpError::Denied(why) | HttpError::InvalidRequest(why) => {
-            SendError::Permanent(format!("{what} could not be reached: {why}"))
-        }
-        other => SendError::Transient(format!("{what} failed: {other:?}")),
-    }
-}
-
 /// The Conversations API as configured: its base URL and the `AccessKey` authorization.
 struct Api {
     base: String,
@@ -171,7 +134,7 @@ impl Api {
         let key = host::secret("access_key")
             .filter(|k| !k.is_empty())
             .ok_or_else(|| SendError::BadCredentials("access_key is not set".into()))?;
-        let base = setting("api_base_url").unwrap_or_else(|| DEFAULT_API.into()).trim_end_matches('/').to_owned();
+        let base = host::setting("api_base_url").unwrap_or_else(|| DEFAULT_API.into()).trim_end_matches('/').to_owned();
         Ok(Self { base, authorization: format!("AccessKey {key}") })
     }
 }

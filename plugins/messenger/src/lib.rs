@@ -6,7 +6,7 @@ mod inbound;
 
 use serde_json::{Value, json};
 use switchboard_plugin_sdk::channel::*;
-use switchboard_plugin_sdk::host::{self, HttpError};
+use switchboard_plugin_sdk::host;
 use switchboard_plugin_sdk::verify::meta;
 
 const DEFAULT_API: &str = "https://graph.facebook.com";
@@ -225,12 +225,7 @@ impl Api {
             body: if body.is_null() { Vec::new() } else { body.to_string().into_bytes() },
             timeout_ms: self.timeout_ms,
         })
-        .map_err(|e| match e {
-            HttpError::Denied(why) | HttpError::InvalidRequest(why) => {
-                SendError::Permanent(format!("the Graph API could not be called: {why}"))
-            }
-            other => SendError::Transient(format!("the Graph API failed: {other:?}")),
-        })?;
+        .map_err(|e| SendError::unreached("the Graph API", e))?;
         let reply: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
         if (200..300).contains(&answer.status) {
             return Ok(reply);

@@ -9,13 +9,12 @@ mod signature;
 use serde_json::Value;
 use switchboard_plugin_sdk::channel::*;
 use switchboard_plugin_sdk::form;
-use switchboard_plugin_sdk::host::{self, HttpError, Level};
+use switchboard_plugin_sdk::host::{self, Level};
 use switchboard_plugin_sdk::verify::base64_encode;
 
 const DEFAULT_API: &str = "https://api.twilio.com";
 const DEFAULT_CONTENT_API: &str = "https://content.twilio.com";
 /// The webhook URL Twilio signs, as `connect` received it.
-const WEBHOOK_URL_KEY: &str = "webhook_url";
 /// An empty TwiML answer, so that Twilio sends no automatic reply.
 const EMPTY_TWIML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#;
 const MAX_TEMPLATE_PAGES: usize = 20;
@@ -59,7 +58,7 @@ impl Channel for Twilio {
             return Err(WebhookError::Unauthorized("the channel's auth_token is not set".into()));
         };
         let given = request.header("x-twilio-signature").unwrap_or_default();
-        if !signed_urls(&request).iter().any(|url| signature::valid(&token, url, &request.body, given)) {
+        if !request.called_urls().iter().any(|url| signature::valid(&token, url, &request.body, given)) {
             return Err(WebhookError::Unauthorized("bad or missing X-Twilio-Signature".into()));
         }
         if form::value(&request.query, "bodySHA256").is_some() {
@@ -76,10 +75,12 @@ impl Channel for Twilio {
 
     fn send(message: OutboundMessage) -> Result<String, SendError> {
         let api = Api::from_settings()?;
-        let sender =
-            outbound::Sender { from: setting("from"), messaging_service_sid: setting("messaging_service_sid") };
+        let sender = outbound::Sender {
+            from: host::setting("from"),
+            messaging_service_sid: host::setting("messaging_service_sid"),
+        };
         let to = address(&message.to, sender.from.as_deref());
-        let fields = outbound::form(&to, &message.content, &sender, stored_webhook_url().as_deref())?;
+        let fields = outbound::form(&to, &message.content, &sender, remembered_webhook_url().as_deref())?;
         if let Some((_, body)) = fields.iter().find(|(k, _)| *k == "Body") {
             let segments = outbound::check_length(body, to.starts_with("whatsapp:"))?;
             let (count, units) = (segments.count.to_string(), segments.units.to_string());
@@ -117,8 +118,7 @@ impl Channel for Twilio {
     fn connect(webhook_url: String) -> Result<(), SendError> {
         // The URL is set at Twilio by hand (a number's or a Messaging Service's settings); it is kept to check
         // signatures against and to ask for status callbacks.
-        host::store::set(WEBHOOK_URL_KEY, webhook_url.as_bytes())
-            .map_err(|e| SendError::Transient(format!("the webhook URL could not be stored: {e}")))
+        remember_webhook_url(&webhook_url)
     }
 
     fn media_request(reference: String) -> Result<OutgoingRequest, SendError> {
@@ -134,7 +134,7 @@ impl Channel for Twilio {
             let download = api.get(&url);
             let mut probe = download.clone();
             probe.headers.push(("range".into(), "bytes=0-0".into()));
-            let answer = host::fetch(&probe).map_err(|e| http_failure("the media link", e))?;
+            let answer = host::fetch(&probe).map_err(|e| SendError::unreached("the media link", e))?;
             let location = answer.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("location")).map(|(_, v)| v);
             match (answer.status, location) {
                 (300..=399, Some(next)) => url = absolute(&url, next),
@@ -144,33 +144,6 @@ impl Channel for Twilio {
         }
         Err(SendError::Transient(format!("the media link redirected more than {MAX_MEDIA_HOPS} times")))
     }
-}
-
-fn setting(name: &str) -> Option<String> {
-    host::config::<String>(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
-fn stored_webhook_url() -> Option<String> {
-    let stored = host::store::get(WEBHOOK_URL_KEY).ok().flatten()?;
-    String::from_utf8(stored).ok().filter(|u| !u.is_empty())
-}
-
-/// The URLs Twilio may have signed: the one `connect` kept, and the one this request reached as the proxy
-/// headers tell it; each with the query Twilio called.
-fn signed_urls(request: &HttpRequest) -> Vec<String> {
-    let query = if request.query.is_empty() { String::new() } else { format!("?{}", request.query) };
-    let mut urls = Vec::new();
-    if let Some(stored) = stored_webhook_url() {
-        let base = stored.split(['?', '#']).next().unwrap_or_default();
-        urls.push(format!("{base}{query}"));
-    }
-    let first =
-        |name: &str| request.header(name).and_then(|v| v.split(',').next()).map(str::trim).filter(|v| !v.is_empty());
-    if let Some(host) = first("x-forwarded-host").or_else(|| first("host")) {
-        let proto = first("x-forwarded-proto").unwrap_or("https");
-        urls.push(format!("{proto}://{host}{}{query}", request.path));
-    }
-    urls
 }
 
 /// A redirect's `Location`, which may be relative to the URL that answered.
@@ -187,15 +160,6 @@ fn absolute(base: &str, location: &str) -> String {
     format!("{origin}/{}", location.trim_start_matches('/'))
 }
 
-fn http_failure(what: &str, e: HttpError) -> SendError {
-    match e {
-        HttpError::Denied(why) | HttpError::InvalidRequest(why) => {
-            SendError::Permanent(format!("{what} could not be reached: {why}"))
-        }
-        other => SendError::Transient(format!("{what} failed: {other:?}")),
-    }
-}
-
 /// Twilio's APIs as configured: base URLs, the account and HTTP Basic credentials (an API key when one is
 /// set, the account's auth token otherwise).
 struct Api {
@@ -208,7 +172,7 @@ struct Api {
 impl Api {
     fn from_settings() -> Result<Self, SendError> {
         let account_sid =
-            setting("account_sid").ok_or_else(|| SendError::BadCredentials("account_sid is not set".into()))?;
+            host::setting("account_sid").ok_or_else(|| SendError::BadCredentials("account_sid is not set".into()))?;
         let secret = |name: &str| host::secret(name).filter(|s| !s.is_empty());
         let (user, password) = match (secret("api_key_sid"), secret("api_key_secret")) {
             (Some(key), Some(secret)) => (key, secret),
@@ -218,7 +182,7 @@ impl Api {
             ),
         };
         let base = |name: &str, default: &str| {
-            setting(name).unwrap_or_else(|| default.into()).trim_end_matches('/').to_owned()
+            host::setting(name).unwrap_or_else(|| default.into()).trim_end_matches('/').to_owned()
         };
         Ok(Self {
             base: base("api_base_url", DEFAULT_API),
@@ -250,7 +214,7 @@ impl Api {
             body: form.map(String::into_bytes).unwrap_or_default(),
             timeout_ms: None,
         })
-        .map_err(|e| http_failure("Twilio's API", e))?;
+        .map_err(|e| SendError::unreached("Twilio's API", e))?;
         if !(200..300).contains(&answer.status) {
             return Err(outbound::classify(answer.status, &answer.body));
         }

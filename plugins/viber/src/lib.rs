@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use switchboard_plugin_sdk::channel::*;
-use switchboard_plugin_sdk::host::{self, HttpError};
+use switchboard_plugin_sdk::host;
 use switchboard_plugin_sdk::verify::{Algorithm, Encoding, signature_matches};
 
 const DEFAULT_API: &str = "https://chatapi.viber.com";
@@ -212,12 +212,7 @@ fn call(path: &str, body: &Value) -> Result<Value, SendError> {
         host::config::<String>("api_base_url").filter(|u| !u.trim().is_empty()).unwrap_or_else(|| DEFAULT_API.into());
     let answer =
         host::post_json(&format!("{}{path}", base.trim_end_matches('/')), body, &[("x-viber-auth-token", &token)])
-            .map_err(|e| match e {
-                HttpError::Denied(why) | HttpError::InvalidRequest(why) => {
-                    SendError::Permanent(format!("{path} could not be sent: {why}"))
-                }
-                other => SendError::Transient(format!("{path} failed: {other:?}")),
-            })?;
+            .map_err(|e| SendError::unreached(path, e))?;
     let reply: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
     if !(200..300).contains(&answer.status) {
         return Err(SendError::Transient(format!("Viber answered HTTP {}", answer.status)));

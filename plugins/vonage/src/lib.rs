@@ -8,12 +8,10 @@ mod signature;
 
 use serde_json::Value;
 use switchboard_plugin_sdk::channel::*;
-use switchboard_plugin_sdk::host::{self, HttpError, Level};
+use switchboard_plugin_sdk::host::{self, Level};
 use switchboard_plugin_sdk::verify::base64_encode;
 
 const DEFAULT_API: &str = "https://api.nexmo.com";
-/// The webhook URL `connect` was given; every message asks for its statuses there.
-const WEBHOOK_URL_KEY: &str = "webhook_url";
 
 struct Vonage;
 
@@ -41,7 +39,7 @@ impl Channel for Vonage {
         let Some(secret) = host::secret("signature_secret").filter(|s| !s.is_empty()) else {
             return Err(WebhookError::Unauthorized("the channel's signature_secret is not set".into()));
         };
-        let api_key = setting("api_key");
+        let api_key = host::setting("api_key");
         signature::check(request.header("authorization"), &request.body, &secret, api_key.as_deref(), host::now_ms())
             .map_err(WebhookError::Unauthorized)?;
         Ok((inbound::events(&request.body)?, HttpResponse::ok()))
@@ -49,11 +47,12 @@ impl Channel for Vonage {
 
     fn send(message: OutboundMessage) -> Result<String, SendError> {
         let (base, authorization) = api()?;
-        let network = outbound::Network::from_setting(setting("channel").as_deref())?;
-        let from = setting("from").ok_or_else(|| SendError::Permanent("the channel's config has no `from`".into()))?;
+        let network = outbound::Network::from_setting(host::setting("channel").as_deref())?;
+        let from =
+            host::setting("from").ok_or_else(|| SendError::Permanent("the channel's config has no `from`".into()))?;
         // A number goes without its `+`; an SMS sender name as it is.
         let from = from.strip_prefix('+').filter(|n| n.bytes().all(|b| b.is_ascii_digit())).unwrap_or(&from);
-        let status_url = stored_webhook_url();
+        let status_url = remembered_webhook_url();
         let sender = outbound::Sender { network, from, status_url: status_url.as_deref() };
         let body = outbound::body(&message.to, &message.content, &message.reference, &sender)?;
         if let Some(text) = body["text"].as_str()
@@ -68,7 +67,7 @@ impl Channel for Vonage {
             );
         }
         let answer = host::post_json(&format!("{base}/v1/messages"), &body, &[("authorization", &authorization)])
-            .map_err(|e| http_failure("Vonage's Messages API", e))?;
+            .map_err(|e| SendError::unreached("Vonage's Messages API", e))?;
         if !(200..300).contains(&answer.status) {
             return Err(outbound::classify(answer.status, &answer.body));
         }
@@ -82,8 +81,7 @@ impl Channel for Vonage {
     fn connect(webhook_url: String) -> Result<(), SendError> {
         // The Inbound and Status URLs are set in the Vonage application by hand; the URL is kept so that every
         // message asks for its statuses there too.
-        host::store::set(WEBHOOK_URL_KEY, webhook_url.as_bytes())
-            .map_err(|e| SendError::Transient(format!("the webhook URL could not be stored: {e}")))
+        remember_webhook_url(&webhook_url)
     }
 
     fn media_request(reference: String) -> Result<OutgoingRequest, SendError> {
@@ -96,32 +94,14 @@ impl Channel for Vonage {
     }
 }
 
-fn setting(name: &str) -> Option<String> {
-    host::config::<String>(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
-fn stored_webhook_url() -> Option<String> {
-    let stored = host::store::get(WEBHOOK_URL_KEY).ok().flatten()?;
-    String::from_utf8(stored).ok().filter(|u| !u.is_empty())
-}
-
 /// The Messages API's base URL and the `Authorization` header of the account's API key and secret.
 fn api() -> Result<(String, String), SendError> {
-    let key = setting("api_key").ok_or_else(|| SendError::BadCredentials("api_key is not set".into()))?;
+    let key = host::setting("api_key").ok_or_else(|| SendError::BadCredentials("api_key is not set".into()))?;
     let secret = host::secret("api_secret")
         .filter(|s| !s.is_empty())
         .ok_or_else(|| SendError::BadCredentials("api_secret is not set".into()))?;
-    let base = setting("api_base_url").unwrap_or_else(|| DEFAULT_API.into()).trim_end_matches('/').to_owned();
+    let base = host::setting("api_base_url").unwrap_or_else(|| DEFAULT_API.into()).trim_end_matches('/').to_owned();
     Ok((base, format!("Basic {}", base64_encode(format!("{key}:{secret}").as_bytes()))))
-}
-
-fn http_failure(what: &str, e: HttpError) -> SendError {
-    match e {
-        HttpError::Denied(why) | HttpError::InvalidRequest(why) => {
-            SendError::Permanent(format!("{what} could not be reached: {why}"))
-        }
-        other => SendError::Transient(format!("{what} failed: {other:?}")),
-    }
 }
 
 switchboard_plugin_sdk::register_channel!(Vonage);

@@ -99,9 +99,9 @@ impl Graph {
         let token = host::secret("access_token")
             .filter(|t| !t.is_empty())
             .ok_or_else(|| SendError::BadCredentials("the channel's access_token is not set".into()))?;
-        let base = setting("graph_base_url").unwrap_or_else(|| DEFAULT_GRAPH_BASE_URL.into());
+        let base = host::setting("graph_base_url").unwrap_or_else(|| DEFAULT_GRAPH_BASE_URL.into());
         let base = base.trim_end_matches('/').to_owned();
-        let version = setting("api_version").unwrap_or_else(|| DEFAULT_API_VERSION.into());
+        let version = host::setting("api_version").unwrap_or_else(|| DEFAULT_API_VERSION.into());
         let version = version.trim_matches('/');
         // Accept "21.0" as well as Meta's own "v21.0".
         let root = if version.starts_with('v') { format!("{base}/{version}") } else { format!("{base}/v{version}") };
@@ -136,18 +136,8 @@ impl Graph {
     }
 }
 
-/// A setting as text: ids may be given as JSON strings or numbers.
-fn setting(name: &str) -> Option<String> {
-    match host::config::<Json>(name)? {
-        Json::String(s) => Some(s.trim().to_owned()),
-        Json::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-    .filter(|s| !s.is_empty())
-}
-
 fn required_setting(name: &str) -> Result<String, SendError> {
-    setting(name).ok_or_else(|| SendError::Permanent(format!("the channel's {name} is not set")))
+    host::setting(name).ok_or_else(|| SendError::Permanent(format!("the channel's {name} is not set")))
 }
 
 switchboard_plugin_sdk::register_channel!(WhatsAppCloud);
