@@ -49,6 +49,9 @@ pub enum AppError {
     /// A provider's webhook without a valid signature or secret; nothing was stored.
     #[error("{0}")]
     WebhookUnauthorized(String),
+    /// A verification handshake whose token is not the channel's (Meta expects a 403).
+    #[error("{0}")]
+    WebhookForbidden(String),
     /// A provider's webhook the channel's plugin could not understand; nothing was stored.
     #[error("{0}")]
     WebhookRejected(String),
@@ -118,6 +121,7 @@ impl AppError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Unprocessable { code, .. } => code,
             Self::WebhookUnauthorized(_) => "webhook_unauthorized",
+            Self::WebhookForbidden(_) => "webhook_forbidden",
             Self::WebhookRejected(_) => "webhook_rejected",
             Self::PluginUnavailable(_) => "plugin_unavailable",
             Self::PluginFailed(_) => "plugin_failed",
@@ -141,6 +145,7 @@ impl AppError {
             Self::UnsupportedMediaType => 415,
             Self::Unprocessable { .. } => 422,
             Self::WebhookUnauthorized(_) => 401,
+            Self::WebhookForbidden(_) => 403,
             Self::WebhookRejected(_) => 400,
             Self::PluginUnavailable(_) => 503,
             Self::PluginFailed(_) => 502,

@@ -428,6 +428,14 @@ async fn messenger(backend: Backend) {
         .await
         .expect("handshake");
     assert_eq!((shake.status(), shake.text().await.expect("body")), (StatusCode::OK, "abc".to_owned()));
+    // Meta's mismatch case: another verify token is refused with a 403.
+    let wrong = s
+        .http
+        .get(format!("{}/webhooks/{ch}?hub.mode=subscribe&hub.verify_token=3edc4rfv&hub.challenge=abc", s.base))
+        .send()
+        .await
+        .expect("handshake");
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
 
     let post = |body: String| {
         let s = &s;

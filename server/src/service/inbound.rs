@@ -118,6 +118,8 @@ pub async fn verify(app: &App, channel_id: Id, request: WebhookRequest) -> AppRe
     match call.plugin.verify(call.ctx, to_plugin(request)).await.map_err(|e| plugin_failed(channel_id, e))? {
         Ok(Some(answer)) => Ok(answer),
         Ok(None) => Err(AppError::WebhookRejected("not a verification request this channel understands".into())),
+        // A handshake is refused with a 403, as Meta's documentation asks, rather than a 401.
+        Err(WebhookError::Unauthorized(why)) => Err(AppError::WebhookForbidden(why)),
         Err(e) => Err(refused(e)),
     }
 }
