@@ -61,10 +61,9 @@ async fn send(app: &App, ws: Id, id: Id) -> Result<(), Failure> {
     let to = ctx
         .recipient
         .ok_or_else(|| Failure::Final(format!("the contact is not reachable on the channel {}", channel.name)))?;
-    let window = super::window::state(app, ws, ctx.message.contact_id, &channel)
+    let outside_window = super::window::is_closed(app, ws, ctx.message.contact_id, &channel)
         .await
         .map_err(|e| Failure::Retry(e.to_string()))?;
-    let outside_window = window.is_some_and(|w| !w.open);
     let call = super::inbound::call_for(app, ws, channel).await.map_err(|e| Failure::Retry(e.to_string()))?;
     let content = match &ctx.message.content {
         MessageContent::Template { template_id, parameters, header, buttons } => {

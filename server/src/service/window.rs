@@ -33,6 +33,15 @@ pub async fn state(app: &App, ws: Id, contact: Id, channel: &Channel) -> AppResu
     Ok(Some(compute(channel.id, &policy, last, Utc::now())))
 }
 
+/// Whether `contact`'s window on `channel` is closed now; `false` without reading anything on channels
+/// that have no window (most sends), or whose plugin is not loaded.
+pub async fn is_closed(app: &App, ws: Id, contact: Id, channel: &Channel) -> AppResult<bool> {
+    match policy(app, channel) {
+        Some(p) if p.free_form_hours.is_some() => Ok(state(app, ws, contact, channel).await?.is_some_and(|w| !w.open)),
+        _ => Ok(false),
+    }
+}
+
 /// The window under `policy` at `now`, given the contact's latest incoming message.
 pub fn compute(
     channel_id: Id,
