@@ -5,7 +5,7 @@
 pub mod channel {
     wasmtime::component::bindgen!({
         world: "channel-plugin",
-        path: "../plugin-sdk/wit/switchboard-plugin@1.0.0",
+        path: "../plugin-sdk/wit/switchboard-plugin@1.1.0",
         imports: { default: async | trappable },
         exports: { default: async },
     });
@@ -14,7 +14,7 @@ pub mod channel {
 pub mod step {
     wasmtime::component::bindgen!({
         world: "step-plugin",
-        path: "../plugin-sdk/wit/switchboard-plugin@1.0.0",
+        path: "../plugin-sdk/wit/switchboard-plugin@1.1.0",
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
@@ -24,6 +24,7 @@ pub mod step {
             "switchboard:plugin/config": super::channel::switchboard::plugin::config,
             "switchboard:plugin/http": super::channel::switchboard::plugin::http,
             "switchboard:plugin/clock": super::channel::switchboard::plugin::clock,
+            "switchboard:plugin/mail": super::channel::switchboard::plugin::mail,
         },
     });
 }
@@ -31,7 +32,7 @@ pub mod step {
 pub mod integration {
     wasmtime::component::bindgen!({
         world: "integration-plugin",
-        path: "../plugin-sdk/wit/switchboard-plugin@1.0.0",
+        path: "../plugin-sdk/wit/switchboard-plugin@1.1.0",
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
@@ -41,6 +42,26 @@ pub mod integration {
             "switchboard:plugin/config": super::channel::switchboard::plugin::config,
             "switchboard:plugin/http": super::channel::switchboard::plugin::http,
             "switchboard:plugin/clock": super::channel::switchboard::plugin::clock,
+            "switchboard:plugin/mail": super::channel::switchboard::plugin::mail,
+        },
+    });
+}
+
+/// The `poller` export of a polling channel (since 1.1.0), looked up beside the channel's.
+pub mod poller {
+    wasmtime::component::bindgen!({
+        world: "poller-plugin",
+        path: "../plugin-sdk/wit/switchboard-plugin@1.1.0",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "switchboard:plugin/types": super::channel::switchboard::plugin::types,
+            "switchboard:plugin/log": super::channel::switchboard::plugin::log,
+            "switchboard:plugin/kv": super::channel::switchboard::plugin::kv,
+            "switchboard:plugin/config": super::channel::switchboard::plugin::config,
+            "switchboard:plugin/http": super::channel::switchboard::plugin::http,
+            "switchboard:plugin/clock": super::channel::switchboard::plugin::clock,
+            "switchboard:plugin/mail": super::channel::switchboard::plugin::mail,
         },
     });
 }

@@ -17,6 +17,8 @@ pub struct Grants {
     pub outbound_hosts: Vec<String>,
     /// Whether the plugin may use its key-value storage.
     pub kv: bool,
+    /// Whether the plugin may use the `mail` interface (SMTP and IMAP to its granted hosts).
+    pub mail: bool,
 }
 
 /// Admin-wide egress policy shared by every plugin.
@@ -31,6 +33,9 @@ pub struct EgressPolicy {
     pub max_response_bytes: usize,
     /// Requests one plugin may have in flight at once.
     pub max_concurrent_per_plugin: usize,
+    /// PEM certificates of CAs trusted besides the public web PKI's (a company's own mail or API server,
+    /// a test server's CA).
+    pub extra_root_certificates: Vec<String>,
 }
 
 impl EgressPolicy {
@@ -40,6 +45,7 @@ impl EgressPolicy {
             max_timeout_ms: 15_000,
             max_response_bytes: 16 << 20,
             max_concurrent_per_plugin: 16,
+            extra_root_certificates: Vec::new(),
         }
     }
 }
@@ -160,6 +166,8 @@ pub struct Egress {
     /// The server's own addresses (`host`, port), refused even when granted: a plugin calling the server
     /// that runs it (a workflow's HTTP request to its own webhook, say) could loop forever.
     own: Arc<std::sync::RwLock<Vec<(String, u16)>>>,
+    /// TLS settings of mail connections (HTTP's are the client's own).
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl std::fmt::Debug for Egress {
@@ -187,14 +195,20 @@ pub struct OutboundResponse {
 impl Egress {
     pub fn new(policy: EgressPolicy) -> Result<Self, String> {
         let policy = Arc::new(policy);
-        let client = reqwest::Client::builder()
+        let tls = super::mail::tls_config(&policy.extra_root_certificates)?;
+        let mut client = reqwest::Client::builder();
+        for pem in &policy.extra_root_certificates {
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("a root certificate: {e}"))?;
+            client = client.add_root_certificate(cert);
+        }
+        let client = client
             .dns_resolver(Arc::new(FilteringResolver { policy: policy.clone() }))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Self { client, policy, own: Arc::default() })
+        Ok(Self { client, policy, own: Arc::default(), tls })
     }
 
     /// Refuses requests to `host:port` from now on (the server's own listening address and public URL).
@@ -216,6 +230,35 @@ impl Egress {
 
     pub fn policy(&self) -> &EgressPolicy {
         &self.policy
+    }
+
+    /// The TLS settings of mail connections: the public roots and the admin's.
+    pub(super) fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
+    }
+
+    /// The address a mail connection to `host:port` may use: the host granted (a pattern without a scheme
+    /// covers mail as it covers HTTPS), not this server, resolved here with non-public addresses refused
+    /// unless allowed.
+    pub async fn mail_target(&self, grants: &Grants, host: &str, port: u16) -> Result<SocketAddr, EgressError> {
+        let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
+        let shown = if bare.contains(':') { format!("[{bare}]") } else { bare.to_owned() };
+        let url = url::Url::parse(&format!("https://{shown}:{port}/"))
+            .map_err(|e| EgressError::Invalid(format!("mail server `{host}`: {e}")))?;
+        if self.is_own(&url) {
+            return Err(EgressError::Denied(format!("{shown}:{port} is this server's own address")));
+        }
+        if !is_granted(&url, grants) {
+            return Err(EgressError::Denied(format!("the mail server {shown} is not granted to this plugin")));
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare, port))
+            .await
+            .map_err(|e| EgressError::Connection(format!("{bare}: {e}")))?
+            .collect();
+        addrs.iter().copied().find(|a| allowed_address(a.ip(), &self.policy)).ok_or_else(|| {
+            let refused = addrs.first().map(|a| a.ip().to_string()).unwrap_or_else(|| "nothing".into());
+            EgressError::Denied(format!("{bare} resolves to {refused}, a non-public address that is not allowed"))
+        })
     }
 
     /// Sends the request if the grants and the policy allow it.
@@ -321,6 +364,7 @@ mod tests {
         let grants = Grants {
             outbound_hosts: vec!["graph.facebook.com".into(), "*.fbcdn.net".into(), "http://127.0.0.1:9000".into()],
             kv: false,
+            mail: false,
         };
         let ok = |u: &str| is_granted(&url::Url::parse(u).expect("url"), &grants);
         assert!(ok("https://graph.facebook.com/v20.0/123/messages"));

@@ -11,7 +11,9 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 use super::bindings::channel::exports::switchboard::plugin::channel::{Info, SendError, WebhookError, WebhookResult};
 use super::bindings::channel::switchboard::plugin::http::OutgoingRequest;
 use super::bindings::channel::switchboard::plugin::types::{HttpRequest, HttpResponse};
-use super::bindings::channel::{ChannelPlugin as ChannelWorld, ChannelPluginPre};
+use super::bindings::channel::{ChannelPlugin as ChannelWorld, ChannelPluginIndices};
+use super::bindings::poller::exports::switchboard::plugin::poller::{PollError, PollResult};
+use super::bindings::poller::{PollerPlugin as PollerWorld, PollerPluginIndices};
 use super::bindings::integration::exports::switchboard::plugin::integration::IntegrationInfo;
 use super::bindings::integration::{IntegrationPlugin as IntegrationWorld, IntegrationPluginPre};
 use super::bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
@@ -213,10 +215,25 @@ impl PluginEngine {
         self.linker.instantiate_pre(&component).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))
     }
 
-    /// Compiles a channel plugin and checks it against the interface (imports and exports).
+    /// Compiles a channel plugin and checks it against the interface (imports and exports); a plugin that
+    /// also exports `poller` (1.1.0) polls.
     pub fn load_channel(&self, id: &str, wasm: &[u8], limits: Limits) -> Result<ChannelPlugin, PluginError> {
-        let pre = ChannelPluginPre::new(self.instance_pre(id, wasm)?)
+        let instance_pre = self.instance_pre(id, wasm)?;
+        let channel = ChannelPluginIndices::new(&instance_pre)
             .map_err(|e| PluginError::Invalid(format!("{id}: not a channel plugin: {e}")))?;
+        let exports_poller = instance_pre
+            .component()
+            .component_type()
+            .exports(&self.engine)
+            .any(|(name, _)| name.starts_with(&format!("{PACKAGE}poller@")));
+        let poller = if exports_poller {
+            let indices = PollerPluginIndices::new(&instance_pre)
+                .map_err(|e| PluginError::Invalid(format!("{id}: its poller export does not match: {e}")))?;
+            Some(indices)
+        } else {
+            None
+        };
+        let pre = ChannelPre { pre: instance_pre, channel, poller };
         Ok(Plugin { id: id.to_owned(), engine: self.clone(), pre, limits, net: self.net(Grants::default()) })
     }
 
@@ -351,7 +368,44 @@ macro_rules! world_pre {
         }
     };
 }
-world_pre!(ChannelPluginPre, ChannelWorld);
+
+/// A channel plugin ready to instantiate: its channel export and, for a polling channel, its poller.
+#[derive(Clone)]
+pub struct ChannelPre {
+    pre: wasmtime::component::InstancePre<PluginState>,
+    channel: ChannelPluginIndices,
+    poller: Option<PollerPluginIndices>,
+}
+
+/// One instance of a channel plugin.
+pub struct ChannelInstance {
+    channel: ChannelWorld,
+    poller: Option<PollerWorld>,
+}
+
+impl ChannelInstance {
+    fn switchboard_plugin_channel(&self) -> &super::bindings::channel::exports::switchboard::plugin::channel::Guest {
+        self.channel.switchboard_plugin_channel()
+    }
+}
+
+impl WorldPre for ChannelPre {
+    type Instance = ChannelInstance;
+    fn instantiate<'a>(
+        &'a self,
+        store: &'a mut Store<PluginState>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<ChannelInstance>> + Send + 'a>> {
+        Box::pin(async move {
+            let instance = self.pre.instantiate_async(&mut *store).await?;
+            let channel = self.channel.load(&mut *store, &instance)?;
+            let poller = match &self.poller {
+                Some(indices) => Some(indices.load(&mut *store, &instance)?),
+                None => None,
+            };
+            Ok(ChannelInstance { channel, poller })
+        })
+    }
+}
 world_pre!(StepPluginPre, StepWorld);
 world_pre!(IntegrationPluginPre, IntegrationWorld);
 
@@ -365,7 +419,7 @@ pub struct Plugin<P: WorldPre> {
     net: Net,
 }
 
-pub type ChannelPlugin = Plugin<ChannelPluginPre<PluginState>>;
+pub type ChannelPlugin = Plugin<ChannelPre>;
 pub type StepPlugin = Plugin<StepPluginPre<PluginState>>;
 pub type IntegrationPlugin = Plugin<IntegrationPluginPre<PluginState>>;
 
@@ -539,6 +593,31 @@ impl ChannelPlugin {
             Box::pin(async move { p.switchboard_plugin_channel().call_media_request(s, &reference).await })
         })
         .await
+    }
+
+    /// Whether the plugin polls (exports `poller`, since 1.1.0).
+    pub fn polls(&self) -> bool {
+        self.pre.poller.is_some()
+    }
+
+    /// Fetches what arrived after `cursor`; a plugin that does not poll answers a permanent error.
+    pub async fn poll(&self, ctx: CallContext, cursor: String) -> Result<Result<PollResult, PollError>, PluginError> {
+        if !self.polls() {
+            return Ok(Err(PollError::Permanent("this channel's plugin does not poll".into())));
+        }
+        self.check_input(cursor.len())?;
+        let out = self
+            .call(ctx, move |p, s| {
+                Box::pin(async move {
+                    let poller = p.poller.as_ref().ok_or_else(|| wasmtime::format_err!("no poller export"))?;
+                    poller.switchboard_plugin_poller().call_poll(s, &cursor).await
+                })
+            })
+            .await?;
+        if let Ok(result) = &out {
+            self.check_output(result.events.len() + result.cursor.len())?;
+        }
+        Ok(out)
     }
 
     /// The provider's templates as a JSON array, where the provider offers a list.

@@ -75,12 +75,12 @@ pub struct PluginState {
     pub(super) host_calls: u32,
     /// Why the call was stopped by a host-side limit, if it was.
     pub(super) host_limit_hit: Option<String>,
-    pub(super) net: Net,
+    pub(crate) net: Net,
 }
 
 /// Outbound HTTP as one plugin may use it.
 #[derive(Clone)]
-pub(super) struct Net {
+pub(crate) struct Net {
     pub transport: Transport,
     pub grants: Arc<Grants>,
     /// Caps the plugin's requests in flight across all its concurrent calls.
@@ -90,7 +90,7 @@ pub(super) struct Net {
 /// Where a plugin's requests go: the network (through the egress policy), or recorded answers (the
 /// offline test harness). Grants are checked the same way on both.
 #[derive(Clone)]
-pub(super) enum Transport {
+pub(crate) enum Transport {
     Live(Egress),
     Recorded(Arc<RecordedHttp>),
 }
@@ -118,7 +118,7 @@ impl PluginState {
     }
 
     /// Counts one host call; past the budget the call traps.
-    fn charge(&mut self) -> wasmtime::Result<()> {
+    pub(crate) fn charge(&mut self) -> wasmtime::Result<()> {
         self.host_calls += 1;
         if self.host_calls > self.budget.host_calls {
             let why = format!("more than {} host calls", self.budget.host_calls);

@@ -11,6 +11,7 @@ mod egress;
 mod engine;
 mod host;
 mod limits;
+mod mail;
 pub mod manifest;
 mod recorded;
 pub mod testing;
@@ -20,7 +21,9 @@ pub use bindings::channel::exports::switchboard::plugin::channel::{
 };
 pub use bindings::channel::switchboard::plugin::http::OutgoingRequest;
 pub use bindings::channel::switchboard::plugin::types::{HttpRequest, HttpResponse};
+pub use bindings::channel::switchboard::plugin::mail::{FetchResult, Fetched, MailError, Security, Server as MailServer};
 pub use bindings::integration::exports::switchboard::plugin::integration::{ActionInfo, IntegrationInfo};
+pub use bindings::poller::exports::switchboard::plugin::poller::{PollError, PollResult};
 pub use bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
 pub use egress::{EgressPolicy, Grants, is_granted, is_public};
 pub use engine::{
@@ -29,4 +32,4 @@ pub use engine::{
 pub use host::{CallContext, KvBackend, MemoryKv};
 pub use limits::{LimitOverrides, Limits};
 pub use manifest::{ChannelTraits, Manifest, PhoneAddress, World};
-pub use recorded::{RecordedHttp, RecordedRequest, RecordedResponse};
+pub use recorded::{RecordedHttp, RecordedRequest, RecordedResponse, SentMail};

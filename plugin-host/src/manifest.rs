@@ -97,6 +97,8 @@ pub struct Declared {
     pub outbound_hosts: Vec<String>,
     /// Whether it keeps state in its key-value storage.
     pub kv: bool,
+    /// Whether it sends or reads mail through the host (interface 1.1.0), to hosts of `outbound_hosts`.
+    pub mail: bool,
 }
 
 /// One `[[config]]` or `[[secrets]]` entry.
@@ -161,14 +163,24 @@ impl Manifest {
 
     /// What the plugin may use: its declarations intersected with the admin's grant. `None` from the
     /// admin means "what the plugin declares" (bundled plugins) or "nothing" (`trusted = false`).
-    pub fn effective_grants(&self, granted_hosts: Option<&[String]>, kv_granted: bool, trusted: bool) -> Grants {
+    pub fn effective_grants(
+        &self,
+        granted_hosts: Option<&[String]>,
+        kv_granted: bool,
+        mail_granted: bool,
+        trusted: bool,
+    ) -> Grants {
         let declared = &self.capabilities.outbound_hosts;
         let outbound_hosts = match granted_hosts {
             None if trusted => declared.iter().filter(|p| p.as_str() != "*").cloned().collect(),
             None => Vec::new(),
             Some(granted) => intersect(declared, granted),
         };
-        Grants { outbound_hosts, kv: self.capabilities.kv && kv_granted }
+        Grants {
+            outbound_hosts,
+            kv: self.capabilities.kv && kv_granted,
+            mail: self.capabilities.mail && mail_granted,
+        }
     }
 }
 
@@ -314,24 +326,24 @@ required = true
         let m = Manifest::parse(GOOD).expect("parses");
         let hosts = |g: Grants| g.outbound_hosts;
         // Bundled (trusted) plugins get what they declare unless the admin narrows it.
-        assert_eq!(hosts(m.effective_grants(None, true, true)), ["api.acme.test", "*.cdn.acme.test"]);
+        assert_eq!(hosts(m.effective_grants(None, true, true, true)), ["api.acme.test", "*.cdn.acme.test"]);
         // Third-party plugins get nothing the admin did not grant.
-        assert!(hosts(m.effective_grants(None, true, false)).is_empty());
+        assert!(hosts(m.effective_grants(None, true, true, false)).is_empty());
         // An admin's wildcard grants the declared names under it, never more.
-        let g = m.effective_grants(Some(&["*.acme.test".into(), "evil.test".into()]), true, false);
+        let g = m.effective_grants(Some(&["*.acme.test".into(), "evil.test".into()]), true, true, false);
         assert_eq!(hosts(g), ["api.acme.test", "*.cdn.acme.test"]);
         // An admin's narrower name inside a declared wildcard is kept as the admin's.
-        let g = m.effective_grants(Some(&["img.cdn.acme.test".into()]), true, false);
+        let g = m.effective_grants(Some(&["img.cdn.acme.test".into()]), true, true, false);
         assert_eq!(hosts(g), ["img.cdn.acme.test"]);
         // Scheme must match: `http://` is never implied.
-        assert!(hosts(m.effective_grants(Some(&["http://api.acme.test".into()]), true, false)).is_empty());
+        assert!(hosts(m.effective_grants(Some(&["http://api.acme.test".into()]), true, true, false)).is_empty());
         // `*` declares "whatever the admin grants", and nothing without a grant.
         let open = Manifest::parse(&GOOD.replace("\"api.acme.test\", \"*.cdn.acme.test\"", "\"*\"")).expect("parses");
-        assert!(hosts(open.effective_grants(None, true, true)).is_empty());
-        let g = open.effective_grants(Some(&["http://127.0.0.1:9000".into(), "*".into()]), true, false);
+        assert!(hosts(open.effective_grants(None, true, true, true)).is_empty());
+        let g = open.effective_grants(Some(&["http://127.0.0.1:9000".into(), "*".into()]), true, true, false);
         assert_eq!(hosts(g), ["http://127.0.0.1:9000"]);
         // kv needs both the declaration and the grant.
-        assert!(m.effective_grants(None, true, true).kv);
-        assert!(!m.effective_grants(None, false, true).kv);
+        assert!(m.effective_grants(None, true, true, true).kv);
+        assert!(!m.effective_grants(None, false, true, true).kv);
     }
 }

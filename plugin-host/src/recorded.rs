@@ -1,8 +1,11 @@
-//! Recorded HTTP for the offline test harness: plugins' requests are answered from canned responses and
-//! kept for the test to inspect. Grants are enforced exactly as on the network.
+//! Recorded HTTP and mail for the offline test harness: plugins' requests are answered from canned
+//! responses and recorded mailboxes, and kept for the test to inspect. Grants are enforced exactly as on
+//! the network.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use super::bindings::channel::switchboard::plugin::mail::{FetchResult, Fetched, MailError, Server};
 use super::egress::{EgressError, Grants, OutboundRequest, OutboundResponse, is_granted};
 
 /// A canned answer for requests whose method matches and whose URL starts with `url_prefix`.
@@ -36,11 +39,35 @@ impl RecordedRequest {
     }
 }
 
+/// A message a plugin sent over SMTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMail {
+    /// The SMTP server it went to.
+    pub host: String,
+    pub port: u16,
+    /// The envelope.
+    pub from: String,
+    pub recipients: Vec<String>,
+    /// The message as the plugin wrote it.
+    pub raw: Vec<u8>,
+}
+
 /// The answers and the log of one harness.
 #[derive(Debug, Default)]
 pub struct RecordedHttp {
     responses: Mutex<Vec<RecordedResponse>>,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// Mailboxes by name: (UID, message), in UID order; UIDVALIDITY is always 1.
+    mailboxes: Mutex<BTreeMap<String, Vec<(u32, Vec<u8>)>>>,
+    sent: Mutex<Vec<SentMail>>,
+    appended: Mutex<Vec<(String, Vec<u8>)>>,
+}
+
+/// Refuses a mail server that is not granted, as the live host does.
+fn check_mail_grant(grants: &Grants, server: &Server) -> Result<(), MailError> {
+    let granted = url::Url::parse(&format!("https://{}:{}/", server.host, server.port))
+        .is_ok_and(|url| is_granted(&url, grants));
+    if granted { Ok(()) } else { Err(MailError::Denied(format!("the mail server {} is not granted", server.host))) }
 }
 
 impl RecordedHttp {
@@ -49,6 +76,91 @@ impl RecordedHttp {
         if let Ok(mut list) = self.responses.lock() {
             list.insert(0, response);
         }
+    }
+
+    /// Puts a message in a recorded mailbox.
+    pub fn add_mail(&self, mailbox: &str, uid: u32, raw: Vec<u8>) {
+        if let Ok(mut boxes) = self.mailboxes.lock() {
+            let list = boxes.entry(mailbox.to_owned()).or_default();
+            list.push((uid, raw));
+            list.sort_by_key(|(uid, _)| *uid);
+        }
+    }
+
+    /// The messages of a recorded mailbox (those appended by the plugin included), in UID order.
+    pub fn mailbox(&self, mailbox: &str) -> Vec<(u32, Vec<u8>)> {
+        self.mailboxes.lock().ok().and_then(|b| b.get(mailbox).cloned()).unwrap_or_default()
+    }
+
+    /// Every message appended so far, as (mailbox, message), in order.
+    pub fn appended_mail(&self) -> Vec<(String, Vec<u8>)> {
+        self.appended.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// Every message sent so far, in order.
+    pub fn sent_mail(&self) -> Vec<SentMail> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn mail_send(
+        &self,
+        grants: &Grants,
+        server: &Server,
+        from: &str,
+        recipients: &[String],
+        raw: &[u8],
+    ) -> Result<(), MailError> {
+        check_mail_grant(grants, server)?;
+        if recipients.is_empty() {
+            return Err(MailError::Rejected("no recipients".into()));
+        }
+        let mail = SentMail {
+            host: server.host.clone(),
+            port: server.port,
+            from: from.to_owned(),
+            recipients: recipients.to_vec(),
+            raw: raw.to_vec(),
+        };
+        self.sent.lock().map_err(|_| MailError::Connection("harness lock poisoned".into()))?.push(mail);
+        Ok(())
+    }
+
+    pub(crate) fn mail_fetch(
+        &self,
+        grants: &Grants,
+        server: &Server,
+        mailbox: &str,
+        after_uid: u32,
+        limit: u32,
+    ) -> Result<FetchResult, MailError> {
+        check_mail_grant(grants, server)?;
+        let boxes = self.mailboxes.lock().map_err(|_| MailError::Connection("harness lock poisoned".into()))?;
+        let Some(list) = boxes.get(mailbox) else {
+            return Err(MailError::Rejected(format!("Mailbox doesn't exist: {mailbox}")));
+        };
+        let newer: Vec<&(u32, Vec<u8>)> = list.iter().filter(|(uid, _)| *uid > after_uid).collect();
+        let more = newer.len() > limit as usize;
+        let messages =
+            newer.into_iter().take(limit as usize).map(|(uid, raw)| Fetched { uid: *uid, raw: raw.clone() }).collect();
+        Ok(FetchResult { uid_validity: 1, messages, more })
+    }
+
+    pub(crate) fn mail_append(
+        &self,
+        grants: &Grants,
+        server: &Server,
+        mailbox: &str,
+        raw: &[u8],
+    ) -> Result<(), MailError> {
+        check_mail_grant(grants, server)?;
+        if let Ok(mut log) = self.appended.lock() {
+            log.push((mailbox.to_owned(), raw.to_vec()));
+        }
+        let mut boxes = self.mailboxes.lock().map_err(|_| MailError::Connection("harness lock poisoned".into()))?;
+        let list = boxes.entry(mailbox.to_owned()).or_default();
+        let uid = list.last().map_or(1, |(uid, _)| uid + 1);
+        list.push((uid, raw.to_vec()));
+        Ok(())
     }
 
     /// Every request made so far, in order.

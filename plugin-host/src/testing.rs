@@ -24,8 +24,9 @@ use switchboard_plugin_sdk::event::{InboundEvent, OutboundMessage};
 
 use crate::{
     CallContext, ChannelPlugin, EgressPolicy, Grants, HttpRequest, HttpResponse, Info, IntegrationInfo,
-    IntegrationPlugin, KvBackend, Limits, Manifest, MemoryKv, OutgoingRequest, PluginEngine, RecordedHttp,
-    RecordedRequest, RecordedResponse, SendError, StepInfo, StepPlugin, StepResult, WebhookError,
+    IntegrationPlugin, KvBackend, Limits, Manifest, MemoryKv, OutgoingRequest, PluginEngine, PollError,
+    RecordedHttp, RecordedRequest, RecordedResponse, SendError, SentMail, StepInfo, StepPlugin, StepResult,
+    WebhookError,
 };
 
 /// The fixed time every harness starts at: 2026-01-01T00:00:00Z, in milliseconds.
@@ -62,7 +63,7 @@ impl Harness {
         let mut harness = Self::from_wasm(wasm);
         if let Some(m) = &manifest {
             harness.ctx.plugin_id = m.plugin.id.clone();
-            harness.grants = m.effective_grants(None, true, true);
+            harness.grants = m.effective_grants(None, true, true, true);
         }
         harness.manifest = manifest;
         harness
@@ -97,7 +98,7 @@ impl Harness {
                 fixed_now_ms: Some(DEFAULT_NOW_MS),
                 ..Default::default()
             },
-            grants: Grants { outbound_hosts: Vec::new(), kv: true },
+            grants: Grants { outbound_hosts: Vec::new(), kv: true, mail: true },
             limits,
         }
     }
@@ -152,6 +153,31 @@ impl Harness {
     /// Every HTTP request the plugin made, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.http.requests()
+    }
+
+    /// Puts a message in a recorded mailbox (UIDVALIDITY 1) for the plugin's `mail::fetch`.
+    pub fn mail_message(&self, mailbox: &str, uid: u32, raw: impl Into<Vec<u8>>) -> &Self {
+        self.http.add_mail(mailbox, uid, raw.into());
+        self
+    }
+
+    /// Every message the plugin sent with `mail::send`, in order.
+    pub fn mail_sent(&self) -> Vec<SentMail> {
+        self.http.sent_mail()
+    }
+
+    /// Every message the plugin added with `mail::append`, as (mailbox, message), in order.
+    pub fn mail_appended(&self) -> Vec<(String, Vec<u8>)> {
+        self.http.appended_mail()
+    }
+
+    /// A polling channel's `poll`: the events, the new cursor and whether more is waiting.
+    pub fn poll(&self, cursor: &str) -> Result<(Vec<InboundEvent>, String, bool), PollError> {
+        let p = self.channel_plugin();
+        assert!(p.polls(), "the plugin does not export `poller`");
+        let result = self.runtime.block_on(p.poll(self.ctx.clone(), cursor.to_owned())).expect("poll ran")?;
+        let events = serde_json::from_str(&result.events).expect("events are a JSON array of InboundEvent");
+        Ok((events, result.cursor, result.more))
     }
 
     /// A value the plugin stored.

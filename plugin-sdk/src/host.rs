@@ -1,4 +1,4 @@
-//! Typed helpers over the host imports: logging, key-value storage, configuration and secrets, HTTP
+//! Typed helpers over the host imports: logging, key-value storage, configuration and secrets, HTTP and mail
 //! through the host, and the clock.
 
 pub use crate::bindings::host::switchboard::plugin::http::{HttpError, OutgoingRequest};
@@ -129,5 +129,38 @@ impl HttpResponse {
     /// A `200 OK` with an empty body.
     pub fn ok() -> Self {
         Self { status: 200, headers: Vec::new(), body: Vec::new() }
+    }
+}
+
+/// Mail through the host (since interface 1.1.0; the manifest declares `mail = true` and the server's host
+/// must be granted): SMTP to send, IMAP to read.
+pub mod mail {
+    pub use crate::bindings::host::switchboard::plugin::mail::{FetchResult, Fetched, MailError, Security, Server};
+    use crate::bindings::host::switchboard::plugin::mail as hostmail;
+
+    /// Sends one RFC 5322 message (CRLF line endings) from the envelope sender `from` to `recipients`.
+    pub fn send(server: &Server, from: &str, recipients: &[String], message: &[u8]) -> Result<(), MailError> {
+        hostmail::send(server, from, recipients, message)
+    }
+
+    /// Messages of `mailbox` with a UID above `after_uid`, lowest first, at most `limit`; not marked read.
+    pub fn fetch(server: &Server, mailbox: &str, after_uid: u32, limit: u32) -> Result<FetchResult, MailError> {
+        hostmail::fetch(server, mailbox, after_uid, limit)
+    }
+
+    /// Adds `message` to `mailbox`, marked read (a copy of a sent reply in `Sent`).
+    pub fn append(server: &Server, mailbox: &str, message: &[u8]) -> Result<(), MailError> {
+        hostmail::append(server, mailbox, message)
+    }
+
+    impl Security {
+        /// `tls` or `starttls` as a setting spells it (case-insensitive); `None` for anything else.
+        pub fn parse(text: &str) -> Option<Self> {
+            match text.trim().to_ascii_lowercase().as_str() {
+                "tls" | "ssl" => Some(Self::Tls),
+                "starttls" => Some(Self::Starttls),
+                _ => None,
+            }
+        }
     }
 }

@@ -16,12 +16,14 @@ pub mod host;
 #[cfg(feature = "guest")]
 pub mod integration;
 #[cfg(feature = "guest")]
+pub mod poller;
+#[cfg(feature = "guest")]
 pub mod step;
 #[cfg(feature = "verify")]
 pub mod verify;
 
 /// The version of the plugin interface this SDK targets (the WIT package `switchboard:plugin`).
-pub const INTERFACE_VERSION: &str = "1.0.0";
+pub const INTERFACE_VERSION: &str = "1.1.0";
 
 /// Bindings generated from the WIT interface. Each world's module reuses the host interfaces generated
 /// once here, so a plugin sees one set of host types.
@@ -30,7 +32,7 @@ pub const INTERFACE_VERSION: &str = "1.0.0";
 pub mod bindings {
     pub mod host {
         wit_bindgen::generate!({
-            path: "wit/switchboard-plugin@1.0.0",
+            path: "wit/switchboard-plugin@1.1.0",
             world: "host",
             generate_all,
         });
@@ -38,15 +40,16 @@ pub mod bindings {
 
     pub mod channel {
         wit_bindgen::generate!({
-            path: "wit/switchboard-plugin@1.0.0",
+            path: "wit/switchboard-plugin@1.1.0",
             world: "channel-plugin",
             with: {
-                "switchboard:plugin/types@1.0.0": crate::bindings::host::switchboard::plugin::types,
-                "switchboard:plugin/log@1.0.0": crate::bindings::host::switchboard::plugin::log,
-                "switchboard:plugin/kv@1.0.0": crate::bindings::host::switchboard::plugin::kv,
-                "switchboard:plugin/config@1.0.0": crate::bindings::host::switchboard::plugin::config,
-                "switchboard:plugin/http@1.0.0": crate::bindings::host::switchboard::plugin::http,
-                "switchboard:plugin/clock@1.0.0": crate::bindings::host::switchboard::plugin::clock,
+                "switchboard:plugin/types@1.1.0": crate::bindings::host::switchboard::plugin::types,
+                "switchboard:plugin/log@1.1.0": crate::bindings::host::switchboard::plugin::log,
+                "switchboard:plugin/kv@1.1.0": crate::bindings::host::switchboard::plugin::kv,
+                "switchboard:plugin/config@1.1.0": crate::bindings::host::switchboard::plugin::config,
+                "switchboard:plugin/http@1.1.0": crate::bindings::host::switchboard::plugin::http,
+                "switchboard:plugin/clock@1.1.0": crate::bindings::host::switchboard::plugin::clock,
+                "switchboard:plugin/mail@1.1.0": crate::bindings::host::switchboard::plugin::mail,
             },
             pub_export_macro: true,
             export_macro_name: "export_channel_plugin",
@@ -54,17 +57,40 @@ pub mod bindings {
         });
     }
 
+    /// The `poller` export a polling channel (e-mail over IMAP) adds to the channel world, generated as a
+    /// world of its own so that its export macro stands beside the channel's; see
+    /// [`register_poller!`](crate::register_poller).
+    pub mod poller {
+        wit_bindgen::generate!({
+            path: "wit/switchboard-plugin@1.1.0",
+            world: "poller-plugin",
+            with: {
+                "switchboard:plugin/types@1.1.0": crate::bindings::host::switchboard::plugin::types,
+                "switchboard:plugin/log@1.1.0": crate::bindings::host::switchboard::plugin::log,
+                "switchboard:plugin/kv@1.1.0": crate::bindings::host::switchboard::plugin::kv,
+                "switchboard:plugin/config@1.1.0": crate::bindings::host::switchboard::plugin::config,
+                "switchboard:plugin/http@1.1.0": crate::bindings::host::switchboard::plugin::http,
+                "switchboard:plugin/clock@1.1.0": crate::bindings::host::switchboard::plugin::clock,
+                "switchboard:plugin/mail@1.1.0": crate::bindings::host::switchboard::plugin::mail,
+            },
+            pub_export_macro: true,
+            export_macro_name: "export_poller_plugin",
+            default_bindings_module: "switchboard_plugin_sdk::bindings::poller",
+        });
+    }
+
     pub mod step {
         wit_bindgen::generate!({
-            path: "wit/switchboard-plugin@1.0.0",
+            path: "wit/switchboard-plugin@1.1.0",
             world: "step-plugin",
             with: {
-                "switchboard:plugin/types@1.0.0": crate::bindings::host::switchboard::plugin::types,
-                "switchboard:plugin/log@1.0.0": crate::bindings::host::switchboard::plugin::log,
-                "switchboard:plugin/kv@1.0.0": crate::bindings::host::switchboard::plugin::kv,
-                "switchboard:plugin/config@1.0.0": crate::bindings::host::switchboard::plugin::config,
-                "switchboard:plugin/http@1.0.0": crate::bindings::host::switchboard::plugin::http,
-                "switchboard:plugin/clock@1.0.0": crate::bindings::host::switchboard::plugin::clock,
+                "switchboard:plugin/types@1.1.0": crate::bindings::host::switchboard::plugin::types,
+                "switchboard:plugin/log@1.1.0": crate::bindings::host::switchboard::plugin::log,
+                "switchboard:plugin/kv@1.1.0": crate::bindings::host::switchboard::plugin::kv,
+                "switchboard:plugin/config@1.1.0": crate::bindings::host::switchboard::plugin::config,
+                "switchboard:plugin/http@1.1.0": crate::bindings::host::switchboard::plugin::http,
+                "switchboard:plugin/clock@1.1.0": crate::bindings::host::switchboard::plugin::clock,
+                "switchboard:plugin/mail@1.1.0": crate::bindings::host::switchboard::plugin::mail,
             },
             pub_export_macro: true,
             export_macro_name: "export_step_plugin",
@@ -74,15 +100,16 @@ pub mod bindings {
 
     pub mod integration {
         wit_bindgen::generate!({
-            path: "wit/switchboard-plugin@1.0.0",
+            path: "wit/switchboard-plugin@1.1.0",
             world: "integration-plugin",
             with: {
-                "switchboard:plugin/types@1.0.0": crate::bindings::host::switchboard::plugin::types,
-                "switchboard:plugin/log@1.0.0": crate::bindings::host::switchboard::plugin::log,
-                "switchboard:plugin/kv@1.0.0": crate::bindings::host::switchboard::plugin::kv,
-                "switchboard:plugin/config@1.0.0": crate::bindings::host::switchboard::plugin::config,
-                "switchboard:plugin/http@1.0.0": crate::bindings::host::switchboard::plugin::http,
-                "switchboard:plugin/clock@1.0.0": crate::bindings::host::switchboard::plugin::clock,
+                "switchboard:plugin/types@1.1.0": crate::bindings::host::switchboard::plugin::types,
+                "switchboard:plugin/log@1.1.0": crate::bindings::host::switchboard::plugin::log,
+                "switchboard:plugin/kv@1.1.0": crate::bindings::host::switchboard::plugin::kv,
+                "switchboard:plugin/config@1.1.0": crate::bindings::host::switchboard::plugin::config,
+                "switchboard:plugin/http@1.1.0": crate::bindings::host::switchboard::plugin::http,
+                "switchboard:plugin/clock@1.1.0": crate::bindings::host::switchboard::plugin::clock,
+                "switchboard:plugin/mail@1.1.0": crate::bindings::host::switchboard::plugin::mail,
             },
             pub_export_macro: true,
             export_macro_name: "export_integration_plugin",

@@ -118,6 +118,7 @@ pub fn standard_jobs() -> JobRegistry {
     let mut jobs = JobRegistry::default();
     jobs.register(crate::model::SEND_MESSAGE_JOB, Arc::new(crate::service::outbound::SendMessage));
     jobs.register(crate::service::channels::SYNC_TEMPLATES_JOB, Arc::new(crate::service::channels::SyncTemplates));
+    jobs.register(crate::service::polling::POLL_JOB, Arc::new(crate::service::polling::PollChannel));
     jobs.register(crate::model::FETCH_MEDIA_JOB, Arc::new(crate::service::media::FetchMedia));
     jobs.register(crate::model::AUTO_CLOSE_JOB, Arc::new(crate::service::auto_close::AutoClose));
     jobs.register(crate::model::EXPORT_JOB, Arc::new(crate::service::exports::WriteExport));

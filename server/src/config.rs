@@ -153,6 +153,9 @@ pub struct PluginsConfig {
     pub cache_dir: String,
     /// Non-public addresses plugins may still reach, e.g. `127.0.0.1` for a provider on this machine.
     pub allow_private_addresses: Vec<std::net::IpAddr>,
+    /// PEM files of certificate authorities plugins' TLS connections (HTTPS, IMAP, SMTP) trust besides
+    /// the public web PKI's: a company's own mail server, say.
+    pub extra_ca_files: Vec<PathBuf>,
     /// Upper bound of a plugin's HTTP request timeout, in milliseconds.
     pub http_timeout_max_ms: u64,
     /// Largest HTTP response body a plugin receives, in bytes.
@@ -176,6 +179,8 @@ pub struct PluginSettings {
     pub outbound_hosts: Option<Vec<String>>,
     /// Allow its key-value storage (if it declares it).
     pub kv: bool,
+    /// Allow mail (SMTP and IMAP) to its granted hosts (if it declares it).
+    pub mail: bool,
     /// Changes to the default limits for this plugin.
     pub limits: switchboard_plugin_host::LimitOverrides,
     /// The configuration a step or integration plugin reads (`[[config]]` of its manifest), e.g. the AI
@@ -192,6 +197,7 @@ impl Default for PluginsConfig {
             cache: true,
             cache_dir: String::new(),
             allow_private_addresses: Vec::new(),
+            extra_ca_files: Vec::new(),
             http_timeout_max_ms: 15_000,
             http_response_max_bytes: 16 << 20,
             http_concurrency: 16,
@@ -207,6 +213,7 @@ impl Default for PluginSettings {
             enabled: true,
             outbound_hosts: None,
             kv: true,
+            mail: true,
             limits: Default::default(),
             config: Default::default(),
             secrets: Default::default(),
@@ -222,6 +229,12 @@ impl PluginsConfig {
             max_timeout_ms: self.http_timeout_max_ms,
             max_response_bytes: self.http_response_max_bytes,
             max_concurrent_per_plugin: self.http_concurrency,
+            // Checked by `validate`, so a file that vanished since is the only way to get nothing here.
+            extra_root_certificates: self
+                .extra_ca_files
+                .iter()
+                .filter_map(|path| std::fs::read_to_string(path).ok())
+                .collect(),
         }
     }
 
@@ -243,6 +256,16 @@ impl PluginsConfig {
                 .apply(self.limits)
                 .validate()
                 .map_err(|e| ConfigError(format!("plugins.settings.{id}.limits.{e}")))?;
+        }
+        for path in &self.extra_ca_files {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("plugins.extra_ca_files: {}: {e}", path.display())))?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(ConfigError(format!(
+                    "plugins.extra_ca_files: {} holds no PEM certificate",
+                    path.display()
+                )));
+            }
         }
         if self.http_timeout_max_ms == 0 || self.http_concurrency == 0 || self.http_response_max_bytes == 0 {
             return Err(ConfigError(

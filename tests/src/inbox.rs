@@ -18,7 +18,7 @@ pub async fn incoming(s: &TestServer, channel: i64, from: &str, text: &str) {
         external_id: from.into(),
         profile: ContactFields { first_name: Some(format!("Contact {from}")), ..Default::default() },
         provider_message_id: format!("{from}-{text}"),
-        content: MessageContent::Text { text: text.into() },
+        content: MessageContent::text(text),
     };
     s.app.store.ingest(s.workspace_id, channel, &[item]).await.expect("ingest");
     // As the webhook path does after its commit: live readers and cached counts look again.

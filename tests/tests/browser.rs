@@ -390,7 +390,7 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
             external_id: "971509999999".into(),
             profile: ContactFields { first_name: Some("History Person".into()), ..Default::default() },
             provider_message_id: format!("wamid.history-{i}"),
-            content: MessageContent::Text { text: format!("history {i}") },
+            content: MessageContent::text(format!("history {i}")),
         })
         .collect();
     s.app.store.ingest(s.workspace_id, ch, &items).await.expect("ingest");

@@ -227,7 +227,7 @@ async fn messaging_window(backend: Backend) {
         external_id: "ana-1".into(),
         profile: Default::default(),
         provider_message_id: "in-1".into(),
-        content: switchboard::model::MessageContent::Text { text: "hello".into() },
+        content: switchboard::model::MessageContent::text("hello"),
     };
     // The identity links the message to Ana, as a provider delivery would.
     s.post(&format!("/api/v1/contacts/{cid}/identities"), json!({"channel_id": ch, "external_id": "ana-1"})).await;

@@ -193,6 +193,45 @@ fn a_plugin_built_against_an_unsupported_major_is_refused_by_name() {
     assert!(message.contains("supports 1.x"), "{message}");
 }
 
+/// Interface 1.1.0 only added (the `mail` import, the `poller` export): a plugin compiled against the
+/// frozen 1.0.0 files, without the SDK, loads on this host and every 1.0.0 import it uses still works.
+#[test]
+fn a_plugin_built_against_1_0_0_still_loads_and_runs() {
+    use switchboard_plugin_host::testing::{Harness, Request};
+    let h = Harness::from_wasm(build_wasm("tests/plugins", "v1-channel"))
+        .grant("api.v1.test")
+        .config(serde_json::json!({"base_url": "https://api.v1.test"}))
+        .secret("token", "t0k");
+    let info = h.describe_channel();
+    assert_eq!((info.id.as_str(), info.version.as_str()), ("v1-channel", "1.0.0"));
+
+    let refused = h.handle_webhook(Request::post("ana:hi").header("x-token", "nope").into());
+    assert!(matches!(refused, Err(switchboard::plugins::WebhookError::Unauthorized(_))), "{refused:?}");
+    for expected in ["v1-1", "v1-2"] {
+        let (events, response) =
+            h.handle_webhook(Request::post("ana:hi there").header("x-token", "t0k").into()).expect("accepted");
+        assert_eq!(response.status, 200);
+        let InboundEvent::Message { contact, provider_message_id, timestamp_ms, content } = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!((contact.external_id.as_str(), provider_message_id.as_str()), ("ana", expected));
+        assert_eq!(*timestamp_ms, Some(switchboard_plugin_host::testing::DEFAULT_NOW_MS), "the clock import");
+        assert_eq!(content["text"], "hi there");
+    }
+    assert_eq!(h.kv_get("seen").as_deref(), Some(b"2".as_slice()), "the kv import");
+
+    h.respond("POST", "https://api.v1.test/send", 200, "provider-9");
+    let message = switchboard_plugin_sdk::event::OutboundMessage {
+        to: "ana".into(),
+        content: serde_json::json!({"type": "text", "text": "hello"}),
+        ..Default::default()
+    };
+    assert_eq!(h.send(&message).expect("sent"), "provider-9", "the config and http imports");
+    let sent = h.requests();
+    assert_eq!((sent.len(), sent[0].url.as_str()), (1, "https://api.v1.test/send"));
+    assert_eq!(sent[0].json()["content"]["text"], "hello");
+}
+
 /// A provider on loopback that records what it receives and answers with a message id.
 async fn fake_provider() -> (String, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
     use axum::{Json, Router, routing::post};
@@ -234,7 +273,7 @@ async fn outbound_http_reaches_only_granted_public_hosts() {
     let policy =
         EgressPolicy { allow_private_addresses: vec!["127.0.0.1".parse().expect("ip")], ..EgressPolicy::standard() };
     let engine = PluginEngine::with_egress(Limits::default().memory_bytes, policy).expect("engine");
-    let granted = Grants { outbound_hosts: vec![format!("http://{addr}")], kv: false };
+    let granted = Grants { outbound_hosts: vec![format!("http://{addr}")], kv: false, mail: false };
     let plugin = engine.load_channel("example-channel", &wasm, Limits::default()).expect("load").with_grants(granted);
     let sent = plugin.send(sending_context(&format!("http://{addr}")), message()).await.expect("call");
     assert!(matches!(sent, Ok(ref id) if id == "prov-1"), "{sent:?}");
@@ -250,6 +289,7 @@ async fn outbound_http_reaches_only_granted_public_hosts() {
             "http://169.254.169.254".into(),
         ],
         kv: false,
+        mail: false,
     };
     let plugin = strict.load_channel("example-channel", &wasm, Limits::default()).expect("load").with_grants(grants);
     for base in [format!("http://{addr}"), format!("http://localhost:{port}"), "http://169.254.169.254".to_owned()] {
@@ -275,9 +315,11 @@ async fn plugin_check_reports_world_version_and_description() {
     let engine = engine();
     let report = engine.inspect(&build_wasm("plugins", "example-channel"), Limits::default()).await.expect("inspect");
     assert_eq!(report.world, "channel");
-    assert_eq!(report.interface_versions, vec!["1.0.0".to_owned()]);
+    assert_eq!(report.interface_versions, vec!["1.1.0".to_owned()]);
     assert_eq!(report.describe["id"], "example-channel");
-    assert!(report.imports.iter().any(|i| i == "switchboard:plugin/http@1.0.0"), "{:?}", report.imports);
+    assert!(report.imports.iter().any(|i| i == "switchboard:plugin/http@1.1.0"), "{:?}", report.imports);
+    let v1 = engine.inspect(&build_wasm("tests/plugins", "v1-channel"), Limits::default()).await.expect("inspect");
+    assert_eq!((v1.world, v1.interface_versions.clone()), ("channel", vec!["1.0.0".to_owned()]));
     let step = engine.inspect(&build_wasm("tests/plugins", "echo-step"), Limits::default()).await.expect("inspect");
     assert_eq!(step.world, "step");
     let future = engine.inspect(&build_wasm("tests/plugins", "future-major"), Limits::default()).await;

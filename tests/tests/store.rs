@@ -304,7 +304,7 @@ async fn conversations(backend: Backend) {
         channel_id: Some(channel.id),
         direction: Direction::Incoming,
         sender: Actor::contact(c.id),
-        content: MessageContent::Text { text: "hello".into() },
+        content: MessageContent::text("hello"),
         provider_message_id: Some("wamid.1".into()),
         status: MessageStatus::Delivered,
     };
@@ -322,7 +322,7 @@ async fn conversations(backend: Backend) {
         channel_id: None,
         direction: Direction::Outgoing,
         sender: actor,
-        content: MessageContent::Text { text: "hi!".into() },
+        content: MessageContent::text("hi!"),
         provider_message_id: None,
         status: MessageStatus::Pending,
     };
@@ -361,7 +361,7 @@ async fn conversations(backend: Backend) {
     let page2 =
         s.list_messages(ws.id, conv.id, &PageRequest { after: Some(next), limit: 1 }).await.expect("messages 2");
     assert_eq!(page2.items[0].id, m.id);
-    assert_eq!(page2.items[0].content, MessageContent::Text { text: "hello".into() });
+    assert_eq!(page2.items[0].content, MessageContent::text("hello"));
 
     let comment = s.add_comment(ws.id, conv.id, o.id, "look @Olivia", &[o.id]).await.expect("comment");
     let comments = s.list_comments(ws.id, conv.id, &PageRequest::default()).await.expect("comments");
@@ -729,7 +729,7 @@ fn incoming(external_id: &str, provider_id: &str, text: &str) -> InboundItem {
         external_id: external_id.into(),
         profile: fields("Batch"),
         provider_message_id: provider_id.into(),
-        content: MessageContent::Text { text: text.into() },
+        content: MessageContent::text(text.into()),
     }
 }
 
@@ -794,7 +794,7 @@ async fn group_commit(backend: Backend) {
         let got: Vec<_> = messages
             .iter()
             .map(|m| match &m.content {
-                MessageContent::Text { text } => text.as_str(),
+                MessageContent::Text { text, .. } => text.as_str(),
                 other => panic!("{other:?}"),
             })
             .collect();
@@ -847,7 +847,7 @@ async fn early_receipts(backend: Backend) {
         channel_id: Some(ch),
         direction: Direction::Outgoing,
         sender: actor,
-        content: MessageContent::Text { text: "hi".into() },
+        content: MessageContent::text("hi"),
         provider_message_id: None,
         status: MessageStatus::Pending,
     };

@@ -35,6 +35,7 @@ pub(super) fn router() -> ApiRouter {
         .routes(routes!(get_channel, update_channel, delete_channel))
         .routes(routes!(reconnect_channel))
         .routes(routes!(sync_channel_templates))
+        .routes(routes!(poll_channel))
 }
 
 type Created<T> = AppResult<(StatusCode, Json<T>)>;
@@ -325,6 +326,18 @@ async fn reconnect_channel(
     Path(id): Path<Id>,
 ) -> AppResult<Json<ChannelView>> {
     Ok(Json(settings::reconnect_channel(&app, &who, id).await?))
+}
+
+/// Polls a channel whose plugin fetches what arrived (e-mail over IMAP) now, instead of waiting for its
+/// `poll_interval_seconds`.
+#[utoipa::path(post, path = "/api/v1/channels/{id}/poll", tag = "channels", params(("id" = i64, Path)),
+    responses((status = 200, body = crate::service::polling::PollReport), (status = "4XX", body = ErrorBody)))]
+async fn poll_channel(
+    State(app): State<Arc<App>>,
+    Auth(who): Auth,
+    Path(id): Path<Id>,
+) -> AppResult<Json<crate::service::polling::PollReport>> {
+    Ok(Json(crate::service::polling::poll_now_for(&app, &who, id).await?))
 }
 
 /// Fetches the provider's message templates for this channel now (they are also synced every 6 hours).

@@ -317,6 +317,13 @@ pub struct ListRow {
 pub enum MessageContent {
     Text {
         text: String,
+        /// An e-mail's subject (e-mail channels; others leave it out).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
+        /// An incoming e-mail's HTML, sanitised by its channel's plugin (no scripts, styles or event
+        /// handlers); `text` is its plain-text part.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        html: Option<String>,
     },
     Media {
         /// image, video, audio, document or sticker.
@@ -385,6 +392,11 @@ pub enum MessageContent {
 }
 
 impl MessageContent {
+    /// A plain text message.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::Text { text: text.into(), subject: None, html: None }
+    }
+
     /// The stored `content_type` column.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -403,7 +415,7 @@ impl MessageContent {
     /// A one-line reading of the content, for places that show text only (previews, the website chat).
     pub fn preview(&self) -> String {
         match self {
-            Self::Text { text } | Self::Reply { text, .. } => text.clone(),
+            Self::Text { text, .. } | Self::Reply { text, .. } => text.clone(),
             Self::Media { kind, caption, .. } => caption.clone().unwrap_or_else(|| format!("[{kind}]")),
             Self::Location { name, address, latitude, longitude } => match (name, address) {
                 (Some(n), Some(a)) => format!("📍 {n}, {a}"),

@@ -42,7 +42,7 @@ impl IndexMessage {
     /// The words a message is found by (none for reactions and bare media).
     pub fn search_text(&self) -> String {
         match &self.content {
-            MessageContent::Text { text } | MessageContent::Reply { text, .. } => text.clone(),
+            MessageContent::Text { text, .. } | MessageContent::Reply { text, .. } => text.clone(),
             MessageContent::Media { caption, filename, .. } => {
                 [caption.as_deref(), filename.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("\n")
             }

@@ -340,7 +340,7 @@ impl PluginRegistry {
         };
         let trusted = found.source == Source::Bundled;
         let grants = match &found.manifest {
-            Ok(m) => m.effective_grants(admin.outbound_hosts.as_deref(), admin.kv, trusted),
+            Ok(m) => m.effective_grants(admin.outbound_hosts.as_deref(), admin.kv, admin.mail, trusted),
             Err(_) => Grants::default(),
         };
         let mut entry = PluginEntry {

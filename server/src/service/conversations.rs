@@ -142,7 +142,7 @@ pub struct SendMessage {
 
 fn check_content(app_content: &MessageContent) -> AppResult<()> {
     match app_content {
-        MessageContent::Text { text } => {
+        MessageContent::Text { text, .. } => {
             validate::required("content.text", text, MAX_TEXT_CHARS)?;
         }
         MessageContent::Media { kind, url, caption, .. } => {
@@ -298,7 +298,7 @@ pub async fn send(app: &App, who: &Principal, id: Id, mut req: SendMessage) -> A
         return Err(AppError::conflict("conversation_closed", "the conversation is closed; reopen it to reply"));
     }
     // `$contact.first_name` and the like become their values; the limits apply to what is sent.
-    if matches!(&req.content, MessageContent::Text { text } if text.contains('$'))
+    if matches!(&req.content, MessageContent::Text { text, .. } if text.contains('$'))
         || matches!(&req.content, MessageContent::Media { caption: Some(c), .. } if c.contains('$'))
     {
         let scope = super::variables::Scope::of(app, ws, &conversation).await?;

@@ -136,14 +136,63 @@ pub async fn deliver(app: &App, channel_id: Id, request: WebhookRequest) -> AppR
             tracing::info!(channel = channel_id, error = ?e, "webhook refused by the channel's plugin");
             refused(e)
         })?;
-    let events: Vec<InboundEvent> = serde_json::from_str(&result.events)
-        .map_err(|e| AppError::PluginFailed(format!("the channel's plugin returned unreadable events: {e}")))?;
-    let items: Vec<InboundItem> = events.into_iter().map(item).collect();
-    let report = app.committer.ingest(call.workspace_id, channel_id, items).await?;
-    app.changed();
-    metrics::counter!("switchboard_inbound_messages_total", "plugin" => call.channel.plugin_id.clone())
-        .increment(u64::from(report.messages));
+    let report = ingest_events(app, call.workspace_id, &call.channel, &result.events).await?;
     Ok((result.response, report))
+}
+
+/// Ingests a plugin's events (a webhook's or a poll's) in one transaction. Files a plugin handed over
+/// inline (`"data"`, base64, e-mail attachments) are stored first: content-addressed, so a retry after a
+/// failed commit stores nothing twice.
+pub async fn ingest_events(app: &App, ws: Id, channel: &Channel, events_json: &str) -> AppResult<IngestReport> {
+    let events: Vec<InboundEvent> = serde_json::from_str(events_json)
+        .map_err(|e| AppError::PluginFailed(format!("the channel's plugin returned unreadable events: {e}")))?;
+    let mut items = Vec::with_capacity(events.len());
+    for mut event in events {
+        if let InboundEvent::Message { content, .. } | InboundEvent::Echo { content, .. } = &mut event {
+            store_inline_file(app, ws, content).await?;
+        }
+        items.push(item(event));
+    }
+    let report = app.committer.ingest(ws, channel.id, items).await?;
+    app.changed();
+    metrics::counter!("switchboard_inbound_messages_total", "plugin" => channel.plugin_id.clone())
+        .increment(u64::from(report.messages));
+    Ok(report)
+}
+
+/// Moves a media content's inline `data` into the media store and points its `url` at the stored file;
+/// a file the store refuses (too large, not base64) becomes a text saying so, so the rest still lands.
+async fn store_inline_file(app: &App, ws: Id, content: &mut serde_json::Value) -> AppResult<()> {
+    use base64::Engine;
+    let Some(data) = content.as_object_mut().and_then(|c| c.remove("data")) else { return Ok(()) };
+    let filename = content["filename"].as_str().map(str::to_owned);
+    let shown = filename.clone().unwrap_or_else(|| "a file".into());
+    let bytes = match data.as_str().map(|d| base64::engine::general_purpose::STANDARD.decode(d.trim())) {
+        Some(Ok(bytes)) => bytes,
+        _ => {
+            *content = serde_json::json!({ "type": "text", "text": format!("[{shown}: unreadable attachment]") });
+            return Ok(());
+        }
+    };
+    let mime = content["mime_type"].as_str().unwrap_or("application/octet-stream").to_owned();
+    match super::media::store(app, ws, bytes, &mime, filename).await {
+        Ok(file) => {
+            content["url"] = serde_json::Value::String(file.url.clone());
+            content["mime_type"] = serde_json::Value::String(file.content_type);
+            if let Some(c) = content.as_object_mut() {
+                c.remove("media_ref");
+            }
+        }
+        Err(AppError::PayloadTooLarge) => {
+            let text = format!("[{shown} is larger than media.max_bytes ({} bytes)]", app.config.media.max_bytes);
+            *content = serde_json::json!({ "type": "text", "text": text });
+        }
+        Err(AppError::Validation { .. }) => {
+            *content = serde_json::json!({ "type": "text", "text": format!("[{shown}: empty attachment]") });
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
 }
 
 /// A plugin's event as the store takes it.
@@ -186,7 +235,7 @@ fn content_of(content: serde_json::Value) -> MessageContent {
     serde_json::from_value::<MessageContent>(content.clone()).unwrap_or_else(|_| {
         let kind = content.get("type").and_then(|t| t.as_str()).unwrap_or("unknown");
         tracing::warn!(kind, "a channel plugin returned content the server does not know; kept as text");
-        MessageContent::Text { text: format!("[unsupported {kind} message]") }
+        MessageContent::text(format!("[unsupported {kind} message]"))
     })
 }
 

@@ -17,6 +17,7 @@ pub mod inboxes;
 pub mod media;
 pub mod outbound;
 pub mod plugins;
+pub mod polling;
 pub mod realtime;
 pub mod search;
 pub mod seed;

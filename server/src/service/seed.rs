@@ -148,7 +148,7 @@ pub async fn seed(app: &App, ws: Id, plan: &SeedPlan, progress: impl Fn(u64)) ->
                     external_id: external.clone(),
                     profile: profile.clone(),
                     provider_message_id: format!("{external}-{n}"),
-                    content: MessageContent::Text { text: contact_text(&mut rng) },
+                    content: MessageContent::text(contact_text(&mut rng)),
                 })
                 .collect();
             items.push((*channel, list));
@@ -184,7 +184,7 @@ pub async fn seed(app: &App, ws: Id, plan: &SeedPlan, progress: impl Fn(u64)) ->
                     channel_id: Some(*channel),
                     direction: Direction::Outgoing,
                     sender: Actor::user(agent),
-                    content: MessageContent::Text { text: FROM_AGENT.choose(&mut rng).copied().unwrap_or("ok").into() },
+                    content: MessageContent::text(FROM_AGENT.choose(&mut rng).copied().unwrap_or("ok")),
                     provider_message_id: None,
                     status: *[MessageStatus::Delivered, MessageStatus::Read]
                         .choose(&mut rng)

@@ -346,6 +346,7 @@ pub async fn create_channel(app: &App, who: &Principal, req: ChannelInput) -> Ap
         return Err(e);
     }
     super::channels::schedule_sync(app, ws, &channel, chrono::Utc::now()).await?;
+    super::polling::schedule_poll(app, ws, &channel, chrono::Utc::now()).await?;
     Ok(view(app, channel))
 }
 

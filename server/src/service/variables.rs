@@ -149,7 +149,7 @@ fn plain(v: &serde_json::Value) -> String {
 /// interactive messages' text).
 pub fn apply(scope: &Scope, content: MessageContent) -> MessageContent {
     match content {
-        MessageContent::Text { text } => MessageContent::Text { text: scope.resolve(&text) },
+        MessageContent::Text { text, .. } => MessageContent::text(scope.resolve(&text)),
         MessageContent::Media { caption: Some(caption), kind, url, media_ref, mime_type, filename } => {
             MessageContent::Media { caption: Some(scope.resolve(&caption)), kind, url, media_ref, mime_type, filename }
         }

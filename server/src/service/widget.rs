@@ -222,7 +222,7 @@ pub async fn post(app: &App, chat: &WidgetChannel, visitor: &str, msg: VisitorMe
             external_id: visitor.to_owned(),
             profile: profile.clone(),
             provider_message_id: provider_id.clone(),
-            content: MessageContent::Text { text: text.to_owned() },
+            content: MessageContent::text(text.to_owned()),
         },
         // A visitor who fills the form after a first message still gets a name on their contact.
         InboundItem::Profile { external_id: visitor.to_owned(), profile },
@@ -273,7 +273,7 @@ async fn view(app: &App, ws: Id, m: Message, names: &mut Names) -> WidgetMessage
         Direction::Outgoing => None,
     };
     let (text, media) = match &m.content {
-        MessageContent::Text { text } => (text.clone(), None),
+        MessageContent::Text { text, .. } => (text.clone(), None),
         MessageContent::Media { mime_type, caption, .. } => {
             // Files of this server become links the visitor's browser can fetch without an account.
             let url = super::media::for_provider(app, ws, &m.content)

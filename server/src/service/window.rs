@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn outside_the_window_templates_or_tagged_messages_pass_as_the_channel_declares() {
         let at = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").expect("time").to_utc();
-        let text = MessageContent::Text { text: "hi".into() };
+        let text = MessageContent::text("hi");
         let template = MessageContent::Template { template_id: 1, parameters: vec![], header: None, buttons: vec![] };
         let whatsapp = WindowPolicy { free_form_hours: Some(24), templates_outside: true, tags_outside: false };
         let closed = compute(1, &whatsapp, None, at);

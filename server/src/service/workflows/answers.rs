@@ -21,7 +21,7 @@ pub fn question_text(text: &str, answer: &AnswerType) -> String {
 /// What the contact wrote: text, or the text of a tapped button (media and the rest answer nothing).
 pub fn reply_text(content: &MessageContent) -> Option<&str> {
     match content {
-        MessageContent::Text { text } | MessageContent::Reply { text, .. } => Some(text.trim()),
+        MessageContent::Text { text, .. } | MessageContent::Reply { text, .. } => Some(text.trim()),
         _ => None,
     }
 }

@@ -290,10 +290,10 @@ pub async fn next_step(
             let scope = scope_of(app, ws, run, ctx, with_messages).await?;
             let content = match own {
                 Some(content) => variables::apply(&scope, content.clone()),
-                None => MessageContent::Text { text: scope.resolve(text) },
+                None => MessageContent::text(scope.resolve(text)),
             };
             commit.input = json!({ "content": content, "channel_id": target });
-            let empty = matches!(&content, MessageContent::Text { text } if text.trim().is_empty());
+            let empty = matches!(&content, MessageContent::Text { text, .. } if text.trim().is_empty());
             let checked = if empty {
                 Ok(Err("the step has no content for this channel".to_owned()))
             } else {
@@ -354,7 +354,7 @@ pub async fn next_step(
                 _ => {
                     let scope = scope_of(app, ws, run, ctx, uses_messages(text)).await?;
                     let content =
-                        MessageContent::Text { text: super::answers::question_text(&scope.resolve(text), kind) };
+                        MessageContent::text(super::answers::question_text(&scope.resolve(text), kind));
                     commit.input = json!({ "content": content, "channel_id": ctx.last_channel });
                     match send_check(app, ws, ctx, ctx.last_channel, &content).await? {
                         Ok(channel) => {
@@ -543,7 +543,7 @@ pub async fn next_step(
                     commit.output = serde_json::Value::Object(outcome.outputs.clone());
                     let reply = outcome.outputs.get("$reply").and_then(|r| r.as_str()).filter(|r| !r.trim().is_empty());
                     if let Some(reply) = reply {
-                        let content = MessageContent::Text { text: reply.chars().take(4096).collect() };
+                        let content = MessageContent::text(reply.chars().take(4096).collect::<String>());
                         match send_check(app, ws, ctx, ctx.last_channel, &content).await? {
                             Ok(channel) => commit.effect = StepEffect::SendMessage(outgoing(run, channel, content)),
                             Err(reason) => {

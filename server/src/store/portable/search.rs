@@ -83,7 +83,7 @@ impl SearchSourceStore for ThisStore {
                 conversation_id,
                 contact_id,
                 direction: Direction::parse(&direction).unwrap_or(Direction::Incoming),
-                content: serde_json::from_str(&content).unwrap_or(MessageContent::Text { text: String::new() }),
+                content: serde_json::from_str(&content).unwrap_or(MessageContent::text(String::new())),
                 created_at: ts_from_ms(created_at),
             })
             .collect())
