@@ -198,7 +198,8 @@ impl Egress {
         let tls = super::mail::tls_config(&policy.extra_root_certificates)?;
         let mut client = reqwest::Client::builder();
         for pem in &policy.extra_root_certificates {
-            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("a root certificate: {e}"))?;
+            let cert =
+                reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("a root certificate: {e}"))?;
             client = client.add_root_certificate(cert);
         }
         let client = client

@@ -12,10 +12,10 @@ use super::bindings::channel::exports::switchboard::plugin::channel::{Info, Send
 use super::bindings::channel::switchboard::plugin::http::OutgoingRequest;
 use super::bindings::channel::switchboard::plugin::types::{HttpRequest, HttpResponse};
 use super::bindings::channel::{ChannelPlugin as ChannelWorld, ChannelPluginIndices};
-use super::bindings::poller::exports::switchboard::plugin::poller::{PollError, PollResult};
-use super::bindings::poller::{PollerPlugin as PollerWorld, PollerPluginIndices};
 use super::bindings::integration::exports::switchboard::plugin::integration::IntegrationInfo;
 use super::bindings::integration::{IntegrationPlugin as IntegrationWorld, IntegrationPluginPre};
+use super::bindings::poller::exports::switchboard::plugin::poller::{PollError, PollResult};
+use super::bindings::poller::{PollerPlugin as PollerWorld, PollerPluginIndices};
 use super::bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
 use super::bindings::step::{StepPlugin as StepWorld, StepPluginPre};
 use super::cache::DiskCache;

@@ -20,8 +20,10 @@ pub use bindings::channel::exports::switchboard::plugin::channel::{
     Capabilities, Info, SendError, WebhookError, WebhookResult, WindowPolicy,
 };
 pub use bindings::channel::switchboard::plugin::http::OutgoingRequest;
+pub use bindings::channel::switchboard::plugin::mail::{
+    FetchResult, Fetched, MailError, Security, Server as MailServer,
+};
 pub use bindings::channel::switchboard::plugin::types::{HttpRequest, HttpResponse};
-pub use bindings::channel::switchboard::plugin::mail::{FetchResult, Fetched, MailError, Security, Server as MailServer};
 pub use bindings::integration::exports::switchboard::plugin::integration::{ActionInfo, IntegrationInfo};
 pub use bindings::poller::exports::switchboard::plugin::poller::{PollError, PollResult};
 pub use bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};

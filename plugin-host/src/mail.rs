@@ -45,7 +45,9 @@ impl mail::Host for PluginState {
         };
         let result = match &self.net.transport {
             Transport::Live(egress) => send_live(egress, &self.net.grants, &server, &from, &recipients, &message).await,
-            Transport::Recorded(recorded) => recorded.mail_send(&self.net.grants, &server, &from, &recipients, &message),
+            Transport::Recorded(recorded) => {
+                recorded.mail_send(&self.net.grants, &server, &from, &recipients, &message)
+            }
         };
         count(&self.call.plugin_id, "send", &result);
         Ok(result)
@@ -199,9 +201,10 @@ async fn imap_login(
         Security::Starttls => {
             let mut plain = async_imap::Client::new(tcp);
             greeting(&mut plain).await?;
-            plain.run_command_and_check_ok("STARTTLS", None).await.map_err(|e| {
-                MailError::Connection(format!("{} refused STARTTLS: {e}", server.host))
-            })?;
+            plain
+                .run_command_and_check_ok("STARTTLS", None)
+                .await
+                .map_err(|e| MailError::Connection(format!("{} refused STARTTLS: {e}", server.host)))?;
             connector.connect(name, plain.into_inner()).await.map_err(tls_error)?
         }
     };
@@ -291,8 +294,13 @@ async fn sizes(
     uids: &[u32],
 ) -> Result<std::collections::HashMap<u32, u32>, MailError> {
     let set = uid_set(uids);
-    let fetched: Vec<async_imap::types::Fetch> =
-        session.uid_fetch(set, "(UID RFC822.SIZE)").await.map_err(imap_error)?.try_collect().await.map_err(imap_error)?;
+    let fetched: Vec<async_imap::types::Fetch> = session
+        .uid_fetch(set, "(UID RFC822.SIZE)")
+        .await
+        .map_err(imap_error)?
+        .try_collect()
+        .await
+        .map_err(imap_error)?;
     Ok(fetched.iter().filter_map(|f| Some((f.uid?, f.size.unwrap_or(0)))).collect())
 }
 

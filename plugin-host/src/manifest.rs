@@ -176,11 +176,7 @@ impl Manifest {
             None => Vec::new(),
             Some(granted) => intersect(declared, granted),
         };
-        Grants {
-            outbound_hosts,
-            kv: self.capabilities.kv && kv_granted,
-            mail: self.capabilities.mail && mail_granted,
-        }
+        Grants { outbound_hosts, kv: self.capabilities.kv && kv_granted, mail: self.capabilities.mail && mail_granted }
     }
 }
 

@@ -58,15 +58,18 @@ pub struct RecordedHttp {
     responses: Mutex<Vec<RecordedResponse>>,
     requests: Mutex<Vec<RecordedRequest>>,
     /// Mailboxes by name: (UID, message), in UID order; UIDVALIDITY is always 1.
-    mailboxes: Mutex<BTreeMap<String, Vec<(u32, Vec<u8>)>>>,
+    mailboxes: Mutex<BTreeMap<String, Mailbox>>,
     sent: Mutex<Vec<SentMail>>,
     appended: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
+/// A recorded mailbox: (UID, message) in UID order.
+type Mailbox = Vec<(u32, Vec<u8>)>;
+
 /// Refuses a mail server that is not granted, as the live host does.
 fn check_mail_grant(grants: &Grants, server: &Server) -> Result<(), MailError> {
-    let granted = url::Url::parse(&format!("https://{}:{}/", server.host, server.port))
-        .is_ok_and(|url| is_granted(&url, grants));
+    let granted =
+        url::Url::parse(&format!("https://{}:{}/", server.host, server.port)).is_ok_and(|url| is_granted(&url, grants));
     if granted { Ok(()) } else { Err(MailError::Denied(format!("the mail server {} is not granted", server.host))) }
 }
 

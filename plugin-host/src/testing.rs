@@ -24,9 +24,8 @@ use switchboard_plugin_sdk::event::{InboundEvent, OutboundMessage};
 
 use crate::{
     CallContext, ChannelPlugin, EgressPolicy, Grants, HttpRequest, HttpResponse, Info, IntegrationInfo,
-    IntegrationPlugin, KvBackend, Limits, Manifest, MemoryKv, OutgoingRequest, PluginEngine, PollError,
-    RecordedHttp, RecordedRequest, RecordedResponse, SendError, SentMail, StepInfo, StepPlugin, StepResult,
-    WebhookError,
+    IntegrationPlugin, KvBackend, Limits, Manifest, MemoryKv, OutgoingRequest, PluginEngine, PollError, RecordedHttp,
+    RecordedRequest, RecordedResponse, SendError, SentMail, StepInfo, StepPlugin, StepResult, WebhookError,
 };
 
 /// The fixed time every harness starts at: 2026-01-01T00:00:00Z, in milliseconds.

@@ -135,8 +135,8 @@ impl HttpResponse {
 /// Mail through the host (since interface 1.1.0; the manifest declares `mail = true` and the server's host
 /// must be granted): SMTP to send, IMAP to read.
 pub mod mail {
-    pub use crate::bindings::host::switchboard::plugin::mail::{FetchResult, Fetched, MailError, Security, Server};
     use crate::bindings::host::switchboard::plugin::mail as hostmail;
+    pub use crate::bindings::host::switchboard::plugin::mail::{FetchResult, Fetched, MailError, Security, Server};
 
     /// Sends one RFC 5322 message (CRLF line endings) from the envelope sender `from` to `recipients`.
     pub fn send(server: &Server, from: &str, recipients: &[String], message: &[u8]) -> Result<(), MailError> {

@@ -81,7 +81,7 @@ async fn main() {
                     external_id: format!("c{i}"),
                     profile: ContactFields { first_name: Some(format!("Contact {i}")), ..Default::default() },
                     provider_message_id: format!("m{i}"),
-                    content: MessageContent::Text { text: "hello".into() },
+                    content: MessageContent::text("hello"),
                 }]
             })
             .collect();

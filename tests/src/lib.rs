@@ -4,6 +4,7 @@
 //! creates its own database there and drops it at the end.
 
 pub mod inbox;
+pub mod mail;
 pub mod providers;
 pub mod workflows;
 

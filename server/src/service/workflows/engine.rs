@@ -353,8 +353,7 @@ pub async fn next_step(
                 // Asking: sent on the last interacted channel; then the run waits here.
                 _ => {
                     let scope = scope_of(app, ws, run, ctx, uses_messages(text)).await?;
-                    let content =
-                        MessageContent::text(super::answers::question_text(&scope.resolve(text), kind));
+                    let content = MessageContent::text(super::answers::question_text(&scope.resolve(text), kind));
                     commit.input = json!({ "content": content, "channel_id": ctx.last_channel });
                     match send_check(app, ws, ctx, ctx.last_channel, &content).await? {
                         Ok(channel) => {

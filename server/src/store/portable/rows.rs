@@ -357,8 +357,7 @@ pub(super) struct MessageRow {
 
 impl From<MessageRow> for Message {
     fn from(r: MessageRow) -> Self {
-        let content = serde_json::from_str(&r.content)
-            .unwrap_or_else(|_| MessageContent::text("[unreadable content]"));
+        let content = serde_json::from_str(&r.content).unwrap_or_else(|_| MessageContent::text("[unreadable content]"));
         Message {
             id: r.id,
             workspace_id: r.workspace_id,
@@ -401,8 +400,8 @@ impl SummaryRow {
             self;
         let last_message = match (message, direction, content, status, at) {
             (Some(message), Some(direction), Some(content), Some(status), Some(at)) => {
-                let content: MessageContent = serde_json::from_str(&content)
-                    .unwrap_or_else(|_| MessageContent::text("[unreadable content]"));
+                let content: MessageContent =
+                    serde_json::from_str(&content).unwrap_or_else(|_| MessageContent::text("[unreadable content]"));
                 Some(LastMessage {
                     id: message,
                     direction: Direction::parse(&direction).unwrap_or(Direction::Incoming),

@@ -1,0 +1,188 @@
+//! The e-mail channel end to end against real mail servers on loopback (Dovecot IMAP and an SMTP server,
+//! `tests/mail`): a customer's e-mail opens a conversation when the channel polls the mailbox over IMAPS,
+//! the agent's reply reaches the customer's mailbox over SMTP with STARTTLS, threaded and quoting, a copy
+//! lands in the business's `Sent`, and the customer's answer joins the same conversation.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard::jobs::Worker;
+use switchboard_tests::mail::{CUSTOMER, MailServer, SUPPORT, header};
+use switchboard_tests::{Backend, TestServer, assert_error, both_backends};
+
+/// A 1×1 PNG, the customer's attached receipt.
+const PNG_BASE64: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+fn first_mail() -> String {
+    format!(
+        "From: Carla Customer <customer@example.test>\r\n\
+         To: Acme Support <support@example.test>\r\n\
+         Subject: Order 1234\r\n\
+         Message-ID: <order-1234.1@example.test>\r\n\
+         Date: Mon, 30 Nov 2026 10:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"outer\"\r\n\
+         \r\n\
+         --outer\r\n\
+         Content-Type: multipart/alternative; boundary=\"inner\"\r\n\
+         \r\n\
+         --inner\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         Where is my order? It was due on Friday.\r\n\
+         --inner\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\
+         \r\n\
+         <p onclick=\"steal()\">Where is my <b>order</b>? It was due on Friday.</p><script>alert(1)</script>\r\n\
+         --inner--\r\n\
+         --outer\r\n\
+         Content-Type: image/png; name=\"receipt.png\"\r\n\
+         Content-Disposition: attachment; filename=\"receipt.png\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         \r\n\
+         {PNG_BASE64}\r\n\
+         --outer--\r\n"
+    )
+}
+
+fn answer_mail(reply_id: &str) -> String {
+    format!(
+        "From: Carla Customer <customer@example.test>\r\n\
+         To: Acme Support <support@example.test>\r\n\
+         Subject: Re: Order 1234\r\n\
+         Message-ID: <order-1234.2@example.test>\r\n\
+         In-Reply-To: <{reply_id}>\r\n\
+         References: <order-1234.1@example.test> <{reply_id}>\r\n\
+         Date: Mon, 30 Nov 2026 12:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         Thanks, that was quick!\r\n\
+         \r\n\
+         On Mon, 30 Nov 2026 at 11:00, Acme Support wrote:\r\n\
+         > It ships today.\r\n"
+    )
+}
+
+async fn server(backend: Backend, mail: &MailServer) -> TestServer {
+    let ca = std::path::PathBuf::from(mail.var("MAIL_CA"));
+    TestServer::start_with(backend, move |c| {
+        c.plugins.allow_private_addresses = vec!["127.0.0.1".parse().expect("ip")];
+        c.plugins.extra_ca_files = vec![ca];
+        c.plugins.settings.insert("email".into(), toml::from_str("outbound_hosts = [\"localhost\"]").expect("toml"));
+    })
+    .await
+}
+
+fn channel_body(mail: &MailServer, password: &str) -> Value {
+    json!({"name": "Support mailbox", "plugin_id": "email",
+           "config": {"address": SUPPORT.0, "display_name": "Acme Support",
+                      "imap_host": "localhost", "imap_port": mail.port("IMAPS_PORT"), "imap_security": "tls",
+                      "smtp_host": "localhost", "smtp_port": mail.port("SMTP_PORT"), "smtp_security": "starttls"},
+           "secrets": {"password": password}})
+}
+
+/// The conversation's messages, oldest first.
+async fn messages(s: &TestServer, conversation: i64) -> Vec<Value> {
+    let (status, page) = s.get(&format!("/api/v1/conversations/{conversation}/messages")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let mut items = page["items"].as_array().cloned().expect("messages");
+    items.sort_by_key(|m| m["id"].as_i64());
+    items
+}
+
+both_backends!(email_end_to_end, email);
+
+async fn email(backend: Backend) {
+    let mail = MailServer::start();
+    let s = server(backend, &mail).await;
+    let (status, channel) = s.post("/api/v1/channels", channel_body(&mail, SUPPORT.1)).await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let ch = channel["id"].as_i64().expect("id");
+
+    // The customer writes; creating the channel queued its first poll, which the worker runs.
+    mail.send(CUSTOMER.0, SUPPORT.0, &first_mail()).await;
+    let worker = Worker::new(s.app.clone());
+    while worker.run_once().await.expect("worker") {}
+    let conv = s.get("/api/v1/conversations").await.1["items"][0].clone();
+    let conv_id = conv["id"].as_i64().unwrap_or_else(|| panic!("no conversation: {conv}\n{}", mail.logs()));
+    let contact = s.get("/api/v1/contacts").await.1["items"][0].clone();
+    assert_eq!(
+        (&contact["email"], &contact["first_name"], &contact["last_name"]),
+        (&json!(CUSTOMER.0), &json!("Carla"), &json!("Customer")),
+        "{contact}"
+    );
+    let inbound = messages(&s, conv_id).await;
+    assert_eq!(inbound.len(), 2, "the text and its attachment: {inbound:#?}");
+    let text = &inbound[0]["content"];
+    assert_eq!(
+        (&text["text"], &text["subject"]),
+        (&json!("Where is my order? It was due on Friday."), &json!("Order 1234"))
+    );
+    let html = text["html"].as_str().expect("the HTML part");
+    assert!(html.contains("<b>order</b>"), "{html}");
+    assert!(!html.contains("script") && !html.contains("onclick"), "sanitised: {html}");
+    assert_eq!(inbound[0]["provider_message_id"], "order-1234.1@example.test");
+    let file = &inbound[1]["content"];
+    assert_eq!(
+        (&file["type"], &file["kind"], &file["filename"]),
+        (&json!("media"), &json!("image"), &json!("receipt.png"))
+    );
+    let url = file["url"].as_str().expect("stored by the server");
+    let bytes = s.http.get(format!("{}{url}", s.base)).bearer_auth(&s.token).send().await.expect("media");
+    assert_eq!(bytes.headers()["content-type"], "image/png");
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD.decode(PNG_BASE64).expect("png");
+    assert_eq!(bytes.bytes().await.expect("bytes").as_ref(), png.as_slice());
+
+    // Polling again finds nothing new: the cursor was kept after the commit.
+    let (status, report) = s.post(&format!("/api/v1/channels/{ch}/poll"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((report["messages"].as_u64(), report["duplicates"].as_u64()), (Some(0), Some(0)), "{report}");
+
+    // The agent's reply: sent over SMTP (STARTTLS, AUTH), threaded under the customer's message.
+    let reply = json!({"content": {"type": "text", "text": "It ships today."}});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/messages"), reply).await.0, StatusCode::ACCEPTED);
+    while worker.run_once().await.expect("worker") {}
+    let sent = messages(&s, conv_id).await.pop().expect("the reply");
+    assert_eq!(sent["status"], "sent", "{sent}\n{}", mail.logs());
+    let reply_id = sent["provider_message_id"].as_str().expect("the Message-ID").to_owned();
+    assert!(reply_id.ends_with("@example.test"), "{reply_id}");
+    let received = mail.messages(CUSTOMER, "INBOX").await;
+    assert_eq!(received.len(), 1, "{}", mail.logs());
+    let got = &received[0];
+    assert_eq!(header(got, "Subject").as_deref(), Some("Re: Order 1234"));
+    assert_eq!(header(got, "Message-ID"), Some(format!("<{reply_id}>")));
+    assert_eq!(header(got, "In-Reply-To").as_deref(), Some("<order-1234.1@example.test>"));
+    assert!(header(got, "References").is_some_and(|r| r.contains("<order-1234.1@example.test>")), "{got}");
+    let from = header(got, "From").expect("From");
+    assert!(from.contains("Acme Support") && from.contains(SUPPORT.0), "{from}");
+    assert!(got.contains("It ships today."), "{got}");
+    assert!(got.contains("> Where is my order? It was due on Friday."), "the reply quotes the customer: {got}");
+    let copies = mail.messages(SUPPORT, "Sent").await;
+    assert_eq!(copies.len(), 1, "a copy of the reply in the business's Sent folder");
+    assert_eq!(header(&copies[0], "Message-ID"), Some(format!("<{reply_id}>")));
+
+    // The customer answers in the thread: the same conversation, the quoted history left out of the text.
+    mail.send(CUSTOMER.0, SUPPORT.0, &answer_mail(&reply_id)).await;
+    let (status, report) = s.post(&format!("/api/v1/channels/{ch}/poll"), json!({})).await;
+    assert_eq!((status, report["messages"].as_u64()), (StatusCode::OK, Some(1)), "{report}");
+    let all = messages(&s, conv_id).await;
+    assert_eq!(all.len(), 4, "{all:#?}");
+    assert_eq!(all[3]["content"]["text"], "Thanks, that was quick!");
+    assert_eq!(all[3]["content"]["subject"], "Re: Order 1234");
+    assert_eq!(s.get("/api/v1/conversations").await.1["items"].as_array().map(Vec::len), Some(1));
+
+    // A channel with a wrong password says so when polled, naming the login.
+    let (status, wrong) = s
+        .post(
+            "/api/v1/channels",
+            json!({"name": "Wrong", "plugin_id": "email",
+        "config": channel_body(&mail, "nope")["config"].clone(), "secrets": {"password": "nope"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{wrong}");
+    let failed = s.post(&format!("/api/v1/channels/{}/poll", wrong["id"]), json!({})).await;
+    assert_error(&failed, 422, "channel_poll_failed");
+    s.stop().await;
+}
