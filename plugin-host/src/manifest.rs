@@ -32,7 +32,14 @@ pub struct ChannelTraits {
     /// (`+971501234567`, SMS). Absent: the channel learns addresses only from contacts who write first
     /// (Telegram, the website chat).
     pub phone_address: Option<PhoneAddress>,
+    /// The plugin takes outgoing files as bytes too (`data`, base64, beside the link) up to
+    /// [`INLINE_MEDIA_BYTES`]: e-mail attaches them, where a link in a mail would expire.
+    pub inline_media: bool,
 }
+
+/// The largest outgoing file handed to an `inline_media` channel as bytes (its base64 stays under the
+/// default 4 MiB input cap of a call); bigger files go as links only.
+pub const INLINE_MEDIA_BYTES: u64 = 2_500_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -63,6 +63,11 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// Standard base64 (with padding) back to bytes; surrounding whitespace is ignored.
+pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
+    base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|e| e.to_string())
+}
+
 /// The SHA-256 digest of `bytes` in lower-case hex, as providers that sign a body's hash instead of the
 /// body (Twilio's `bodySHA256`) write it.
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -1,7 +1,8 @@
 //! The e-mail channel end to end against real mail servers on loopback (Dovecot IMAP and an SMTP server,
 //! `tests/mail`): a customer's e-mail opens a conversation when the channel polls the mailbox over IMAPS,
 //! the agent's reply reaches the customer's mailbox over SMTP with STARTTLS, threaded and quoting, a copy
-//! lands in the business's `Sent`, and the customer's answer joins the same conversation.
+//! lands in the business's `Sent`, the customer's answer joins the same conversation, and a file the agent
+//! sends arrives attached.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -172,6 +173,27 @@ async fn email(backend: Backend) {
     assert_eq!(all[3]["content"]["text"], "Thanks, that was quick!");
     assert_eq!(all[3]["content"]["subject"], "Re: Order 1234");
     assert_eq!(s.get("/api/v1/conversations").await.1["items"].as_array().map(Vec::len), Some(1));
+
+    // A file the agent sends is attached to the mail, not linked (a signed link would expire before the
+    // customer reads it).
+    let pdf = b"%PDF-1.4 invoice".to_vec();
+    let part = reqwest::multipart::Part::bytes(pdf.clone()).file_name("invoice.pdf").mime_str("application/pdf");
+    let form = reqwest::multipart::Form::new().part("file", part.expect("mime"));
+    let up = s.http.post(format!("{}/api/v1/media", s.base)).bearer_auth(&s.token).multipart(form).send().await;
+    let uploaded: Value = up.expect("upload").json().await.expect("json");
+    let file =
+        json!({"content": {"type": "media", "kind": "document", "url": uploaded["url"], "caption": "Your invoice"}});
+    assert_eq!(s.post(&format!("/api/v1/conversations/{conv_id}/messages"), file).await.0, StatusCode::ACCEPTED);
+    while worker.run_once().await.expect("worker") {}
+    let received = mail.messages(CUSTOMER, "INBOX").await;
+    assert_eq!(received.len(), 2, "{}", mail.logs());
+    let got = &received[1];
+    assert_eq!(header(got, "Subject").as_deref(), Some("Re: Order 1234"), "still the thread");
+    assert!(got.contains("Your invoice"), "{got}");
+    assert!(got.contains("filename=\"invoice.pdf\""), "an attachment: {got}");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&pdf);
+    assert!(got.contains(&encoded), "the file's bytes, not a link: {got}");
+    assert!(!got.contains("/media/"), "no link to the server: {got}");
 
     // A channel with a wrong password says so when polled, naming the login.
     let (status, wrong) = s

@@ -24,7 +24,7 @@ async fn from_contact(s: &TestServer, channel: i64, external: &str, name: &str, 
         external_id: external.into(),
         profile: ContactFields { first_name: Some(name.into()), ..Default::default() },
         provider_message_id: format!("{external}-{text}"),
-        content: MessageContent::text(text.into()),
+        content: MessageContent::text(text),
     };
     s.app.store.ingest(s.workspace_id, channel, &[item]).await.expect("ingest");
     s.app.changed();

@@ -729,7 +729,7 @@ fn incoming(external_id: &str, provider_id: &str, text: &str) -> InboundItem {
         external_id: external_id.into(),
         profile: fields("Batch"),
         provider_message_id: provider_id.into(),
-        content: MessageContent::text(text.into()),
+        content: MessageContent::text(text),
     }
 }
 

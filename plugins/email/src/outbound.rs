@@ -6,7 +6,7 @@ use mail_builder::MessageBuilder;
 use serde_json::Value;
 use switchboard_plugin_sdk::channel::{OutboundMessage, SendError};
 use switchboard_plugin_sdk::host::{self, Level, mail};
-use switchboard_plugin_sdk::verify::sha256_hex;
+use switchboard_plugin_sdk::verify::{base64_decode, sha256_hex};
 
 use crate::settings::{self, Settings, domain_of};
 use crate::text::{escape_html, paragraphs, quote, reply_subject};
@@ -20,16 +20,33 @@ const REFERENCES: usize = 10;
 pub struct Reply {
     pub text: String,
     pub subject: Option<String>,
+    pub attachment: Option<Attachment>,
 }
 
-/// The reply a message's content makes. Media goes as a link: the server does not hand a file's bytes to
-/// plugins yet, so there is nothing to attach.
+/// A file the reply carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    pub content_type: String,
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The reply a message's content makes. A file the server handed over with its bytes (`data`: the
+/// manifest's `inline_media`, files up to 2.5 MB) is attached; a bigger one goes as its link.
 pub fn reply_of(content: &Value) -> Result<Reply, SendError> {
     let field = |name: &str| content[name].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     match content["type"].as_str().unwrap_or_default() {
         "text" => {
             let text = field("text").ok_or_else(|| SendError::Permanent("the message has no `text`".into()))?;
-            Ok(Reply { text, subject: field("subject") })
+            Ok(Reply { text, subject: field("subject"), attachment: None })
+        }
+        "media" if content["data"].is_string() => {
+            let bytes = base64_decode(content["data"].as_str().unwrap_or_default())
+                .map_err(|e| SendError::Permanent(format!("the file's data is not base64: {e}")))?;
+            let filename = field("filename").unwrap_or_else(|| default_filename(content));
+            let content_type = field("mime_type").unwrap_or_else(|| "application/octet-stream".into());
+            let text = field("caption").unwrap_or_else(|| filename.clone());
+            Ok(Reply { text, subject: None, attachment: Some(Attachment { content_type, filename, bytes }) })
         }
         "media" => {
             let url = field("url").ok_or_else(|| SendError::Permanent("the file has no `url`".into()))?;
@@ -41,10 +58,22 @@ pub fn reply_of(content: &Value) -> Result<Reply, SendError> {
                 Some(caption) => format!("{caption}\n\n{link}"),
                 None => link,
             };
-            Ok(Reply { text, subject: None })
+            Ok(Reply { text, subject: None, attachment: None })
         }
         _ => Err(SendError::Permanent("e-mail sends text and files only".into())),
     }
+}
+
+/// A name for a file that came without one: `image.jpg`, `document.pdf`… from its kind and type.
+fn default_filename(content: &Value) -> String {
+    let kind = content["kind"].as_str().filter(|k| !k.is_empty()).unwrap_or("file");
+    let subtype = content["mime_type"].as_str().and_then(|m| m.split_once('/')).map(|(_, s)| s);
+    let extension = match subtype {
+        Some("jpeg") => "jpg",
+        Some(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()) => s,
+        _ => "bin",
+    };
+    format!("{kind}.{extension}")
 }
 
 pub fn send(message: &OutboundMessage) -> Result<String, SendError> {
@@ -63,7 +92,7 @@ pub fn send(message: &OutboundMessage) -> Result<String, SendError> {
         (None, false) => reply_subject(&thread.subject),
         (None, true) => settings.default_subject.clone(),
     };
-    let raw = compose(&settings, &to, &id, &subject, &reply.text, &thread, host::now_ms().div_euclid(1000))?;
+    let raw = compose(&settings, &to, &id, &subject, &reply, &thread, host::now_ms().div_euclid(1000))?;
 
     mail::send(&settings.smtp_server(&password), &settings.address, std::slice::from_ref(&to), &raw)
         .map_err(settings::send_error)?;
@@ -97,10 +126,11 @@ fn compose(
     to: &str,
     id: &str,
     subject: &str,
-    text: &str,
+    reply: &Reply,
     thread: &Thread,
     date_s: i64,
 ) -> Result<Vec<u8>, SendError> {
+    let text = reply.text.as_str();
     let from = match &settings.display_name {
         Some(name) => mail_builder::headers::address::Address::from((name.as_str(), settings.address.as_str())),
         None => settings.address.as_str().into(),
@@ -113,6 +143,9 @@ fn compose(
         .date(date_s)
         .text_body(plain_body(text, thread))
         .html_body(html_body(text, thread));
+    if let Some(file) = &reply.attachment {
+        builder = builder.attachment(file.content_type.as_str(), file.filename.as_str(), file.bytes.as_slice());
+    }
     if let Some(last) = thread.message_ids.last() {
         let start = thread.message_ids.len().saturating_sub(REFERENCES);
         builder = builder.in_reply_to(last.as_str()).references(thread.message_ids[start..].to_vec());
@@ -175,7 +208,16 @@ mod tests {
     #[test]
     fn content_becomes_a_reply() {
         let text = reply_of(&json!({ "type": "text", "text": " Hi ", "subject": "Your order" })).expect("text");
-        assert_eq!(text, Reply { text: "Hi".into(), subject: Some("Your order".into()) });
+        assert_eq!(text, Reply { text: "Hi".into(), subject: Some("Your order".into()), attachment: None });
+        let attached = reply_of(&json!({ "type": "media", "kind": "document", "url": "https://x.test/f",
+                                         "mime_type": "application/pdf", "data": "JVBERi0=" }))
+        .expect("a file with its bytes");
+        assert_eq!(attached.text, "document.pdf", "no caption: the file's name is the text");
+        let file = attached.attachment.expect("attached");
+        assert_eq!(
+            (file.filename.as_str(), file.content_type.as_str(), file.bytes.as_slice()),
+            ("document.pdf", "application/pdf", b"%PDF-".as_slice())
+        );
         let file = reply_of(
             &json!({ "type": "media", "kind": "document", "url": "https://x.test/f", "filename": "f.pdf", "caption": "Your invoice" }),
         );
@@ -228,7 +270,7 @@ mod tests {
             "anna@example.org",
             "sb.r1@shop.example",
             "Re: Café order",
-            "Gern – bis morgen!",
+            &Reply { text: "Gern – bis morgen!".into(), subject: None, attachment: None },
             &thread,
             1_767_225_600,
         )

@@ -90,7 +90,7 @@ fn decode_words(value: &str) -> String {
                 "B" | "b" => base64::engine::general_purpose::STANDARD.decode(text).expect("base64 word"),
                 _ => quoted_printable(&text.replace('_', " ")),
             });
-        let separated = !out.is_empty() && !(word.is_some() && last_was_word);
+        let separated = !(out.is_empty() || (word.is_some() && last_was_word));
         if separated {
             out.push(b' ');
         }

@@ -118,8 +118,15 @@ pub async fn read_public(app: &App, sha256: &str, content_type: &str, expires: i
     tokio::fs::read(path(app, sha256)).await.map_err(|_| AppError::NotFound("media"))
 }
 
-/// The content a plugin receives for a stored message: files of this server become signed links.
-pub async fn for_provider(app: &App, ws: Id, content: &MessageContent) -> Result<serde_json::Value, String> {
+/// The content a plugin receives for a stored message: files of this server become signed links, and for
+/// a channel that takes files inline (`[channel] inline_media`, e-mail) also their bytes (`data`, base64)
+/// up to `INLINE_MEDIA_BYTES`.
+pub async fn for_provider(
+    app: &App,
+    ws: Id,
+    content: &MessageContent,
+    inline: bool,
+) -> Result<serde_json::Value, String> {
     let mut value = serde_json::to_value(content).map_err(|e| e.to_string())?;
     if let MessageContent::Media { url, .. } = content
         && let Some(sha) = url.strip_prefix("/api/v1/media/")
@@ -127,6 +134,20 @@ pub async fn for_provider(app: &App, ws: Id, content: &MessageContent) -> Result
         let file = app.store.get_media(ws, sha).await.map_err(|e| e.to_string())?;
         let file = file.ok_or_else(|| format!("the media file {sha} is not in this workspace"))?;
         value["url"] = serde_json::Value::String(public_link(app, &file));
+        // What the upload recorded, where the message did not say: a provider names and types the file.
+        if value["mime_type"].is_null() {
+            value["mime_type"] = serde_json::Value::String(file.content_type.clone());
+        }
+        if value["filename"].is_null()
+            && let Some(name) = &file.filename
+        {
+            value["filename"] = serde_json::Value::String(name.clone());
+        }
+        if inline && file.size <= crate::plugins::manifest::INLINE_MEDIA_BYTES {
+            use base64::Engine;
+            let bytes = tokio::fs::read(path(app, sha)).await.map_err(|e| format!("the file {sha}: {e}"))?;
+            value["data"] = serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+        }
     }
     Ok(value)
 }

@@ -73,7 +73,11 @@ async fn send(app: &App, ws: Id, id: Id) -> Result<(), Failure> {
             })?;
             super::templates::provider_content(&template, parameters, header.as_ref(), buttons)
         }
-        other => super::media::for_provider(app, ws, other).await.map_err(Failure::Final)?,
+        other => {
+            let entry = app.plugins.get(&call.channel.plugin_id);
+            let inline = entry.is_some_and(|e| e.manifest.as_ref().is_some_and(|m| m.channel.inline_media));
+            super::media::for_provider(app, ws, other, inline).await.map_err(Failure::Final)?
+        }
     };
     let message = serde_json::to_string(&OutboundMessage { to, content, reference: format!("m{id}"), outside_window })
         .map_err(|e| Failure::Final(e.to_string()))?;

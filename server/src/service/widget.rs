@@ -276,7 +276,7 @@ async fn view(app: &App, ws: Id, m: Message, names: &mut Names) -> WidgetMessage
         MessageContent::Text { text, .. } => (text.clone(), None),
         MessageContent::Media { mime_type, caption, .. } => {
             // Files of this server become links the visitor's browser can fetch without an account.
-            let url = super::media::for_provider(app, ws, &m.content)
+            let url = super::media::for_provider(app, ws, &m.content, false)
                 .await
                 .ok()
                 .and_then(|v| v["url"].as_str().map(str::to_owned))
