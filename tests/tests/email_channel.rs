@@ -7,6 +7,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::jobs::Worker;
+use switchboard::store::PluginKvStore;
 use switchboard_tests::mail::{CUSTOMER, MailServer, SUPPORT, header};
 use switchboard_tests::{Backend, TestServer, assert_error, both_backends};
 
@@ -65,6 +66,39 @@ fn answer_mail(reply_id: &str) -> String {
     )
 }
 
+/// A delivery status notification (RFC 3464) saying the message `id` could not be delivered.
+fn bounce(id: &str) -> String {
+    format!(
+        "From: Mail Delivery System <mailer-daemon@example.test>\r\n\
+         To: support@example.test\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\n\
+         Message-ID: <bounce-1@example.test>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"r\"\r\n\
+         \r\n\
+         --r\r\n\
+         Content-Type: text/plain\r\n\
+         \r\n\
+         Your message could not be delivered.\r\n\
+         --r\r\n\
+         Content-Type: message/delivery-status\r\n\
+         \r\n\
+         Reporting-MTA: dns; mail.example.test\r\n\
+         \r\n\
+         Final-Recipient: rfc822; customer@example.test\r\n\
+         Action: failed\r\n\
+         Status: 5.2.2\r\n\
+         Diagnostic-Code: smtp; 552 5.2.2 Mailbox full\r\n\
+         --r\r\n\
+         Content-Type: text/rfc822-headers\r\n\
+         \r\n\
+         From: \"Acme Support\" <support@example.test>\r\n\
+         Message-ID: <{id}>\r\n\
+         Subject: Re: Order 1234\r\n\
+         --r--\r\n"
+    )
+}
+
 async fn server(backend: Backend, mail: &MailServer) -> TestServer {
     let ca = std::path::PathBuf::from(mail.var("MAIL_CA"));
     TestServer::start_with(backend, move |c| {
@@ -95,7 +129,7 @@ async fn messages(s: &TestServer, conversation: i64) -> Vec<Value> {
 both_backends!(email_end_to_end, email);
 
 async fn email(backend: Backend) {
-    let mail = MailServer::start();
+    let Some(mail) = MailServer::start() else { return };
     let s = server(backend, &mail).await;
     let (status, channel) = s.post("/api/v1/channels", channel_body(&mail, SUPPORT.1)).await;
     assert_eq!(status, StatusCode::CREATED, "{channel}");
@@ -140,6 +174,12 @@ async fn email(backend: Backend) {
     let (status, report) = s.post(&format!("/api/v1/channels/{ch}/poll"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!((report["messages"].as_u64(), report["duplicates"].as_u64()), (Some(0), Some(0)), "{report}");
+    // A poll that lost its cursor (a crash between the commit and keeping it) reads the mailbox again and
+    // stores nothing twice.
+    s.app.store.kv_delete(&format!("poll/{ch}"), "cursor").await.expect("forget the cursor");
+    let (_, report) = s.post(&format!("/api/v1/channels/{ch}/poll"), json!({})).await;
+    assert_eq!((report["messages"].as_u64(), report["duplicates"].as_u64()), (Some(0), Some(2)), "{report}");
+    assert_eq!(messages(&s, conv_id).await.len(), 2);
 
     // The agent's reply: sent over SMTP (STARTTLS, AUTH), threaded under the customer's message.
     let reply = json!({"content": {"type": "text", "text": "It ships today."}});
@@ -194,6 +234,41 @@ async fn email(backend: Backend) {
     let encoded = base64::engine::general_purpose::STANDARD.encode(&pdf);
     assert!(got.contains(&encoded), "the file's bytes, not a link: {got}");
     assert!(!got.contains("/media/"), "no link to the server: {got}");
+
+    // The customer's server bounces that mail later: the report fails the message with the server's reason
+    // instead of opening a conversation with the mailer daemon.
+    let file_message = messages(&s, conv_id).await.pop().expect("the file");
+    let file_id = file_message["provider_message_id"].as_str().expect("sent").to_owned();
+    mail.send("mailer-daemon@example.test", SUPPORT.0, &bounce(&file_id)).await;
+    let (status, report) = s.post(&format!("/api/v1/channels/{ch}/poll"), json!({})).await;
+    assert_eq!((status, report["statuses"].as_u64(), report["messages"].as_u64()), (StatusCode::OK, Some(1), Some(0)));
+    let bounced = messages(&s, conv_id).await.pop().expect("the file");
+    assert_eq!((bounced["id"].clone(), bounced["status"].clone()), (file_message["id"].clone(), json!("failed")));
+    assert!(bounced.to_string().contains("Mailbox full"), "the server's reason: {bounced}");
+
+    // The inbound-parse webhook: a raw message POSTed with the channel's token, stored once however often
+    // the service retries; without the token, refused and nothing stored.
+    let (status, _) = s
+        .patch(
+            &format!("/api/v1/channels/{ch}"),
+            json!({"secrets": {"password": SUPPORT.1,
+        "inbound_token": "parse-token"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let parsed = "From: Dan Other <dan@example.test>\r\nTo: support@example.test\r\nSubject: Refund\r\n\
+                  Message-ID: <refund-1@example.test>\r\n\r\nI would like a refund.\r\n";
+    let hook = format!("{}/webhooks/{ch}", s.base);
+    let post = |token: &'static str| s.http.post(&hook).bearer_auth(token).body(parsed).send();
+    assert_eq!(post("wrong").await.expect("webhook").status(), StatusCode::UNAUTHORIZED);
+    for _ in 0..2 {
+        assert_eq!(post("parse-token").await.expect("webhook").status(), StatusCode::OK);
+    }
+    let conversations = s.get("/api/v1/conversations").await.1["items"].as_array().cloned().expect("list");
+    assert_eq!(conversations.len(), 2, "Dan's message opened a conversation of its own, once");
+    let dan = conversations.iter().find(|c| c["id"].as_i64() != Some(conv_id)).expect("Dan's conversation");
+    let dans = messages(&s, dan["id"].as_i64().expect("id")).await;
+    assert_eq!((dans.len(), &dans[0]["content"]["text"]), (1, &json!("I would like a refund.")));
 
     // A channel with a wrong password says so when polled, naming the login.
     let (status, wrong) = s

@@ -200,7 +200,7 @@ async fn a_third_party_plugin_gets_no_hosts_it_was_not_granted() {
     })
     .await;
     let list = s.get("/api/v1/plugins").await.1;
-    assert_eq!(by_id(&list, "echo-step")["granted"], json!({"outbound_hosts": [], "kv": false}));
+    assert_eq!(by_id(&list, "echo-step")["granted"], json!({"outbound_hosts": [], "kv": false, "mail": false}));
     assert_eq!(by_id(&list, "example-channel")["granted"]["outbound_hosts"], json!(["https://provider.test"]));
     s.stop().await;
 }
