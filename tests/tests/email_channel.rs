@@ -7,7 +7,6 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::jobs::Worker;
-use switchboard::store::PluginKvStore;
 use switchboard_tests::mail::{CUSTOMER, MailServer, SUPPORT, header};
 use switchboard_tests::{Backend, TestServer, assert_error, both_backends};
 
