@@ -279,6 +279,8 @@ impl PluginEngine {
 pub struct Inspection {
     /// `channel`, `step` or `integration`.
     pub world: &'static str,
+    /// A channel that also exports `poller` (1.1.0): the server polls it.
+    pub polls: bool,
     /// The `switchboard:plugin` versions it imports or exports.
     pub interface_versions: Vec<String>,
     /// Every import, e.g. `switchboard:plugin/http@1.0.0`, `wasi:cli/environment@0.2.x`.
@@ -308,6 +310,7 @@ impl PluginEngine {
         interface_versions.dedup();
         let exported = |iface: &str| exports.iter().any(|e| e.starts_with(&format!("{PACKAGE}{iface}@")));
         let ctx = CallContext { plugin_id: "inspected".into(), kv_scope: "inspected".into(), ..Default::default() };
+        let polls = exported("poller");
         let (world, describe) = if exported("channel") {
             let info = self.load_channel("inspected", wasm, limits)?.describe(ctx).await?;
             ("channel", serde_json::json!({ "id": info.id, "name": info.name, "version": info.version }))
@@ -323,7 +326,7 @@ impl PluginEngine {
             }
             return Err(PluginError::Invalid("exports none of the channel, step or integration interfaces".into()));
         };
-        Ok(Inspection { world, interface_versions, imports, size_bytes: wasm.len(), compile_ms, describe })
+        Ok(Inspection { world, polls, interface_versions, imports, size_bytes: wasm.len(), compile_ms, describe })
     }
 }
 

@@ -19,12 +19,18 @@ const MESSAGE_BYTES: u32 = 8 << 20;
 const FETCH_COUNT: u32 = 100;
 
 impl PluginState {
-    fn mail_allowed(&self) -> Result<(), MailError> {
-        if self.net.grants.mail {
-            Ok(())
-        } else {
-            Err(MailError::Denied("mail is not granted to this plugin (declare `mail = true` in its manifest)".into()))
+    /// Whether the plugin may use mail, and one of its connections in flight (shared with HTTP) while it does.
+    fn mail_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, MailError> {
+        if !self.net.grants.mail {
+            return Err(MailError::Denied(
+                "mail is not granted to this plugin (declare `mail = true` in its manifest)".into(),
+            ));
         }
+        self.net
+            .inflight
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| MailError::Limited("too many connections in flight for this plugin".into()))
     }
 }
 
@@ -37,11 +43,9 @@ impl mail::Host for PluginState {
         message: Vec<u8>,
     ) -> wasmtime::Result<Result<(), MailError>> {
         self.charge()?;
-        if let Err(e) = self.mail_allowed() {
-            return Ok(Err(e));
-        }
-        let Ok(_permit) = self.net.inflight.clone().try_acquire_owned() else {
-            return Ok(Err(MailError::Limited("too many connections in flight for this plugin".into())));
+        let _permit = match self.mail_permit() {
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(e)),
         };
         let result = match &self.net.transport {
             Transport::Live(egress) => send_live(egress, &self.net.grants, &server, &from, &recipients, &message).await,
@@ -61,11 +65,9 @@ impl mail::Host for PluginState {
         limit: u32,
     ) -> wasmtime::Result<Result<FetchResult, MailError>> {
         self.charge()?;
-        if let Err(e) = self.mail_allowed() {
-            return Ok(Err(e));
-        }
-        let Ok(_permit) = self.net.inflight.clone().try_acquire_owned() else {
-            return Ok(Err(MailError::Limited("too many connections in flight for this plugin".into())));
+        let _permit = match self.mail_permit() {
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(e)),
         };
         let limit = limit.clamp(1, FETCH_COUNT);
         let result = match &self.net.transport {
@@ -83,11 +85,9 @@ impl mail::Host for PluginState {
         message: Vec<u8>,
     ) -> wasmtime::Result<Result<(), MailError>> {
         self.charge()?;
-        if let Err(e) = self.mail_allowed() {
-            return Ok(Err(e));
-        }
-        let Ok(_permit) = self.net.inflight.clone().try_acquire_owned() else {
-            return Ok(Err(MailError::Limited("too many connections in flight for this plugin".into())));
+        let _permit = match self.mail_permit() {
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(e)),
         };
         let result = match &self.net.transport {
             Transport::Live(egress) => append_live(egress, &self.net.grants, &server, &mailbox, &message).await,

@@ -233,7 +233,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("{} is not a usable plugin", file.display()))?;
             println!("file:       {}", file.display());
-            println!("world:      {}", report.world);
+            let polls =
+                if report.polls { " (polls: the server calls its poller every poll_interval_seconds)" } else { "" };
+            println!("world:      {}{polls}", report.world);
             println!("interface:  switchboard:plugin {}", report.interface_versions.join(", "));
             println!("plugin:     {}", report.describe);
             println!("size:       {} bytes", report.size_bytes);

@@ -342,6 +342,26 @@ async function main() {
     await shot('phone-list');
   });
   say('EARLIER_LOADED');
+
+  // An e-mail: its subject over the text, and its HTML only on request, in a sandboxed frame.
+  const [, mailText, subject] = await command(/^EXPECT_MAIL ([^|]+)\|(.+)$/);
+  await step('an e-mail shows its subject and its formatted version', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await rows.first().locator('.preview', { hasText: exactly(mailText) }).waitFor({ timeout: LIVE_TIMEOUT_MS });
+    await rows.first().locator('button').click();
+    const mail = page.locator('.timeline .message.incoming .mail').filter({ has: page.locator('.subject', { hasText: exactly(subject) }) });
+    await mail.waitFor({ timeout: STEP_TIMEOUT_MS });
+    if (await mail.locator('iframe').count()) throw new Error('the HTML shows before it is asked for');
+    await mail.locator('button.show-html').click();
+    const frame = mail.locator('iframe.mail-html');
+    await frame.waitFor({ timeout: STEP_TIMEOUT_MS });
+    if ((await frame.getAttribute('sandbox')) !== '') throw new Error('the e-mail frame is not fully sandboxed');
+    await mail.frameLocator('iframe.mail-html').locator('b', { hasText: exactly('below') }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await shot('email');
+    await mail.locator('button.show-html').click();
+    await frame.waitFor({ state: 'detached', timeout: STEP_TIMEOUT_MS });
+  });
+  say('MAIL_SHOWN');
   clearTimeout(hardTimer);
   await finish(0, 'DONE');
 }

@@ -397,6 +397,22 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     s.app.changed();
     driver.send("EARLIER history 205").await;
     assert_eq!(driver.next().await, "EARLIER_LOADED");
+
+    // An e-mail channel's message (its subject and sanitised HTML ride in the text content).
+    let mail = InboundItem::Message {
+        external_id: "971508888888".into(),
+        profile: ContactFields { first_name: Some("Mail Person".into()), ..Default::default() },
+        provider_message_id: "invoice-1@example.test".into(),
+        content: MessageContent::Text {
+            text: "Please see below".into(),
+            subject: Some("Invoice question".into()),
+            html: Some("<p>Please see <b>below</b></p>".into()),
+        },
+    };
+    s.app.store.ingest(s.workspace_id, ch, &[mail]).await.expect("ingest");
+    s.app.changed();
+    driver.send("EXPECT_MAIL Please see below|Invoice question").await;
+    assert_eq!(driver.next().await, "MAIL_SHOWN");
     assert_eq!(driver.next().await, "DONE");
     driver.exits_cleanly().await;
     s.stop().await;

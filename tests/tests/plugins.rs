@@ -319,7 +319,10 @@ async fn plugin_check_reports_world_version_and_description() {
     assert_eq!(report.describe["id"], "example-channel");
     assert!(report.imports.iter().any(|i| i == "switchboard:plugin/http@1.1.0"), "{:?}", report.imports);
     let v1 = engine.inspect(&build_wasm("tests/plugins", "v1-channel"), Limits::default()).await.expect("inspect");
-    assert_eq!((v1.world, v1.interface_versions.clone()), ("channel", vec!["1.0.0".to_owned()]));
+    assert_eq!((v1.world, v1.interface_versions.clone(), v1.polls), ("channel", vec!["1.0.0".to_owned()], false));
+    let email = engine.inspect(&build_wasm("plugins", "email"), Limits::default()).await.expect("inspect");
+    assert_eq!((email.world, email.polls), ("channel", true), "the e-mail channel exports its poller");
+    assert!(email.imports.iter().any(|i| i == "switchboard:plugin/mail@1.1.0"), "{:?}", email.imports);
     let step = engine.inspect(&build_wasm("tests/plugins", "echo-step"), Limits::default()).await.expect("inspect");
     assert_eq!(step.world, "step");
     let future = engine.inspect(&build_wasm("tests/plugins", "future-major"), Limits::default()).await;

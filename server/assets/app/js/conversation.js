@@ -284,10 +284,27 @@ export class ConversationPane {
     );
   }
 
+  /** An e-mail: its subject over the text, and on request its HTML (already sanitised by the channel's
+   * plugin) in a frame sandboxed without scripts or same-origin access, in case anything slipped through. */
+  mail(c) {
+    const subject = c.subject ? h('p', { class: 'subject', dir: dirOf(c.subject) }, c.subject) : null;
+    const body = h('p', { dir: dirOf(c.text) }, c.text);
+    if (!c.html) return h('div', { class: 'mail' }, subject, body);
+    const holder = h('div', { class: 'mail-html-holder' });
+    const toggle = h('button', { type: 'button', class: 'show-html link' }, t('mail.showFormatted'));
+    toggle.addEventListener('click', () => {
+      const open = holder.firstChild !== null;
+      if (open) holder.replaceChildren();
+      else holder.append(h('iframe', { class: 'mail-html', sandbox: true, srcdoc: c.html, title: t('mail.formatted'), referrerpolicy: 'no-referrer' }));
+      toggle.textContent = t(open ? 'mail.showFormatted' : 'mail.hideFormatted');
+    });
+    return h('div', { class: 'mail' }, subject, body, toggle, holder);
+  }
+
   content(c) {
     switch (c.type) {
       case 'text':
-        return h('p', { dir: dirOf(c.text) }, c.text);
+        return c.subject || c.html ? this.mail(c) : h('p', { dir: dirOf(c.text) }, c.text);
       case 'reply':
         return h('p', { dir: dirOf(c.text) }, c.text);
       case 'media': {
