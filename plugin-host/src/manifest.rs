@@ -32,6 +32,9 @@ pub struct ChannelTraits {
     /// (`+971501234567`, SMS). Absent: the channel learns addresses only from contacts who write first
     /// (Telegram, the website chat).
     pub phone_address: Option<PhoneAddress>,
+    /// Contacts' e-mail addresses (lower-cased) are addresses here, so a conversation can be started with
+    /// any contact who has one (e-mail).
+    pub email_address: bool,
     /// The plugin takes outgoing files as bytes too (`data`, base64, beside the link) up to
     /// [`INLINE_MEDIA_BYTES`]: e-mail attaches them, where a link in a mail would expire.
     pub inline_media: bool,

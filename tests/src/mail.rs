@@ -10,6 +10,8 @@ use futures_util::TryStreamExt;
 /// The business mailbox the channel reads and sends as, and the customer writing to it.
 pub const SUPPORT: (&str, &str) = ("support@example.test", "support-pass");
 pub const CUSTOMER: (&str, &str) = ("customer@example.test", "customer-pass");
+/// A mailbox of someone who has not written yet, for conversations the business starts.
+pub const NEWCOMER: (&str, &str) = ("nina@example.test", "nina-pass");
 
 /// A running mail system under a temporary directory; stopped when dropped.
 pub struct MailServer {
@@ -38,7 +40,9 @@ impl MailServer {
     fn started() -> Self {
         let dir = tempfile::Builder::new().prefix("sbm").tempdir_in("/tmp").expect("a temporary directory");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/mail/start.sh");
-        let out = Command::new("bash").arg(script).arg(dir.path()).output().expect("bash");
+        let extra = format!("{}:{}", NEWCOMER.0, NEWCOMER.1);
+        let out =
+            Command::new("bash").arg(script).arg(dir.path()).env("MAIL_EXTRA_USERS", extra).output().expect("bash");
         assert!(out.status.success(), "the mail servers did not start: {}", String::from_utf8_lossy(&out.stderr));
         let env = std::fs::read_to_string(dir.path().join("env"))
             .expect("start.sh writes DIR/env")

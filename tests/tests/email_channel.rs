@@ -7,7 +7,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::jobs::Worker;
-use switchboard_tests::mail::{CUSTOMER, MailServer, SUPPORT, header};
+use switchboard_tests::mail::{CUSTOMER, MailServer, NEWCOMER, SUPPORT, header};
 use switchboard_tests::{Backend, TestServer, assert_error, both_backends};
 
 /// A 1×1 PNG, the customer's attached receipt.
@@ -268,6 +268,23 @@ async fn email(backend: Backend) {
     let dan = conversations.iter().find(|c| c["id"].as_i64() != Some(conv_id)).expect("Dan's conversation");
     let dans = messages(&s, dan["id"].as_i64().expect("id")).await;
     assert_eq!((dans.len(), &dans[0]["content"]["text"]), (1, &json!("I would like a refund.")));
+
+    // An agent writes first to a contact who never wrote: the channel reaches contacts by e-mail address.
+    let start = json!({"contact": {"first_name": "Nina", "email": "Nina@Example.test"}, "channel_id": ch,
+                       "content": {"type": "text", "text": "Your refund is on its way"}});
+    let (status, started) = s.post("/api/v1/conversations/start", start).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    while worker.run_once().await.expect("worker") {}
+    let first = mail.messages(NEWCOMER, "INBOX").await;
+    assert_eq!(first.len(), 1, "{}", mail.logs());
+    assert_eq!(header(&first[0], "Subject").as_deref(), Some("Message from Acme Support"), "a new thread");
+    assert_eq!(header(&first[0], "In-Reply-To"), None);
+    assert!(first[0].contains("Your refund is on its way"), "{}", first[0]);
+    let no_address = json!({"contact": {"first_name": "Omar", "phone": "+971501234567"}, "channel_id": ch,
+                            "content": {"type": "text", "text": "Hello"}});
+    let refused = s.post("/api/v1/conversations/start", no_address).await;
+    assert_error(&refused, 422, "contact_unreachable");
+    assert!(refused.1.to_string().contains("no e-mail address"), "{}", refused.1);
 
     // A channel with a wrong password says so when polled, naming the login.
     let (status, wrong) = s

@@ -53,15 +53,22 @@ pub async fn start(app: &App, who: &Principal, req: StartConversation) -> AppRes
     let assignee = req.assignee_id.or(if req.team_id.is_none() { Some(who.user_id) } else { None });
     super::conversations::check_assignment(app, ws, assignee, req.team_id).await?;
     super::conversations::check_outgoing(app, ws, &channel, &req.content).await?;
-    let phone_address =
-        app.plugins.get(&channel.plugin_id).and_then(|e| e.manifest.as_ref().and_then(|m| m.channel.phone_address));
+    // How the channel reaches a contact who never wrote on it: by phone number or e-mail address.
+    let traits = app.plugins.get(&channel.plugin_id).and_then(|e| e.manifest.as_ref().map(|m| m.channel.clone()));
+    let traits = traits.unwrap_or_default();
+    let address_of = |phone: Option<&str>, email: Option<&str>| match (traits.phone_address, traits.email_address) {
+        (Some(rule), _) => phone.map(|p| rule.of(p)),
+        (None, true) => email.map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()),
+        (None, false) => None,
+    };
     let unreachable = || AppError::Unprocessable {
         code: "contact_unreachable",
-        message: match phone_address {
-            Some(_) => format!("the contact has no phone number to reach on the channel {}", channel.name),
-            None => format!(
+        message: match (traits.phone_address, traits.email_address) {
+            (Some(_), _) => format!("the contact has no phone number to reach on the channel {}", channel.name),
+            (None, true) => format!("the contact has no e-mail address to reach on the channel {}", channel.name),
+            (None, false) => format!(
                 "the channel {} learns a contact's address only when the contact writes first; pick a channel \
-                 the contact has used, or one that reaches phone numbers",
+                 the contact has used, or one that reaches phone numbers or e-mail addresses",
                 channel.name
             ),
         },
@@ -90,8 +97,7 @@ pub async fn start(app: &App, who: &Principal, req: StartConversation) -> AppRes
             let identity = if known {
                 None
             } else {
-                let phone = contact.phone.as_deref().ok_or_else(unreachable)?;
-                let address = phone_address.ok_or_else(unreachable)?.of(phone);
+                let address = address_of(contact.phone.as_deref(), contact.email.as_deref()).ok_or_else(unreachable)?;
                 check_address_free(app, ws, channel.id, &address, Some(id)).await?;
                 Some(ChannelIdentity { channel_id: channel.id, external_id: address })
             };
@@ -101,8 +107,8 @@ pub async fn start(app: &App, who: &Principal, req: StartConversation) -> AppRes
         (None, Some(new)) => {
             let mut new = super::contacts::prepare(app, ws, new).await?;
             if !new.identities.iter().any(|i| i.channel_id == channel.id) {
-                let phone = new.fields.phone.as_deref().ok_or_else(unreachable)?;
-                let address = phone_address.ok_or_else(unreachable)?.of(phone);
+                let address =
+                    address_of(new.fields.phone.as_deref(), new.fields.email.as_deref()).ok_or_else(unreachable)?;
                 new.identities.push(ChannelIdentity { channel_id: channel.id, external_id: address });
             }
             for identity in &new.identities {
