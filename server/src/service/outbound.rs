@@ -74,8 +74,12 @@ async fn send(app: &App, ws: Id, id: Id) -> Result<(), Failure> {
             super::templates::provider_content(&template, parameters, header.as_ref(), buttons)
         }
         other => {
-            let entry = app.plugins.get(&call.channel.plugin_id);
-            let inline = entry.is_some_and(|e| e.manifest.as_ref().is_some_and(|m| m.channel.inline_media));
+            // Only a file asks the registry whether the channel takes files inline: texts skip the lookup.
+            let inline = matches!(other, MessageContent::Media { .. })
+                && app
+                    .plugins
+                    .get(&call.channel.plugin_id)
+                    .is_some_and(|e| e.manifest.as_ref().is_some_and(|m| m.channel.inline_media));
             super::media::for_provider(app, ws, other, inline).await.map_err(Failure::Final)?
         }
     };
