@@ -41,16 +41,35 @@ pub fn email(field: &str, value: &str) -> AppResult<String> {
 
 /// An international phone number, returned in E.164 form with the country it belongs to.
 pub fn phone(field: &str, value: &str) -> AppResult<(String, Option<String>)> {
-    let bad = || AppError::validation(field, "is not a valid international phone number (E.164, e.g. +971501234567)");
     let v = value.trim();
     let with_plus = if v.starts_with('+') { v.to_owned() } else { format!("+{v}") };
-    let parsed = phonenumber::parse(None, &with_plus).map_err(|_| bad())?;
-    if !phonenumber::is_valid(&parsed) {
-        return Err(bad());
+    parsed_phone(with_plus).ok_or_else(|| {
+        AppError::validation(field, "is not a valid international phone number (E.164, e.g. +971501234567)")
+    })
+}
+
+/// Numbers parsed lately, with their E.164 form and country (`None`: not valid). Parsing against the number
+/// plan is the costliest step of ingesting a message (a few percent of the server's time under load), and
+/// the same customers write again and again.
+type Parsed = Option<(String, Option<String>)>;
+static PHONES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, Parsed>>> =
+    std::sync::LazyLock::new(Default::default);
+const PHONES_KEPT: usize = 8192;
+
+fn parsed_phone(with_plus: String) -> Parsed {
+    if let Some(known) = PHONES.lock().unwrap_or_else(|e| e.into_inner()).get(&with_plus) {
+        return known.clone();
     }
-    let e164 = parsed.format().mode(Mode::E164).to_string();
-    let country = parsed.country().id().map(|id| format!("{id:?}"));
-    Ok((e164, country))
+    let parsed = phonenumber::parse(None, &with_plus).ok().filter(phonenumber::is_valid).map(|parsed| {
+        let e164 = parsed.format().mode(Mode::E164).to_string();
+        (e164, parsed.country().id().map(|id| format!("{id:?}")))
+    });
+    let mut cache = PHONES.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= PHONES_KEPT {
+        cache.clear();
+    }
+    cache.insert(with_plus, parsed.clone());
+    parsed
 }
 
 /// An ISO 3166-1 alpha-2 country code, upper-cased.
@@ -162,6 +181,21 @@ mod tests {
         assert_eq!(country.as_deref(), Some("AE"));
         assert!(phone("phone", "12").is_err());
         assert!(phone("phone", "hello").is_err());
+    }
+
+    #[test]
+    fn a_number_seen_before_gets_the_same_answer_from_the_cache() {
+        for _ in 0..3 {
+            assert_eq!(phone("phone", "971501234568").expect("valid"), ("+971501234568".into(), Some("AE".into())));
+            let err = phone("mobile", "+999 123").expect_err("not a number plan");
+            assert!(err.to_string().contains("mobile"), "the error names the field it was asked for: {err}");
+        }
+        // Past the cache's size it starts over rather than growing.
+        for i in 0..PHONES_KEPT + 10 {
+            let _ = phone("phone", &format!("+97150{i:07}"));
+        }
+        assert!(PHONES.lock().expect("cache").len() <= PHONES_KEPT);
+        assert_eq!(phone("phone", "+971 50 123 4567").expect("valid").0, "+971501234567");
     }
 
     #[test]
