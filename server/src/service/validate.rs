@@ -49,7 +49,7 @@ pub fn phone(field: &str, value: &str) -> AppResult<(String, Option<String>)> {
 }
 
 /// Numbers parsed lately, with their E.164 form and country (`None`: not valid). Parsing against the number
-/// plan is the costliest step of ingesting a message (a few percent of the server's time under load), and
+/// plan was 3.5 % of the server's time under webhook load (every incoming message's profile is checked), and
 /// the same customers write again and again.
 type Parsed = Option<(String, Option<String>)>;
 static PHONES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, Parsed>>> =
