@@ -25,11 +25,13 @@ fn main() {
         std::fs::write(&out, "&[]").expect("write the bundled plugin list");
         return;
     }
-    // A target directory of its own: the outer cargo holds the lock on the main one.
+    // Not the main target directory (the outer cargo holds its lock), but the one the SDK's test harness
+    // builds the same plugins in (`plugin-host/src/testing.rs`, `target_dir`), so `cargo test` compiles
+    // the plugins and their dependencies for wasm once, not once here and again for their harness tests.
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("bundled-plugins");
+        .unwrap_or_else(|| plugins.join("target"))
+        .join("wasm-plugins");
     ensure_wasm_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);

@@ -422,7 +422,7 @@ macro_rules! plugin_dir {
     };
 }
 
-/// The harness's own target directory inside the workspace's, so it never waits on the lock of the
+/// The harness's own target directory inside the plugin workspace's, so it never waits on the lock of the
 /// `cargo test` that is running it.
 fn target_dir(crate_dir: &Path) -> PathBuf {
     static DIR: OnceLock<Mutex<std::collections::HashMap<PathBuf, PathBuf>>> = OnceLock::new();
@@ -438,7 +438,8 @@ fn target_dir(crate_dir: &Path) -> PathBuf {
         .expect("run cargo metadata");
     let meta: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
     let base = meta["target_directory"].as_str().map(PathBuf::from).unwrap_or_else(|| crate_dir.join("target"));
-    let dir = base.join("plugin-harness");
+    // The directory `server/build.rs` bundles the first-party plugins from, so those builds are shared.
+    let dir = base.join("wasm-plugins");
     if let Ok(mut m) = cache.lock() {
         m.insert(crate_dir.to_path_buf(), dir.clone());
     }

@@ -56,6 +56,14 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The SQL type of a column of rows bound as one JSON parameter (each backend's `json_rows`): PostgreSQL
+/// casts from the JSON text, SQLite takes JSON numbers and strings as they are.
+#[derive(Clone, Copy)]
+enum ColumnKind {
+    Int,
+    Text,
+}
+
 /// Organisations, workspaces, users and their roles, API tokens and login sessions.
 #[async_trait]
 pub trait AccountStore {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Pool, Transaction};
 
-use super::{Store, StoreError, StoreResult};
+use super::{ColumnKind, Store, StoreError, StoreResult};
 
 // The portable SQL is compiled once per backend on purpose (see store/portable/mod.rs).
 #[allow(clippy::duplicate_mod)]
@@ -25,6 +25,32 @@ const CLAIM_JOB_SUFFIX: &str = " FOR UPDATE SKIP LOCKED";
 /// One key of a JSON text column as text.
 fn push_json_text(qb: &mut sqlx::QueryBuilder<'_, Db>, column: &str, key: &str) {
     qb.push("(").push(column).push("::jsonb ->> ").push_bind(key.to_owned()).push(")");
+}
+
+/// `IN` a list bound as one parameter, `$param`, given by [`list_of`]. The statement's text then does not
+/// change with the list's length, so it is prepared once and found in sqlx's statement cache after that.
+fn in_list(param: u32) -> String {
+    format!("= ANY(${param})")
+}
+
+/// The bound value of an [`in_list`]: an array.
+fn list_of<T: Clone>(values: &[T]) -> Vec<T> {
+    values.to_vec()
+}
+
+/// Rows bound as one parameter, `$param`, a JSON array of arrays: `SELECT` them with
+/// `c0`, `c1`, … naming the columns in order (`columns` gives each one's kind). Like [`in_list`], the
+/// text does not change with the number of rows, unlike a multi-row `VALUES`.
+fn json_rows(param: u32, columns: &[ColumnKind]) -> String {
+    let list: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| match kind {
+            ColumnKind::Int => format!("(value ->> {i})::BIGINT AS c{i}"),
+            ColumnKind::Text => format!("value ->> {i} AS c{i}"),
+        })
+        .collect();
+    format!("SELECT {} FROM json_array_elements(${param}::json)", list.join(", "))
 }
 
 /// The PostgreSQL implementation of [`Store`].

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Transaction};
 
-use super::{Store, StoreError, StoreResult};
+use super::{ColumnKind, Store, StoreError, StoreResult};
 
 // The portable SQL is compiled once per backend on purpose (see store/portable/mod.rs).
 #[allow(clippy::duplicate_mod)]
@@ -32,10 +32,34 @@ fn push_json_text(qb: &mut sqlx::QueryBuilder<'_, Db>, column: &str, key: &str) 
     qb.push(", ").push_bind(path).push(") AS TEXT) END)");
 }
 
+/// `IN` a list bound as one parameter, `$param`, given by [`list_of`]. The statement's text then does not
+/// change with the list's length, so it is prepared once and found in sqlx's statement cache after that.
+fn in_list(param: u32) -> String {
+    format!("IN (SELECT value FROM json_each(${param}))")
+}
+
+/// The bound value of an [`in_list`]: a JSON array, read by `json_each`.
+fn list_of<T: serde::Serialize>(values: &[T]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".into())
+}
+
+/// Rows bound as one parameter, `$param`, a JSON array of arrays: `SELECT` them with
+/// `c0`, `c1`, … naming the columns in order (`columns` gives each one's kind). Like [`in_list`], the
+/// text does not change with the number of rows, unlike a multi-row `VALUES`.
+fn json_rows(param: u32, columns: &[ColumnKind]) -> String {
+    let list: Vec<String> = (0..columns.len()).map(|i| format!("value ->> {i} AS c{i}")).collect();
+    format!("SELECT {} FROM json_each(${param})", list.join(", "))
+}
+
 /// The SQLite implementation of [`Store`].
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: Pool<Db>,
+    /// The one connection write transactions use. SQLite has one writer at a time anyway; with the writes
+    /// on one connection they queue in the pool in order instead of polling the lock with the busy
+    /// timeout, and that connection's page cache stays warm instead of every write transaction starting
+    /// on a connection whose cache another connection's commit made stale.
+    writer: Pool<Db>,
 }
 
 impl SqliteStore {
@@ -55,18 +79,21 @@ impl SqliteStore {
             .synchronous(if durable { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let cannot_open =
+            |e: sqlx::Error| StoreError::Database(format!("cannot open SQLite database {}: {e}", path.display()));
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
-            .map_err(|e| StoreError::Database(format!("cannot open SQLite database {}: {e}", path.display())))?;
-        Ok(Self { pool })
+            .map_err(cannot_open)?;
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.map_err(cannot_open)?;
+        Ok(Self { pool, writer })
     }
 
     /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so two writers never
     /// deadlock upgrading read locks; the busy timeout queues them instead.
     async fn begin(&self) -> StoreResult<Transaction<'_, Db>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
@@ -88,5 +115,6 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }

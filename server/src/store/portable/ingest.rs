@@ -3,22 +3,21 @@
 //! are in `ingest_outgoing`).
 //!
 //! A batch's incoming messages are written set-wise: one query each finds the provider ids already stored,
-//! the known identities and the open conversations of the whole batch, and one multi-row insert stores the
-//! new messages. Every statement is a round trip to SQLite's connection thread (and to the PostgreSQL
-//! server), so the number of statements per batch, not per message, is what bounds ingest throughput.
+//! the known identities and the open conversations of the whole batch, and one insert stores the new
+//! messages. Every statement is a round trip to SQLite's connection thread (and to the PostgreSQL server),
+//! so the number of statements per batch, not per message, is what bounds ingest throughput. Lists and rows
+//! are bound as one parameter each (`in_list`, `json_rows`), so a statement's text is the same whatever the
+//! batch's size and is prepared once, not once per batch.
 
 use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
-use sqlx::QueryBuilder;
 
+use super::super::{in_list, json_rows, list_of};
 use super::ingest_outgoing::{ingest_echo, ingest_watermark};
-use super::{Conn, Db, EventBuffer, event, now_ms, push_list, to_json};
+use super::{Conn, EventBuffer, event, now_ms, to_json};
 use crate::model::*;
-use crate::store::{Delivery, StoreResult};
-
-/// Rows or list values per statement: well under both backends' limits on bound parameters.
-const CHUNK: usize = 200;
+use crate::store::{ColumnKind, Delivery, StoreResult};
 
 /// Every item of a batch of deliveries, one report per delivery in order. The caller owns the transaction.
 pub(super) async fn ingest_batch(conn: &mut Conn, deliveries: &[Delivery<'_>]) -> StoreResult<Vec<IngestReport>> {
@@ -185,34 +184,35 @@ fn grouped<K: PartialEq, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Vec<(K, 
 
 /// The batch's (channel, provider id) pairs that are stored already.
 async fn stored_provider_ids(conn: &mut Conn, incoming: &[Incoming<'_>]) -> StoreResult<HashSet<(Id, String)>> {
+    let sql = format!(
+        "SELECT provider_message_id FROM messages WHERE channel_id = $1 AND provider_message_id {}",
+        in_list(2)
+    );
     let mut stored = HashSet::new();
     for (channel, ids) in grouped(incoming.iter().map(|m| (m.channel, m.provider_id))) {
-        for chunk in ids.chunks(CHUNK) {
-            let mut qb = QueryBuilder::<Db>::new("SELECT provider_message_id FROM messages WHERE channel_id = ");
-            qb.push_bind(channel).push(" AND provider_message_id IN ");
-            push_list(&mut qb, chunk.iter().copied());
-            let found: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
-            stored.extend(found.into_iter().map(|id| (channel, id)));
-        }
+        let found: Vec<String> =
+            sqlx::query_scalar(&sql).bind(channel).bind(list_of(&ids)).fetch_all(&mut *conn).await?;
+        stored.extend(found.into_iter().map(|id| (channel, id)));
     }
     Ok(stored)
 }
 
 /// The contacts already known by the batch's (channel, external id) identities.
 async fn known_identities<'a>(conn: &mut Conn, fresh: &[Incoming<'a>]) -> StoreResult<HashMap<(Id, &'a str), Id>> {
+    let sql = format!(
+        "SELECT external_id, contact_id FROM channel_identities \
+         WHERE workspace_id = $1 AND channel_id = $2 AND external_id {}",
+        in_list(3)
+    );
     let mut known = HashMap::new();
     for ((ws, channel), externals) in grouped(fresh.iter().map(|m| ((m.ws, m.channel), m.external_id))) {
-        let externals: Vec<&str> = externals.into_iter().collect::<HashSet<_>>().into_iter().collect();
-        for chunk in externals.chunks(CHUNK) {
-            let mut qb =
-                QueryBuilder::<Db>::new("SELECT external_id, contact_id FROM channel_identities WHERE workspace_id = ");
-            qb.push_bind(ws).push(" AND channel_id = ").push_bind(channel).push(" AND external_id IN ");
-            push_list(&mut qb, chunk.iter().copied());
-            let rows: Vec<(String, Id)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-            for (external, contact) in rows {
-                if let Some(&key) = chunk.iter().find(|e| **e == external) {
-                    known.insert((channel, key), contact);
-                }
+        let externals: HashSet<&'a str> = externals.into_iter().collect();
+        let list: Vec<&str> = externals.iter().copied().collect();
+        let rows: Vec<(String, Id)> =
+            sqlx::query_as(&sql).bind(ws).bind(channel).bind(list_of(&list)).fetch_all(&mut *conn).await?;
+        for (external, contact) in rows {
+            if let Some(&key) = externals.get(external.as_str()) {
+                known.insert((channel, key), contact);
             }
         }
     }
@@ -221,16 +221,15 @@ async fn known_identities<'a>(conn: &mut Conn, fresh: &[Incoming<'a>]) -> StoreR
 
 /// The open conversation of each of the batch's contacts that has one.
 async fn open_conversations(conn: &mut Conn, fresh: &[Incoming<'_>], contacts: &[Id]) -> StoreResult<HashMap<Id, Id>> {
+    let sql = format!(
+        "SELECT contact_id, id FROM conversations WHERE workspace_id = $1 AND status = 'open' AND contact_id {}",
+        in_list(2)
+    );
     let mut open = HashMap::new();
     for (ws, ids) in grouped(fresh.iter().zip(contacts).map(|(m, &c)| (m.ws, c))) {
         let ids: Vec<Id> = ids.into_iter().collect::<HashSet<_>>().into_iter().collect();
-        for chunk in ids.chunks(CHUNK) {
-            let mut qb = QueryBuilder::<Db>::new("SELECT contact_id, id FROM conversations WHERE workspace_id = ");
-            qb.push_bind(ws).push(" AND status = 'open' AND contact_id IN ");
-            push_list(&mut qb, chunk.iter().copied());
-            let rows: Vec<(Id, Id)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-            open.extend(rows);
-        }
+        let rows: Vec<(Id, Id)> = sqlx::query_as(&sql).bind(ws).bind(list_of(&ids)).fetch_all(&mut *conn).await?;
+        open.extend(rows);
     }
     Ok(open)
 }
@@ -243,36 +242,32 @@ async fn insert_messages(
     conversations: &[Id],
     now: i64,
 ) -> StoreResult<Vec<Id>> {
+    use ColumnKind::{Int, Text};
+    let sql = format!(
+        "INSERT INTO messages (workspace_id, conversation_id, contact_id, channel_id, direction, sender_kind, \
+         sender_id, content_type, content, provider_message_id, status, created_at, updated_at) \
+         SELECT c0, c1, c2, c3, 'incoming', 'contact', c2, c4, c5, c6, 'delivered', $2, $2 FROM ({}) AS r \
+         RETURNING id, channel_id, provider_message_id",
+        json_rows(1, &[Int, Int, Int, Int, Text, Text, Text])
+    );
     let mut rows = Vec::with_capacity(fresh.len());
     for (i, m) in fresh.iter().enumerate() {
-        rows.push((m, contacts[i], conversations[i], to_json(m.content)?));
+        let content = to_json(m.content)?;
+        rows.push(json!([
+            m.ws,
+            conversations[i],
+            contacts[i],
+            m.channel,
+            m.content.type_name(),
+            content,
+            m.provider_id
+        ]));
     }
-    let mut ids: HashMap<(Id, String), Id> = HashMap::with_capacity(fresh.len());
-    for chunk in rows.chunks(CHUNK) {
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO messages (workspace_id, conversation_id, contact_id, channel_id, direction, sender_kind, \
-             sender_id, content_type, content, provider_message_id, status, created_at, updated_at) ",
-        );
-        qb.push_values(chunk, |mut row, (m, contact, conversation, content)| {
-            row.push_bind(m.ws)
-                .push_bind(*conversation)
-                .push_bind(*contact)
-                .push_bind(m.channel)
-                .push("'incoming'")
-                .push("'contact'")
-                .push_bind(*contact)
-                .push_bind(m.content.type_name())
-                .push_bind(content.as_str())
-                .push_bind(m.provider_id)
-                .push("'delivered'")
-                .push_bind(now)
-                .push_bind(now);
-        });
-        // Neither backend promises RETURNING rows in VALUES order, so they are matched by their unique key.
-        qb.push(" RETURNING id, channel_id, provider_message_id");
-        let returned: Vec<(Id, Id, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-        ids.extend(returned.into_iter().map(|(id, channel, provider)| ((channel, provider), id)));
-    }
+    // Neither backend promises RETURNING rows in the input's order, so they are matched by their unique key.
+    let returned: Vec<(Id, Id, String)> =
+        sqlx::query_as(&sql).bind(to_json(&rows)?).bind(now).fetch_all(&mut *conn).await?;
+    let ids: HashMap<(Id, String), Id> =
+        returned.into_iter().map(|(id, channel, provider)| ((channel, provider), id)).collect();
     fresh
         .iter()
         .map(|m| {
@@ -295,18 +290,12 @@ async fn touch_conversations(
     for (m, &conversation) in fresh.iter().zip(conversations) {
         last_channel.insert(conversation, m.channel);
     }
+    let sql = format!(
+        "UPDATE conversations SET last_incoming_at = $1, last_activity_at = $1, last_channel_id = $2 WHERE id {}",
+        in_list(3)
+    );
     for (channel, ids) in grouped(last_channel.into_iter().map(|(conversation, channel)| (channel, conversation))) {
-        for chunk in ids.chunks(CHUNK) {
-            let mut qb = QueryBuilder::<Db>::new("UPDATE conversations SET last_incoming_at = ");
-            qb.push_bind(now)
-                .push(", last_activity_at = ")
-                .push_bind(now)
-                .push(", last_channel_id = ")
-                .push_bind(channel)
-                .push(" WHERE id IN ");
-            push_list(&mut qb, chunk.iter().copied());
-            qb.build().execute(&mut *conn).await?;
-        }
+        sqlx::query(&sql).bind(now).bind(channel).bind(list_of(&ids)).execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -3,6 +3,8 @@
 //!
 //! Portable means: `$n` placeholders, `RETURNING`, `ON CONFLICT`, times as BIGINT epoch milliseconds,
 //! JSON as TEXT, and `QueryBuilder` (which writes each backend's own placeholders) for dynamic filters.
+//! Where a statement's size would follow its input's (batches), the backend's `in_list` and `json_rows`
+//! bind a whole list or row set as one parameter instead, so the statement is prepared once.
 
 mod accounts;
 mod contacts;
@@ -109,7 +111,7 @@ async fn append_event(conn: &mut Conn, ws: Id, event: NewEvent) -> StoreResult<i
     Ok(seq)
 }
 
-/// Events of a batch, appended together before its commit: one sequence bump and one multi-row insert per
+/// Events of a batch, appended together before its commit: one sequence bump and one insert per
 /// workspace instead of two statements per event (each statement is a round trip to SQLite's connection
 /// thread). Same guarantees as [`append_event`]: same transaction, gap-free sequence numbers, in push order.
 #[derive(Default)]
@@ -128,6 +130,12 @@ impl EventBuffer {
                 None => by_workspace.push((ws, vec![event])),
             }
         }
+        use crate::store::ColumnKind::{Int, Text};
+        let sql = format!(
+            "INSERT INTO events (workspace_id, seq, kind, subject_id, actor_kind, actor_id, data, created_at) \
+             SELECT $1, c0, c1, c2, c3, c4, c5, $3 FROM ({}) AS r",
+            super::json_rows(2, &[Int, Text, Int, Text, Int, Text])
+        );
         let now = now_ms();
         for (ws, events) in by_workspace {
             let count = events.len() as i64;
@@ -142,26 +150,18 @@ impl EventBuffer {
             let mut rows = Vec::with_capacity(events.len());
             for (i, event) in events.into_iter().enumerate() {
                 let data = to_json(&event.data)?;
-                rows.push((first + i as i64, event, data));
+                let (kind, actor) = (event.kind, event.actor);
+                rows.push(serde_json::json!([
+                    first + i as i64,
+                    kind,
+                    event.subject_id,
+                    actor.kind.as_str(),
+                    actor.id,
+                    data
+                ]));
             }
-            // Well under both backends' limits on bound parameters (8 per row).
-            while !rows.is_empty() {
-                let chunk: Vec<_> = rows.drain(..rows.len().min(500)).collect();
-                let mut qb = QueryBuilder::<Db>::new(
-                    "INSERT INTO events (workspace_id, seq, kind, subject_id, actor_kind, actor_id, data, created_at) ",
-                );
-                qb.push_values(chunk, |mut row, (seq, event, data)| {
-                    row.push_bind(ws)
-                        .push_bind(seq)
-                        .push_bind(event.kind)
-                        .push_bind(event.subject_id)
-                        .push_bind(event.actor.kind.as_str())
-                        .push_bind(event.actor.id)
-                        .push_bind(data)
-                        .push_bind(now);
-                });
-                qb.build().execute(&mut *conn).await?;
-            }
+            // One parameter for all the rows: the statement's text, and so its prepared form, is always the same.
+            sqlx::query(&sql).bind(ws).bind(to_json(&rows)?).bind(now).execute(&mut *conn).await?;
         }
         Ok(())
     }
