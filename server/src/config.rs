@@ -430,12 +430,13 @@ impl Config {
         if dir.is_empty() { self.data_dir.join("plugins") } else { PathBuf::from(dir) }
     }
 
-    /// Where compiled plugins are cached.
+    /// Where the search index lives.
     pub fn search_dir(&self) -> PathBuf {
         let dir = self.search.dir.trim();
         if dir.is_empty() { self.data_dir.join("search") } else { PathBuf::from(dir) }
     }
 
+    /// Where compiled plugins are cached.
     pub fn plugin_cache_dir(&self) -> PathBuf {
         let dir = self.plugins.cache_dir.trim();
         if dir.is_empty() { self.data_dir.join("plugin-cache") } else { PathBuf::from(dir) }
@@ -559,6 +560,9 @@ mod tests {
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.data_dir, PathBuf::from("./data"));
         assert_eq!(c.database_url().expect("url"), DatabaseUrl::Sqlite(PathBuf::from("./data/switchboard.db")));
+        assert_eq!(c.plugin_cache_dir(), PathBuf::from("./data/plugin-cache"));
+        let c = load_with("", &[("SWITCHBOARD_PLUGINS__CACHE_DIR", "/var/cache/sb")]).expect("loads");
+        assert_eq!(c.plugin_cache_dir(), PathBuf::from("/var/cache/sb"));
     }
 
     #[test]

@@ -6,6 +6,13 @@ use std::process::{Child, Command, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
+/// `target/test-plugin-cache`: one cache of compiled plugins for every server the tests start (the same one
+/// the `tests` crate's servers use). A debug build compiles the bundled plugins with unoptimised Cranelift,
+/// minutes of CPU, so only the first server of a run should do it.
+pub fn shared_plugin_cache() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../target/test-plugin-cache").to_owned()
+}
+
 /// Runs a command in `dir` and returns its output (a test failure if it fails).
 pub fn run(dir: &Path, args: &[&str]) -> String {
     let o = Command::new(BIN).current_dir(dir).env_clear().args(args).output().expect("run switchboard");
@@ -23,6 +30,7 @@ pub fn serve(dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
         .env("SWITCHBOARD_SERVER__LISTEN", "127.0.0.1:0")
         .env("SWITCHBOARD_LOG__FORMAT", "json")
         .env("SWITCHBOARD_LOG__LEVEL", "warn,switchboard=info")
+        .env("SWITCHBOARD_PLUGINS__CACHE_DIR", shared_plugin_cache())
         .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
