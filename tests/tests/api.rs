@@ -749,3 +749,62 @@ async fn openapi_matches_routes(backend: Backend) {
     s.stop().await;
 }
 both_backends!(openapi, openapi_matches_routes);
+
+/// The probes are polled all the time and `/readyz` answers 503 until the plugins are loaded: that answer
+/// is expected, so it is not logged as a failed request (tower-http's trace layer logs 5xx at ERROR),
+/// while an ordinary request still is traced.
+#[tokio::test]
+async fn readiness_probe_while_plugins_load_is_not_logged_as_an_error() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logs = Capture::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // A current-thread runtime: the server's tasks run on this thread, under this subscriber.
+    let _default = tracing::subscriber::set_default(subscriber);
+    // While only one subscriber is registered, tracing-core decides whether a log statement is wanted with
+    // the subscriber of whichever thread reaches it first (another test's, which has none) and remembers
+    // that; with a second one registered it asks all of them, this test's included.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+
+    let db = switchboard_tests::TestDb::new(Backend::Sqlite).await;
+    let app = db.app().await; // its plugins are never loaded
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(switchboard::run(app, listener, async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        let resp = http.get(format!("{base}/readyz")).send().await.expect("readyz");
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "plugin_unavailable", "{body}");
+    }
+    let resp = http.get(format!("{base}/api/v1/contacts")).send().await.expect("contacts");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let _ = stop.send(());
+    server.await.expect("server task").expect("server ran");
+    db.cleanup().await;
+
+    let logs = String::from_utf8(logs.0.lock().expect("log buffer").clone()).expect("utf-8 logs");
+    assert!(logs.contains("/api/v1/contacts"), "ordinary requests are still traced:\n{logs}");
+    assert!(!logs.contains("/readyz"), "the probe is not traced:\n{logs}");
+    assert!(!logs.contains("ERROR"), "nothing is logged as an error:\n{logs}");
+}

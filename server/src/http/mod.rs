@@ -127,10 +127,13 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(media::public_router())
         .fallback(|| async { AppError::NotFound("route") })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(TraceLayer::new_for_http())
+        // The probes are polled every few seconds and answer 503 while the plugins load: outside the trace
+        // layer, which would log every such answer as a failed request at ERROR.
+        .merge(system::probes())
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(app.clone(), wake_readers))
         .layer(middleware::from_fn(record_metrics))
-        .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             AppError::Internal("handler panicked".into()).into_response()
         }))

@@ -20,13 +20,18 @@ use crate::service::require;
 
 pub(super) fn router(doc: utoipa::openapi::OpenApi) -> Router<Arc<App>> {
     let doc = Arc::new(doc);
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics)).route(
+    Router::new().route("/metrics", get(metrics)).route(
         "/api/v1/openapi.json",
         get(move || {
             let doc = doc.clone();
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     )
+}
+
+/// The liveness and readiness probes.
+pub(super) fn probes() -> Router<Arc<App>> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
 }
 
 pub(super) fn api_router() -> ApiRouter {
