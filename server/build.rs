@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::Digest;
+
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("the server crate lives in the repository").to_path_buf();
@@ -62,10 +64,18 @@ fn main() {
         let manifest = dir.join("plugin.toml");
         assert!(manifest.is_file(), "{} has no plugin.toml", dir.display());
         assert!(wasm.is_file(), "{} was not built", wasm.display());
+        // Hashed here, so that a start that finds the plugin compiled in its cache never reads the bytes.
+        // The binary embeds a copy in OUT_DIR, which nothing else writes: the plugins' target directory is
+        // shared with the test harness, whose builds could replace the file after it was hashed.
+        let bytes = std::fs::read(&wasm).expect("read a built plugin");
+        let sha256: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+        let embedded = out.with_file_name(format!("{name}.wasm"));
+        std::fs::write(&embedded, &bytes).expect("copy a built plugin");
         list.push_str(&format!(
-            "    Bundled {{ manifest: include_str!({:?}), wasm: include_bytes!({:?}) }},\n",
+            "    Bundled {{ manifest: include_str!({:?}), wasm: include_bytes!({:?}), sha256: {:?} }},\n",
             manifest.display().to_string(),
-            wasm.display().to_string()
+            embedded.display().to_string(),
+            sha256
         ));
     }
     list.push(']');

@@ -44,6 +44,56 @@ pub enum PluginError {
     Trap(String),
 }
 
+/// A plugin's component: its bytes and their SHA-256, which names it in the compile caches.
+///
+/// The hash is usually computed here ([`Wasm::new`]). A bundled plugin's was computed when the server was
+/// built ([`Wasm::with_sha256`]), so loading it from the cache of compiled plugins does not read its bytes,
+/// which then never become resident.
+#[derive(Debug, Clone, Copy)]
+pub struct Wasm<'a> {
+    bytes: &'a [u8],
+    sha256: [u8; 32],
+}
+
+impl<'a> Wasm<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        use sha2::Digest;
+        Self { bytes, sha256: sha2::Sha256::digest(bytes).into() }
+    }
+
+    /// Bytes whose SHA-256 is already known. It must be theirs: the caches would otherwise hand out
+    /// another component compiled under that hash.
+    pub fn with_sha256(bytes: &'a [u8], sha256: [u8; 32]) -> Self {
+        Self { bytes, sha256 }
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
+    }
+}
+
+impl<'a> From<&'a [u8]> for Wasm<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        Self::new(bytes)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Wasm<'a> {
+    fn from(bytes: &'a Vec<u8>) -> Self {
+        Self::new(bytes)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [u8; N]> for Wasm<'a> {
+    fn from(bytes: &'a [u8; N]) -> Self {
+        Self::new(bytes)
+    }
+}
+
 /// The process's one wasmtime engine and its epoch ticker.
 #[derive(Clone)]
 pub struct PluginEngine {
@@ -162,9 +212,8 @@ impl PluginEngine {
 
     /// Compiles `wasm`, or returns the component compiled earlier from the same bytes (in this process or,
     /// with a cache directory, in an earlier one).
-    fn compile(&self, id: &str, wasm: &[u8]) -> Result<Component, PluginError> {
-        use sha2::Digest;
-        let hash: [u8; 32] = sha2::Sha256::digest(wasm).into();
+    fn compile(&self, id: &str, wasm: Wasm<'_>) -> Result<Component, PluginError> {
+        let hash = wasm.sha256();
         let cached = self.compiled.lock().ok().and_then(|map| map.get(&hash).cloned());
         if let Some(component) = cached {
             return Ok(component);
@@ -177,10 +226,10 @@ impl PluginEngine {
                 component
             }
             None => {
-                let component =
-                    Component::new(&self.engine, wasm).map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
+                let component = Component::new(&self.engine, wasm.bytes())
+                    .map_err(|e| PluginError::Invalid(format!("{id}: {e}")))?;
                 let ms = started.elapsed().as_millis() as u64;
-                tracing::info!(plugin = id, bytes = wasm.len(), ms, "compiled plugin");
+                tracing::info!(plugin = id, bytes = wasm.bytes().len(), ms, "compiled plugin");
                 metrics::counter!("switchboard_plugin_compilations_total", "plugin" => id.to_owned()).increment(1);
                 if let Some(disk) = &self.disk {
                     disk.store(&hash, &component);
@@ -202,7 +251,7 @@ impl PluginEngine {
     fn instance_pre(
         &self,
         id: &str,
-        wasm: &[u8],
+        wasm: Wasm<'_>,
     ) -> Result<wasmtime::component::InstancePre<PluginState>, PluginError> {
         let component = self.compile(id, wasm)?;
         // Name the interface version before anything else can fail with a less helpful linking error.
@@ -217,8 +266,13 @@ impl PluginEngine {
 
     /// Compiles a channel plugin and checks it against the interface (imports and exports); a plugin that
     /// also exports `poller` (1.1.0) polls.
-    pub fn load_channel(&self, id: &str, wasm: &[u8], limits: Limits) -> Result<ChannelPlugin, PluginError> {
-        let instance_pre = self.instance_pre(id, wasm)?;
+    pub fn load_channel<'a>(
+        &self,
+        id: &str,
+        wasm: impl Into<Wasm<'a>>,
+        limits: Limits,
+    ) -> Result<ChannelPlugin, PluginError> {
+        let instance_pre = self.instance_pre(id, wasm.into())?;
         let exports_poller = instance_pre
             .component()
             .component_type()
@@ -241,15 +295,25 @@ impl PluginEngine {
     }
 
     /// Compiles a workflow-step plugin.
-    pub fn load_step(&self, id: &str, wasm: &[u8], limits: Limits) -> Result<StepPlugin, PluginError> {
-        let pre = StepPluginPre::new(self.instance_pre(id, wasm)?)
+    pub fn load_step<'a>(
+        &self,
+        id: &str,
+        wasm: impl Into<Wasm<'a>>,
+        limits: Limits,
+    ) -> Result<StepPlugin, PluginError> {
+        let pre = StepPluginPre::new(self.instance_pre(id, wasm.into())?)
             .map_err(|e| PluginError::Invalid(format!("{id}: not a step plugin: {e}")))?;
         Ok(Plugin { id: id.to_owned(), engine: self.clone(), pre, limits, net: self.net(Grants::default()) })
     }
 
     /// Compiles an integration plugin.
-    pub fn load_integration(&self, id: &str, wasm: &[u8], limits: Limits) -> Result<IntegrationPlugin, PluginError> {
-        let pre = IntegrationPluginPre::new(self.instance_pre(id, wasm)?)
+    pub fn load_integration<'a>(
+        &self,
+        id: &str,
+        wasm: impl Into<Wasm<'a>>,
+        limits: Limits,
+    ) -> Result<IntegrationPlugin, PluginError> {
+        let pre = IntegrationPluginPre::new(self.instance_pre(id, wasm.into())?)
             .map_err(|e| PluginError::Invalid(format!("{id}: not an integration plugin: {e}")))?;
         Ok(Plugin { id: id.to_owned(), engine: self.clone(), pre, limits, net: self.net(Grants::default()) })
     }
@@ -297,7 +361,8 @@ pub struct Inspection {
 impl PluginEngine {
     /// Loads a component as whichever world it implements and reports on it, calling `describe()` under
     /// the given limits.
-    pub async fn inspect(&self, wasm: &[u8], limits: Limits) -> Result<Inspection, PluginError> {
+    pub async fn inspect(&self, bytes: &[u8], limits: Limits) -> Result<Inspection, PluginError> {
+        let wasm = Wasm::new(bytes);
         let started = Instant::now();
         let component = self.compile("inspected", wasm)?;
         let compile_ms = started.elapsed().as_millis() as u64;
@@ -329,7 +394,7 @@ impl PluginEngine {
             }
             return Err(PluginError::Invalid("exports none of the channel, step or integration interfaces".into()));
         };
-        Ok(Inspection { world, polls, interface_versions, imports, size_bytes: wasm.len(), compile_ms, describe })
+        Ok(Inspection { world, polls, interface_versions, imports, size_bytes: bytes.len(), compile_ms, describe })
     }
 }
 

@@ -29,7 +29,7 @@ pub use bindings::poller::exports::switchboard::plugin::poller::{PollError, Poll
 pub use bindings::step::exports::switchboard::plugin::step::{StepInfo, StepResult};
 pub use egress::{EgressPolicy, Grants, is_granted, is_public};
 pub use engine::{
-    ChannelPlugin, Inspection, IntegrationPlugin, Plugin, PluginEngine, PluginError, SUPPORTED_MAJORS, StepPlugin,
+    ChannelPlugin, Inspection, IntegrationPlugin, Plugin, PluginEngine, PluginError, SUPPORTED_MAJORS, StepPlugin, Wasm,
 };
 pub use host::{CallContext, KvBackend, MemoryKv};
 pub use limits::{LimitOverrides, Limits};

@@ -192,7 +192,7 @@ impl Harness {
     fn channel_plugin(&self) -> ChannelPlugin {
         let id = self.ctx.plugin_id.clone();
         self.engine
-            .load_channel(&id, &self.wasm, self.limits)
+            .load_channel(&id, self.wasm.as_slice(), self.limits)
             .unwrap_or_else(|e| panic!("loading {id} as a channel: {e}"))
             .with_grants(self.grants.clone())
     }
@@ -200,7 +200,7 @@ impl Harness {
     fn step_plugin(&self) -> StepPlugin {
         let id = self.ctx.plugin_id.clone();
         self.engine
-            .load_step(&id, &self.wasm, self.limits)
+            .load_step(&id, self.wasm.as_slice(), self.limits)
             .unwrap_or_else(|e| panic!("loading {id} as a step: {e}"))
             .with_grants(self.grants.clone())
     }
@@ -208,7 +208,7 @@ impl Harness {
     fn integration_plugin(&self) -> IntegrationPlugin {
         let id = self.ctx.plugin_id.clone();
         self.engine
-            .load_integration(&id, &self.wasm, self.limits)
+            .load_integration(&id, self.wasm.as_slice(), self.limits)
             .unwrap_or_else(|e| panic!("loading {id} as an integration: {e}"))
             .with_grants(self.grants.clone())
     }

@@ -2,6 +2,7 @@
 //! and `plugin.toml` in the plugins directory), loaded under the admin's settings, and reloadable without
 //! a restart. A reload swaps in a new entry; calls already running hold the old one and finish on it.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -11,7 +12,7 @@ use serde::Serialize;
 use switchboard_plugin_host::manifest::{Manifest, World};
 use switchboard_plugin_host::{
     CallContext, ChannelPlugin, Grants, Info, IntegrationInfo, IntegrationPlugin, Limits, PluginEngine, StepInfo,
-    StepPlugin,
+    StepPlugin, Wasm,
 };
 
 use crate::config::{Config, PluginsConfig};
@@ -21,6 +22,8 @@ use crate::config::{Config, PluginsConfig};
 pub struct Bundled {
     pub manifest: &'static str,
     pub wasm: &'static [u8],
+    /// SHA-256 of `wasm`, computed by the build script.
+    pub sha256: [u8; 32],
 }
 
 /// The first-party plugins built from `plugins/` when the server was compiled.
@@ -125,11 +128,18 @@ impl PluginEntry {
     }
 }
 
+/// A plugin's component as found: a bundled one's bytes stay in the binary, untouched until they must be
+/// compiled.
+struct FoundWasm {
+    bytes: Cow<'static, [u8]>,
+    sha256: [u8; 32],
+}
+
 /// A plugin found on disk or in the binary, not yet loaded.
 struct Found {
     source: Source,
     manifest: Result<Manifest, String>,
-    wasm: Result<Arc<[u8]>, String>,
+    wasm: Result<FoundWasm, String>,
     /// The id to file the entry under (the manifest's, or the directory's name when the manifest is bad).
     id: String,
 }
@@ -299,7 +309,8 @@ impl PluginRegistry {
             .map(|b| {
                 let manifest = Manifest::parse(b.manifest);
                 let id = manifest.as_ref().map(|m| m.plugin.id.clone()).unwrap_or_else(|_| "bundled".into());
-                Found { source: Source::Bundled, manifest, wasm: Ok(Arc::from(b.wasm)), id }
+                let wasm = FoundWasm { bytes: Cow::Borrowed(b.wasm), sha256: b.sha256 };
+                Found { source: Source::Bundled, manifest, wasm: Ok(wasm), id }
             })
             .collect();
         let Ok(read) = std::fs::read_dir(&self.dir) else { return found };
@@ -316,7 +327,12 @@ impl PluginRegistry {
             let wasm = match &manifest {
                 Ok(m) => {
                     let file = dir.join(m.wasm_file());
-                    std::fs::read(&file).map(Arc::from).map_err(|e| format!("cannot read {}: {e}", file.display()))
+                    std::fs::read(&file)
+                        .map(|bytes| {
+                            let sha256 = Wasm::new(&bytes).sha256();
+                            FoundWasm { bytes: Cow::Owned(bytes), sha256 }
+                        })
+                        .map_err(|e| format!("cannot read {}: {e}", file.display()))
                 }
                 Err(e) => Err(e.clone()),
             };
@@ -331,11 +347,10 @@ impl PluginRegistry {
 
     /// Compiles and checks one plugin under the admin's settings; failures become a `Failed` entry.
     async fn load(&self, found: Found, settings: &PluginsConfig) -> PluginEntry {
-        use sha2::Digest;
         let admin = settings.settings_for(&found.id);
         let limits = admin.limits.apply(settings.limits);
         let (sha256, size_bytes) = match &found.wasm {
-            Ok(bytes) => (hex::encode(sha2::Sha256::digest(bytes)), bytes.len()),
+            Ok(wasm) => (hex::encode(wasm.sha256), wasm.bytes.len()),
             Err(_) => (String::new(), 0),
         };
         let trusted = found.source == Source::Bundled;
@@ -388,7 +403,7 @@ impl PluginRegistry {
     async fn instantiate(
         &self,
         manifest: &Manifest,
-        wasm: Arc<[u8]>,
+        wasm: FoundWasm,
         limits: Limits,
         grants: Grants,
     ) -> Result<LoadedPlugin, String> {
@@ -398,13 +413,14 @@ impl PluginRegistry {
         let ctx = CallContext { plugin_id: id.clone(), kv_scope: format!("describe:{id}"), ..Default::default() };
         let compiled = tokio::task::spawn_blocking(move || -> Result<Compiled, String> {
             let e = |err: switchboard_plugin_host::PluginError| err.to_string();
+            let wasm = Wasm::with_sha256(&wasm.bytes, wasm.sha256);
             Ok(match world {
                 World::Channel => {
-                    Compiled::Channel(engine.load_channel(&id, &wasm, limits).map_err(e)?.with_grants(grants))
+                    Compiled::Channel(engine.load_channel(&id, wasm, limits).map_err(e)?.with_grants(grants))
                 }
-                World::Step => Compiled::Step(engine.load_step(&id, &wasm, limits).map_err(e)?.with_grants(grants)),
+                World::Step => Compiled::Step(engine.load_step(&id, wasm, limits).map_err(e)?.with_grants(grants)),
                 World::Integration => {
-                    Compiled::Integration(engine.load_integration(&id, &wasm, limits).map_err(e)?.with_grants(grants))
+                    Compiled::Integration(engine.load_integration(&id, wasm, limits).map_err(e)?.with_grants(grants))
                 }
             })
         })
@@ -443,4 +459,20 @@ enum Compiled {
     Channel(ChannelPlugin),
     Step(StepPlugin),
     Integration(IntegrationPlugin),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loading trusts the hash the build script wrote for each bundled plugin: it must be its bytes'.
+    #[test]
+    fn every_bundled_plugin_carries_the_hash_of_its_bytes() {
+        if option_env!("SWITCHBOARD_SKIP_PLUGIN_BUILD").is_none() {
+            assert!(!bundled().is_empty(), "the build bundles the plugins in plugins/");
+        }
+        for b in bundled() {
+            assert_eq!(Wasm::new(b.wasm).sha256(), b.sha256, "{}", b.manifest.lines().next().unwrap_or_default());
+        }
+    }
 }
