@@ -4,13 +4,14 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, DatabaseUrl};
 use crate::crypto::SecretBox;
 use crate::jobs::{JobRegistry, Worker};
 use crate::plugins::{PluginEngine, PluginRegistry, StoreKv};
-use crate::service::committer::Committer;
+use crate::service::committer::{Committer, Writers};
 use crate::store::{self, Store};
 
 /// Everything a request or a job needs; shared as `Arc<App>`.
@@ -70,8 +71,8 @@ impl App {
         let plugins = Arc::new(open_plugins(&config, store.clone())?);
         let search = Arc::new(crate::search::SearchIndex::open(&config.search_dir())?);
         // SQLite has one writer; PostgreSQL commits in parallel.
-        let writers = if matches!(url, DatabaseUrl::Sqlite(_)) { 1 } else { 4 };
-        let committer = Committer::start(store.clone(), writers);
+        let writers = if matches!(url, DatabaseUrl::Sqlite(_)) { Writers::Dedicated } else { Writers::Shared(4) };
+        let committer = Committer::start(store.clone(), writers).context("cannot start the committer")?;
         let (changes, stopping) = (tokio::sync::watch::Sender::new(0), tokio::sync::watch::Sender::new(false));
         let config = Arc::new(config);
         let (channel_cache, count_cache) = Default::default();

@@ -23,6 +23,20 @@ struct Pending {
     reply: oneshot::Sender<StoreResult<IngestReport>>,
 }
 
+/// Where the committer tasks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writers {
+    /// One committer on a thread of its own. SQLite has one writer at a time, so every delivery waits for
+    /// this one task; on the server's runtime it waited behind every runnable request handler each time
+    /// one of its statements returned, which made each commit (and so each batch) about twice as long.
+    /// Only for stores whose connections belong to no runtime (SQLite's run on their own threads): a
+    /// PostgreSQL connection opened here would be driven by this thread's runtime.
+    Dedicated,
+    /// This many committer tasks on the server's runtime, each batching what it finds (PostgreSQL commits
+    /// in parallel).
+    Shared(usize),
+}
+
 /// The queue in front of the committer tasks.
 #[derive(Clone)]
 pub struct Committer {
@@ -36,16 +50,22 @@ impl std::fmt::Debug for Committer {
 }
 
 impl Committer {
-    /// Starts `writers` committer tasks on the current runtime. SQLite has one writer at a time, so one
-    /// task is right there; PostgreSQL commits in parallel, so several tasks each batch what they find.
-    /// The tasks end when the last `Committer` clone is dropped.
-    pub fn start(store: Arc<dyn Store>, writers: usize) -> Self {
+    /// Starts the committers. The tasks end when the last `Committer` clone is dropped.
+    pub fn start(store: Arc<dyn Store>, writers: Writers) -> std::io::Result<Self> {
         let (queue, rx) = mpsc::channel(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..writers.max(1) {
-            tokio::spawn(run(store.clone(), rx.clone()));
+        match writers {
+            Writers::Dedicated => {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                std::thread::Builder::new().name("committer".into()).spawn(move || runtime.block_on(run(store, rx)))?;
+            }
+            Writers::Shared(n) => {
+                for _ in 0..n.max(1) {
+                    tokio::spawn(run(store.clone(), rx.clone()));
+                }
+            }
         }
-        Self { queue }
+        Ok(Self { queue })
     }
 
     /// Ingests one delivery; returns once the transaction holding it has committed.
