@@ -27,6 +27,11 @@ pub use query::ParsedQuery;
 /// Bumped whenever the schema or the analyzers change: an index of another version is rebuilt.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Log targets of the search library whose INFO lines are its own bookkeeping: tantivy logs six lines for
+/// every commit of the index, and the index commits several times a second while messages arrive. The log
+/// filter holds them at WARN unless it names them (`telemetry::log_filter`).
+pub const QUIET_LOG_TARGETS: &[&str] = &["tantivy"];
+
 /// The index's fields.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Fields {
@@ -291,4 +296,59 @@ fn int(doc: &TantivyDocument, field: Field) -> i64 {
 
 fn text(doc: &TantivyDocument, field: Field) -> Option<String> {
     doc.get_first(field).and_then(|v| v.as_str()).map(str::to_string)
+}
+
+#[cfg(test)]
+mod log_tests {
+    use std::sync::{Arc, Mutex};
+
+    use crate::telemetry::log_filter;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What a subscriber with the filter for `text` writes of one INFO and one WARN line from tantivy and
+    /// one INFO line from the server.
+    fn logged(text: &str) -> String {
+        let logs = Capture::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(log_filter(text))
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        // A second registered dispatcher makes tracing-core ask the current thread's subscriber about
+        // each event, instead of deciding once for the callsite with whichever test's filter came first.
+        let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "tantivy::indexer::index_writer", "Preparing commit");
+            tracing::warn!(target: "tantivy::indexer::index_writer", "merge failed");
+            tracing::info!(target: "switchboard::app", "plugins loaded");
+        });
+        String::from_utf8(logs.0.lock().expect("log buffer").clone()).expect("utf-8 logs")
+    }
+
+    #[test]
+    fn search_index_bookkeeping_stays_out_of_the_info_log() {
+        let logs = logged("info");
+        assert!(logs.contains("plugins loaded"), "{logs}");
+        assert!(logs.contains("merge failed"), "tantivy's warnings still show:\n{logs}");
+        assert!(!logs.contains("Preparing commit"), "{logs}");
+    }
+
+    #[test]
+    fn a_filter_that_names_tantivy_gets_its_info_lines() {
+        let logs = logged("info,tantivy=info");
+        assert!(logs.contains("Preparing commit"), "{logs}");
+        assert!(logs.contains("plugins loaded"), "{logs}");
+    }
 }
