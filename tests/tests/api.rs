@@ -644,6 +644,28 @@ async fn error_classes(backend: Backend) {
         lone.post(format!("{}/api/v1/contacts", s.base)).bearer_auth(&s.token).json(&huge).send().await.expect("req");
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(resp.json::<Value>().await.expect("json")["error"]["code"], "payload_too_large");
+    // The raw-body routes (provider webhooks, workflow hooks) answer the same, not axum's plain text.
+    for path in ["/webhooks/1", "/hooks/workflows/1/signature"] {
+        let resp = lone.post(format!("{}{path}", s.base)).body(vec![b'x'; 3 * 1024 * 1024]).send().await.expect("req");
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert_eq!(resp.json::<Value>().await.expect("json")["error"]["code"], "payload_too_large", "{path}");
+    }
+    // An upload that is not multipart/form-data, or has no boundary.
+    for ct in ["application/octet-stream", "multipart/form-data"] {
+        let resp = s
+            .http
+            .post(format!("{}/api/v1/media", s.base))
+            .bearer_auth(&s.token)
+            .header("content-type", ct)
+            .body("file")
+            .send()
+            .await
+            .expect("req");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{ct}");
+        let body = resp.json::<Value>().await.expect("json");
+        assert_eq!(body["error"]["code"], "bad_request", "{ct}");
+        assert!(body["error"]["message"].as_str().unwrap_or("").contains("multipart/form-data"), "{body}");
+    }
     assert_error(&s.get("/api/v1/contacts/abc").await, 400, "bad_request");
     // 404: unknown id and unknown route; 405: wrong method.
     assert_error(&s.get("/api/v1/contacts/999999").await, 404, "not_found");

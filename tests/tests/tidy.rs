@@ -1,6 +1,6 @@
 //! Repository hygiene checks that keep the architecture's invariants true (docs/ARCHITECTURE.md):
-//! every Rust file says what it is for, only `http` knows axum, only `store` knows SQL, and `unsafe` appears
-//! in one reviewed place.
+//! every Rust file says what it is for, only `http` knows axum, only `store` knows SQL, request bodies are read
+//! through the API's own extractors, and `unsafe` appears in one reviewed place.
 
 use std::path::{Path, PathBuf};
 
@@ -53,6 +53,30 @@ fn only_http_knows_axum_only_store_knows_sql_only_search_knows_tantivy() {
         }
         if !rel.starts_with("search/") {
             assert!(!uses("tantivy"), "{rel} uses tantivy; only search/ may");
+        }
+    }
+}
+
+#[test]
+fn request_bodies_are_read_through_the_apis_extractors() {
+    // axum's own body extractors answer a malformed or oversized body in plain text; the ones in
+    // http/extract.rs answer in the API's JSON error shape with a stable code.
+    let http = repo_root().join("server/src/http");
+    let mut files = Vec::new();
+    rust_files(&http, &mut files);
+    let forbidden = ["body: Bytes,", "axum::body::Bytes,", "extract::Multipart", "extract::Form", "axum::Json<"];
+    for file in files.iter().filter(|f| !f.ends_with("extract.rs")) {
+        let text = std::fs::read_to_string(file).expect("read");
+        for line in code_lines(&text) {
+            let imports_body_extractor = line.starts_with("use axum::extract::")
+                && ["Multipart", "Form", "Json"]
+                    .iter()
+                    .any(|name| line.contains(&format!("{name},")) || line.contains(&format!("{name}}}")));
+            assert!(
+                !imports_body_extractor && !forbidden.iter().any(|f| line.contains(f)),
+                "{} reads a request body with axum's extractor: {line}",
+                file.display()
+            );
         }
     }
 }

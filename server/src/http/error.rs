@@ -1,7 +1,9 @@
-//! How errors become HTTP responses, including axum's own rejections (bad JSON, bad path, too large).
+//! How errors become HTTP responses, including axum's own rejections (bad JSON, path, query or multipart
+//! body, too large).
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::multipart::{MultipartError, MultipartRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -44,6 +46,31 @@ impl From<JsonRejection> for AppError {
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
             other => AppError::BadRequest(other.body_text()),
         }
+    }
+}
+
+impl From<BytesRejection> for AppError {
+    fn from(r: BytesRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return AppError::PayloadTooLarge;
+        }
+        AppError::BadRequest(r.body_text())
+    }
+}
+
+impl From<MultipartRejection> for AppError {
+    fn from(_: MultipartRejection) -> Self {
+        // The one rejection: no `multipart/form-data` content type, or one without a boundary.
+        AppError::BadRequest("expected a multipart/form-data body (Content-Type with a boundary)".into())
+    }
+}
+
+impl From<MultipartError> for AppError {
+    fn from(e: MultipartError) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return AppError::PayloadTooLarge;
+        }
+        AppError::BadRequest(format!("malformed multipart/form-data body: {}", e.body_text()))
     }
 }
 

@@ -1,9 +1,10 @@
-//! Request extractors: JSON, path and query with our error shape, and `Auth`, the caller behind a bearer
+//! Request extractors: JSON, path, query, raw body and multipart with our error shape, and `Auth`, the caller behind a bearer
 //! token or a session cookie (with its CSRF check).
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::Method;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -42,6 +43,31 @@ pub struct Path<T>(pub T);
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(AppError))]
 pub struct Query<T>(pub T);
+
+/// The request's raw body (webhooks verify signatures over the exact bytes), with our error shape: 413
+/// above the body limit instead of axum's plain-text answer.
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        Ok(Self(Bytes::from_request(req, state).await?))
+    }
+}
+
+/// `axum::extract::Multipart` with our error shape (400 naming what a multipart upload needs).
+#[derive(Debug)]
+pub struct Multipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for Multipart {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        Ok(Self(axum::extract::Multipart::from_request(req, state).await?))
+    }
+}
 
 /// The authenticated caller. The token or session decides the workspace.
 #[derive(Debug, Clone, Copy)]

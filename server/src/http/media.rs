@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa_axum::routes;
 
 use super::ApiRouter;
-use super::extract::{Auth, Json, Path, Query};
+use super::extract::{Auth, Json, Multipart, Path, Query};
 use crate::app::App;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::model::MediaFile;
@@ -53,17 +53,17 @@ fn file_response(content_type: &str, filename: Option<&str>, bytes: Vec<u8>) -> 
 async fn upload_media(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
-    mut form: Multipart,
+    Multipart(mut form): Multipart,
 ) -> AppResult<(StatusCode, Json<MediaFile>)> {
     let max = app.config.media.max_bytes;
-    while let Some(mut field) = form.next_field().await.map_err(|e| AppError::BadRequest(e.to_string()))? {
+    while let Some(mut field) = form.next_field().await? {
         if field.name() != Some("file") {
             continue;
         }
         let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
         let filename = field.file_name().map(str::to_owned);
         let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(|e| AppError::BadRequest(e.to_string()))? {
+        while let Some(chunk) = field.chunk().await? {
             if bytes.len() + chunk.len() > max {
                 return Err(AppError::PayloadTooLarge);
             }

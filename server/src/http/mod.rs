@@ -160,7 +160,6 @@ pub async fn serve(
         .await
 }
 
-/// Counts requests and their durations per route template and status.
 /// A successful state-changing API call has appended to the event log: live readers (the realtime
 /// stream) look now instead of at their next poll. One rule here instead of a call in every handler.
 async fn wake_readers(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
@@ -172,6 +171,7 @@ async fn wake_readers(State(app): State<Arc<App>>, req: Request, next: Next) -> 
     response
 }
 
+/// Counts requests and their durations per route template and status.
 async fn record_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::extract::Path;
+use super::extract::{Path, RawBody};
 use crate::app::App;
 use crate::error::AppResult;
 use crate::model::Id;
@@ -65,7 +65,7 @@ async fn deliver(
     uri: Uri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> AppResult<Response> {
     let req = request(method, &uri, query, &headers, body);
     let (response, report) = inbound::deliver(&app, channel_id, req).await?;

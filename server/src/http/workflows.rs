@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::routes;
 
-use super::extract::{Auth, Json, Path, Query};
+use super::extract::{Auth, Json, Path, Query, RawBody};
 use super::{ApiRouter, PageQuery};
 use crate::app::App;
 use crate::error::{AppResult, ErrorBody};
@@ -22,7 +22,7 @@ pub(super) fn public_router() -> axum::Router<Arc<App>> {
 async fn hook(
     State(app): State<Arc<App>>,
     axum::extract::Path((id, signature)): axum::extract::Path<(String, String)>,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
     let Ok(id) = id.parse::<Id>() else {
         return Err(crate::error::AppError::NotFound("workflow"));
