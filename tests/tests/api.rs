@@ -675,9 +675,20 @@ async fn error_classes(backend: Backend) {
         405,
         "method_not_allowed",
     );
-    // 409: conflict.
+    // 422 naming a required field or parameter that was not sent, at the top level and nested.
     let (_, c) = s.post("/api/v1/contacts", json!({"first_name": "Ana"})).await;
-    s.post("/api/v1/conversations", json!({"contact_id": id(&c)})).await;
+    let missing = s.post("/api/v1/conversations", json!({})).await;
+    assert_error(&missing, 422, "validation_failed");
+    assert_eq!(missing.1["error"]["field"], "contact_id", "{}", missing.1);
+    let missing = s.get("/api/v1/search").await;
+    assert_error(&missing, 422, "validation_failed");
+    assert_eq!(missing.1["error"]["field"], "q", "{}", missing.1);
+    let (_, conversation) = s.post("/api/v1/conversations", json!({"contact_id": id(&c)})).await;
+    let missing =
+        s.post(&format!("/api/v1/conversations/{}/messages", id(&conversation)), json!({"content": {}})).await;
+    assert_error(&missing, 422, "validation_failed");
+    assert_eq!(missing.1["error"]["field"], "content.type", "{}", missing.1);
+    // 409: conflict.
     assert_error(
         &s.post("/api/v1/conversations", json!({"contact_id": id(&c)})).await,
         409,

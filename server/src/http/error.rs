@@ -34,8 +34,14 @@ impl From<JsonRejection> for AppError {
                 // axum reports `Failed to deserialize …: <path>: <serde message>`; keep the path as the field.
                 let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text());
                 match detail.split_once(": ") {
-                    Some((path, message)) if !path.contains(' ') => AppError::validation(path, message),
-                    _ => AppError::validation("body", detail),
+                    Some((path, message)) if !path.contains(' ') => match missing_field(message) {
+                        Some(name) => required(&format!("{path}.{name}")),
+                        None => AppError::validation(path, message),
+                    },
+                    _ => match missing_field(&detail) {
+                        Some(name) => required(name),
+                        None => AppError::validation("body", detail),
+                    },
                 }
             }
             JsonRejection::JsonSyntaxError(e) => AppError::BadRequest(format!(
@@ -86,7 +92,20 @@ impl From<QueryRejection> for AppError {
         let detail = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
         match detail.split_once(": ") {
             Some((param, message)) if !param.contains(' ') => AppError::validation(param, message),
-            _ => AppError::BadRequest(format!("invalid query string: {detail}")),
+            _ => match missing_field(detail) {
+                Some(name) => required(name),
+                None => AppError::BadRequest(format!("invalid query string: {detail}")),
+            },
         }
     }
+}
+
+/// The name in serde's "missing field `name`" (followed, from JSON, by the line and column).
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split_once('`').map(|(name, _)| name)
+}
+
+/// A required field or parameter that was not sent, named as the caller wrote its path.
+fn required(field: &str) -> AppError {
+    AppError::validation(field, "is required")
 }
