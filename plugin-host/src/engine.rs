@@ -601,6 +601,11 @@ impl<P: WorldPre> Plugin<P> {
         &self.id
     }
 
+    /// The limits every call of this plugin runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Grants outbound hosts (the manifest's declaration intersected with the admin's grant).
     pub fn with_grants(mut self, grants: Grants) -> Self {
         self.net = self.engine.net(grants);

@@ -644,12 +644,16 @@ async fn error_classes(backend: Backend) {
         lone.post(format!("{}/api/v1/contacts", s.base)).bearer_auth(&s.token).json(&huge).send().await.expect("req");
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(resp.json::<Value>().await.expect("json")["error"]["code"], "payload_too_large");
-    // The raw-body routes (provider webhooks, workflow hooks) answer the same, not axum's plain text.
-    for path in ["/webhooks/1", "/hooks/workflows/1/signature"] {
-        let resp = lone.post(format!("{}{path}", s.base)).body(vec![b'x'; 3 * 1024 * 1024]).send().await.expect("req");
-        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
-        assert_eq!(resp.json::<Value>().await.expect("json")["error"]["code"], "payload_too_large", "{path}");
-    }
+    // A raw-body route (workflow hooks) answers the same, not axum's plain text (provider webhooks, whose
+    // limit is their plugin's, are checked in channels.rs).
+    let resp = lone
+        .post(format!("{}/hooks/workflows/1/signature", s.base))
+        .body(vec![b'x'; 3 * 1024 * 1024])
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(resp.json::<Value>().await.expect("json")["error"]["code"], "payload_too_large");
     // An upload that is not multipart/form-data, or has no boundary.
     for ct in ["application/octet-stream", "multipart/form-data"] {
         let resp = s

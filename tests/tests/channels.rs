@@ -125,7 +125,26 @@ async fn custom_channel(backend: Backend) {
         (json!("John"), json!("Doe")),
         "{contact}"
     );
+    // A delivery may be as large as the plugin takes as input, above the API's body limit (the same delivery,
+    // padded with whitespace: still one message); above the plugin's input limit it is refused, in JSON.
+    let (api_limit, input_limit) = (s.app.config.server.max_body_bytes, s.app.config.plugins.limits.input_bytes);
+    assert!(api_limit + 1024 * 1024 < input_limit, "the test needs room between {api_limit} and {input_limit}");
+    let padded = format!("{inbound}{}", " ".repeat(api_limit + 1024 * 1024));
+    let (status, body) = post_webhook(&s, ch, &auth, &padded).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let lone = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+    let resp = lone
+        .post(format!("{}/webhooks/{ch}", s.base))
+        .bearer_auth("tok-123")
+        .header("content-type", "application/json")
+        .body(format!("{inbound}{}", " ".repeat(input_limit)))
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(resp.json::<Value>().await.expect("json")["error"]["code"], "payload_too_large");
     let (conv_id, messages) = conversation(&s).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
     assert_eq!(messages[0]["content"], json!({"type": "text", "text": "Hello World"}));
     assert_eq!(messages[0]["provider_message_id"], "xcvzzxcxczxczxc");
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::Method;
 use axum::http::request::Parts;
@@ -54,6 +54,17 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
         Ok(Self(Bytes::from_request(req, state).await?))
+    }
+}
+
+/// Reads a request body of at most `limit` bytes, for a route whose limit depends on the request (a
+/// provider's delivery may be as large as its channel's plugin takes as input); 413 above it.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, AppError> {
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(AppError::PayloadTooLarge),
+        Err(e) => Err(AppError::BadRequest(format!("could not read the request body: {e}"))),
     }
 }
 

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::extract::{Path, RawBody};
+use super::extract::{Path, read_body};
 use crate::app::App;
 use crate::error::AppResult;
 use crate::model::Id;
@@ -65,10 +65,14 @@ async fn deliver(
     uri: Uri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: Body,
 ) -> AppResult<Response> {
+    let call = inbound::channel_call(&app, channel_id).await?;
+    // A delivery may be as large as the channel's plugin takes as input (`input_bytes`), which can be above
+    // the API's body limit: e-mail with attachments, posted by an inbound-parse service.
+    let body = read_body(body, call.plugin.limits().input_bytes).await?;
     let req = request(method, &uri, query, &headers, body);
-    let (response, report) = inbound::deliver(&app, channel_id, req).await?;
+    let (response, report) = inbound::deliver(&app, call, req).await?;
     tracing::debug!(channel = channel_id, ?report, "webhook delivery committed");
     Ok(answer(response))
 }

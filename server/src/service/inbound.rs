@@ -124,9 +124,10 @@ pub async fn verify(app: &App, channel_id: Id, request: WebhookRequest) -> AppRe
     }
 }
 
-/// A delivery (`POST /webhooks/{id}`): verified and parsed by the plugin, committed, then answered.
-pub async fn deliver(app: &App, channel_id: Id, request: WebhookRequest) -> AppResult<(HttpResponse, IngestReport)> {
-    let call = channel_call(app, channel_id).await?;
+/// A delivery (`POST /webhooks/{id}`) to the channel of `call` (from [`channel_call`]): verified and parsed by
+/// the plugin, committed, then answered.
+pub async fn deliver(app: &App, call: ChannelCall, request: WebhookRequest) -> AppResult<(HttpResponse, IngestReport)> {
+    let channel_id = call.channel.id;
     let result = call
         .plugin
         .handle_webhook(call.ctx, to_plugin(request))
