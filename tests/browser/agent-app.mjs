@@ -67,8 +67,19 @@ async function main() {
     await outgoing.waitFor({ timeout: STEP_TIMEOUT_MS });
   });
   say('REPLIED');
+  // The agent starts the next reply while the receipts arrive: each reloads the conversation, and the
+  // composer keeps both the text and the focus, so typing goes on where it was.
+  const textarea = page.locator('form.composer textarea');
+  await textarea.focus();
+  await page.keyboard.type('draft ');
   await command(/^EXPECT_READ$/);
   await step('the tick turns to read', () => outgoing.locator('.tick.read').waitFor({ timeout: LIVE_TIMEOUT_MS }));
+  await step('typing goes on through live reloads', async () => {
+    await page.keyboard.type('kept');
+    const value = await textarea.inputValue();
+    if (value !== 'draft kept') throw new Error(`the composer holds ${JSON.stringify(value)} after the live reloads`);
+    await textarea.fill('');
+  });
   await shot('read');
   say('READ');
 

@@ -133,11 +133,20 @@ export class ConversationPane {
       this.formKey = key;
       if (this.textarea) this.textarea.value = draft;
     } else {
+      // A closed window keeps its note; an open one counts down.
       const note = composer.querySelector('.window');
-      if (note && d.window && d.window.seconds_left !== null) note.textContent = t('window.left', { time: duration(d.window.seconds_left) });
+      if (note && d.window && d.window.open && d.window.seconds_left !== null) note.textContent = t('window.left', { time: duration(d.window.seconds_left) });
     }
+    // The composer and the contact panel are kept across live reloads, but moving them into the new pane
+    // takes the focus away: give it back, with the caret where it was, so typing goes on undisturbed.
+    const focused = this.el.contains(document.activeElement) ? document.activeElement : null;
+    const caret = focused && typeof focused.selectionStart === 'number' ? [focused.selectionStart, focused.selectionEnd] : null;
     this.main = h('div', { class: 'pane-main' }, this.header(d), this.timelineEl, this.typingEl, composer);
     fill(this.el, this.main, this.contactEl);
+    if (focused && focused.isConnected && document.activeElement !== focused) {
+      focused.focus({ preventScroll: true });
+      if (caret) focused.setSelectionRange(caret[0], caret[1]);
+    }
     this.renderTimeline();
   }
 
