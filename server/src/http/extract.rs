@@ -1,5 +1,5 @@
-//! Request extractors: JSON, path, query, raw body and multipart with our error shape, and `Auth`, the caller behind a bearer
-//! token or a session cookie (with its CSRF check).
+//! Request extractors: JSON, path, query, raw body and multipart with our error shape, and `Auth`, the
+//! caller behind a bearer token or a session cookie (with its CSRF check).
 
 use std::sync::Arc;
 
@@ -44,8 +44,8 @@ pub struct Path<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(AppError))]
 pub struct Query<T>(pub T);
 
-/// The request's raw body (webhooks verify signatures over the exact bytes), with our error shape: 413
-/// above the body limit instead of axum's plain-text answer.
+/// The request's raw body under the API's body limit (a workflow hook parses it itself), with our error
+/// shape: 413 above the limit instead of axum's plain-text answer.
 #[derive(Debug)]
 pub struct RawBody(pub Bytes);
 
