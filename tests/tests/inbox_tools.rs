@@ -328,6 +328,17 @@ async fn seeded_workspace(backend: Backend) {
     }
     assert_eq!(stored, report.messages, "every message the report counts is stored");
     assert!(texts.contains("طلب") && texts.contains("order"), "English and Arabic texts");
+    // The seeded channels are channels like any other: they can be changed through the API (which opens
+    // their sealed secrets).
+    let (_, channels) = s.get("/api/v1/channels").await;
+    let channels = channels["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(channels.len(), 2);
+    for channel in &channels {
+        let path = format!("/api/v1/channels/{}", channel["id"]);
+        let name = format!("Renamed {}", channel["id"]);
+        let (status, changed) = s.patch(&path, json!({"name": name})).await;
+        assert_eq!((status, changed["name"].clone()), (StatusCode::OK, json!(name)), "{changed}");
+    }
     let again = seed(&s.app, s.workspace_id, &SeedPlan { conversations: 5, messages: 5, seed: 7 }, |_| {}).await;
     assert_eq!(again.expect("seeding again adds").conversations, 5);
     s.stop().await;

@@ -106,7 +106,7 @@ pub async fn seed(app: &App, ws: Id, plan: &SeedPlan, progress: impl Fn(u64)) ->
             plugin_id: plugin.into(),
             config: serde_json::json!({}),
             secret_names: vec![],
-            secrets_sealed: String::new(),
+            secrets_sealed: app.secrets.seal(b"{}").map_err(AppError::internal)?,
             // Nothing is ever sent to a provider from seeded data.
             enabled: false,
         };
