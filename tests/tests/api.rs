@@ -783,6 +783,33 @@ async fn openapi_matches_routes(backend: Backend) {
         }
     }
     assert!(operations >= 50, "{operations} operations");
+
+    // Every list's `limit` documents its bounds, and the server keeps exactly those: a client generated
+    // from the document never sends a page size the server refuses.
+    let mut lists = 0;
+    for (path, item) in paths {
+        let Some(params) = item.pointer("/get/parameters").and_then(Value::as_array) else { continue };
+        let Some(limit) = params.iter().find(|p| p["name"] == "limit") else { continue };
+        if path.contains('{') {
+            continue;
+        }
+        let (min, max) = (&limit["schema"]["minimum"], &limit["schema"]["maximum"]);
+        assert_eq!(min, &json!(1), "{path}: limit's minimum");
+        let max = max.as_u64().unwrap_or_else(|| panic!("{path}: limit has no maximum"));
+        // The one other required parameter of a list is the search's text.
+        let query = if path == "/api/v1/search" { "q=ana&" } else { "" };
+        for (limit, ok) in [(1, true), (max, true), (0, false), (max + 1, false)] {
+            let got = s.get(&format!("{path}?{query}limit={limit}")).await;
+            if ok {
+                assert_eq!(got.0, StatusCode::OK, "{path} limit={limit}: {}", got.1);
+            } else {
+                assert_error(&got, 422, "validation_failed");
+                assert_eq!(got.1["error"]["field"], "limit", "{path} limit={limit}");
+            }
+        }
+        lists += 1;
+    }
+    assert!(lists >= 15, "{lists} lists with a limit");
     s.stop().await;
 }
 both_backends!(openapi, openapi_matches_routes);

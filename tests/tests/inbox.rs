@@ -370,6 +370,23 @@ async fn custom_inboxes(backend: Backend) {
         assert_error(&got, 422, "validation_failed");
         assert_eq!(got.1["error"]["field"], field, "{body}");
     }
+    // A part that is no filter at all says where it is and what a filter may be.
+    for (filter, says) in [
+        (json!({"or": [{}]}), "at or[0]: `field` is required; expected {\"and\": [filters]}"),
+        (
+            json!({"and": [{"or": [7]}]}),
+            "at and[0].or[0]: expected {\"and\": [filters]}, {\"or\": [filters]} or a condition",
+        ),
+        (json!({"and": "vip"}), "`and` must be a list of filters"),
+        (json!({"field": "tag", "op": "has_any", "value": ["v"], "and": []}), "unknown field `and`"),
+        (json!("vip"), "expected {\"and\": [filters]}"),
+    ] {
+        let got = s.post("/api/v1/inboxes", json!({"name": "x", "filter": filter})).await;
+        assert_error(&got, 422, "validation_failed");
+        assert_eq!(got.1["error"]["field"], "filter", "{filter}");
+        let message = got.1["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{filter}: {message}");
+    }
     assert_eq!(s.delete(&format!("/api/v1/inboxes/{private}")).await.0, StatusCode::NO_CONTENT);
     assert_error(&s.get(&format!("/api/v1/inboxes/{private}")).await, 404, "not_found");
     s.stop().await;

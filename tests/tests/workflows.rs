@@ -57,6 +57,16 @@ async fn definitions(backend: Backend) {
         s.put(&format!("/api/v1/workflows/{wf}"), Some(json!({"name": "Welcome", "definition": typo}))).await;
     assert_eq!(view["problems"][0]["step_id"], "a");
     assert!(view["problems"][0]["message"].as_str().unwrap_or_default().contains("txt"), "{view}");
+    // A missing field is named by its path, as in any request.
+    for (definition, field) in [
+        (json!({"steps": []}), "trigger"),
+        (json!({"trigger": {"type": "manual"}, "steps": [{"id": "a", "text": "hi"}]}), "steps[0].type"),
+    ] {
+        let (_, view) =
+            s.put(&format!("/api/v1/workflows/{wf}"), Some(json!({"name": "Welcome", "definition": definition}))).await;
+        assert_eq!(view["problems"][0]["field"], field, "{view}");
+        assert_eq!(view["problems"][0]["message"], "is required", "{view}");
+    }
     // Not a definition at all, or no name: refused outright.
     let bad = s.post("/api/v1/workflows", json!({"name": "x", "definition": [1]})).await;
     assert_error(&bad, 422, "validation_failed");

@@ -119,12 +119,16 @@ async fn setup_state(State(app): State<Arc<App>>) -> AppResult<Json<SetupState>>
 struct SetupRequest {
     /// Defaults to the workspace's name.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     organisation: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     workspace: String,
+    #[schema(format = Email)]
     email: String,
     #[serde(default)]
     name: Option<String>,
     /// At least 8 characters.
+    #[schema(min_length = 8)]
     password: String,
 }
 
@@ -188,6 +192,7 @@ async fn set_availability(
 #[serde(deny_unknown_fields)]
 struct LanguageInput {
     /// `en` or `ar`; `null` lets each browser choose.
+    #[schema(pattern = "^(en|ar)$")]
     language: Option<String>,
 }
 

@@ -36,6 +36,7 @@ struct ContactQuery {
     tag: Option<String>,
     cursor: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -92,6 +93,7 @@ async fn delete_contact(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): 
 #[serde(deny_unknown_fields)]
 struct TagsInput {
     /// Tag names; tags the workspace does not have yet are created.
+    #[schema(min_items = 1)]
     tags: Vec<String>,
 }
 

@@ -61,6 +61,7 @@ struct ConversationQuery {
     unassigned: bool,
     cursor: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// `summary`: each conversation also carries its contact's name and phone and its latest message (what an
     /// inbox row shows), read in one more query for the page.
@@ -288,6 +289,7 @@ async fn unpin(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): Path<Id>)
 #[into_params(parameter_in = Query)]
 struct ExportQuery {
     /// `json` (everything), `csv` (one row per timeline entry) or `text` (a readable transcript).
+    #[param(pattern = "^(json|csv|text)$")]
     format: Option<String>,
 }
 

@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
+use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use super::ApiRouter;
@@ -47,8 +48,18 @@ fn file_response(content_type: &str, filename: Option<&str>, bytes: Vec<u8>) -> 
         .into_response()
 }
 
+/// The upload form of `POST /api/v1/media`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes the form for the OpenAPI document; the handler reads it field by field.
+struct MediaUpload {
+    /// The file, with its name and content type in the part's headers; at most `media.max_bytes`.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 /// Uploads one file (form field `file`); send it with a media message using the returned `url`.
-#[utoipa::path(post, path = "/api/v1/media", tag = "media", request_body(content_type = "multipart/form-data"),
+#[utoipa::path(post, path = "/api/v1/media", tag = "media",
+    request_body(content = MediaUpload, content_type = "multipart/form-data"),
     responses((status = 201, body = MediaFile), (status = "4XX", body = ErrorBody)))]
 async fn upload_media(
     State(app): State<Arc<App>>,

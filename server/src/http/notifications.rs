@@ -26,6 +26,7 @@ struct NotificationQuery {
     unread: bool,
     cursor: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 

@@ -24,6 +24,7 @@ pub(super) fn router() -> ApiRouter {
 struct SearchQuery {
     /// What was typed: words (the last may be unfinished), or a phone number or any 4 or more of its
     /// digits, with or without `+`, spaces and dashes. Arabic spelling variants match each other.
+    #[param(min_length = 1)]
     q: String,
     /// `all` (default), `contacts` or `messages`.
     #[serde(default)]
@@ -34,6 +35,7 @@ struct SearchQuery {
     #[param(inline)]
     sort: SearchSort,
     /// Message hits, 1–50, default 20 (contact hits: at most 10).
+    #[param(minimum = 1, maximum = 50)]
     limit: Option<u32>,
 }
 

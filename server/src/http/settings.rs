@@ -178,6 +178,7 @@ struct SnippetSearch {
     #[serde(default)]
     q: String,
     /// 1–50, default 10.
+    #[param(minimum = 1, maximum = 50)]
     limit: Option<u32>,
 }
 

@@ -77,6 +77,7 @@ struct EventsQuery {
     #[serde(default)]
     after: i64,
     /// At most this many events (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 

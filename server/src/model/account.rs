@@ -100,12 +100,15 @@ impl AgentAccess {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceUpdate {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
+    /// An IANA time zone such as `Asia/Dubai`.
+    #[schema(min_length = 1)]
     pub timezone: Option<String>,
     pub closing_note_mode: Option<ClosingNoteMode>,
     /// 30 to 20,160 (14 days); `null` turns auto-close off.
     #[serde(default, deserialize_with = "super::double_option")]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<u32>, minimum = 30, maximum = 20160)]
     pub auto_close_minutes: Option<Option<u32>>,
     pub agent_access: Option<AgentAccess>,
 }
@@ -196,6 +199,7 @@ pub struct NewUser {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     pub role: Option<Role>,
 }

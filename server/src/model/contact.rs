@@ -77,6 +77,7 @@ pub struct ContactFields {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct ChannelIdentity {
     pub channel_id: Id,
+    #[schema(min_length = 1, max_length = 256)]
     pub external_id: String,
 }
 
@@ -136,7 +137,9 @@ pub struct FieldDefinition {
     #[serde(default)]
     pub id: Id,
     /// Stable key used in the API and in workflow variables (`$contact.<key>`): lower-case letters, digits, `_`.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub key: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub label: String,
     pub field_type: FieldType,
     /// The allowed values of a `list` field.

@@ -39,7 +39,7 @@ impl Sharing {
 }
 
 /// A saved filter: `{"and": [...]}`, `{"or": [...]}` or one condition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum InboxFilter {
     And {
@@ -51,6 +51,50 @@ pub enum InboxFilter {
         or: Vec<InboxFilter>,
     },
     Condition(Condition),
+}
+
+/// What a filter may be, for the message when a part of one is none of them.
+const FILTER_SHAPE: &str =
+    r#"expected {"and": [filters]}, {"or": [filters]} or a condition {"field": …, "op": …, "value": …}"#;
+
+// By hand rather than serde's untagged enum, whose only message is "data did not match any variant":
+// a mistake names the part of the filter it is in and what that part may be.
+impl<'de> Deserialize<'de> for InboxFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Self::from_json(value, "").map_err(serde::de::Error::custom)
+    }
+}
+
+impl InboxFilter {
+    /// The filter in `value`, found at `at` (`or[0].and[1]`, empty for the root) within the whole filter.
+    fn from_json(value: serde_json::Value, at: &str) -> Result<Self, String> {
+        let here = |message: String| if at.is_empty() { message } else { format!("at {at}: {message}") };
+        let serde_json::Value::Object(mut map) = value else { return Err(here(FILTER_SHAPE.to_owned())) };
+        let group = if map.len() == 1 { ["and", "or"].into_iter().find(|k| map.contains_key(*k)) } else { None };
+        let Some(key) = group else {
+            return serde_json::from_value::<Condition>(serde_json::Value::Object(map)).map(Self::Condition).map_err(
+                |e| {
+                    let e = e.to_string();
+                    let why = match e.strip_prefix("missing field `").and_then(|r| r.split_once('`')) {
+                        Some((name, _)) => format!("`{name}` is required"),
+                        None => e,
+                    };
+                    here(format!("{why}; {FILTER_SHAPE}"))
+                },
+            );
+        };
+        let Some(serde_json::Value::Array(items)) = map.remove(key) else {
+            return Err(here(format!("`{key}` must be a list of filters")));
+        };
+        let prefix = if at.is_empty() { String::new() } else { format!("{at}.") };
+        let items = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| Self::from_json(item, &format!("{prefix}{key}[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(if key == "and" { Self::And { and: items } } else { Self::Or { or: items } })
+    }
 }
 
 /// One condition of a custom inbox.

@@ -50,9 +50,12 @@ pub async fn init(app: &App, req: InitRequest) -> AppResult<(Organisation, Works
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(format = Email)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// At least 8 characters.
+    #[schema(min_length = 8)]
     pub password: String,
     pub role: Role,
 }
@@ -95,6 +98,7 @@ pub async fn remove_user(app: &App, who: &Principal, id: Id) -> AppResult<()> {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// The user the token acts as; defaults to the caller. Only managers may create tokens for others.
     #[serde(default)]

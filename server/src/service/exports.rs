@@ -25,6 +25,7 @@ const MAX_DAYS: i64 = 366;
 pub struct ExportRequest {
     /// `json` (default) or `csv`.
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^(json|csv)$")]
     pub format: Option<String>,
     /// Conversations opened at or after this time…
     pub from: DateTime<Utc>,

@@ -19,6 +19,7 @@ const MAX_CONDITIONS: usize = 30;
 #[serde(deny_unknown_fields)]
 pub struct InboxInput {
     /// At most 60 characters.
+    #[schema(min_length = 1, max_length = 60)]
     pub name: String,
     #[serde(default)]
     pub sharing: Sharing,

@@ -15,6 +15,8 @@ use crate::model::*;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameInput {
+    /// 1 to 100 characters (a tag's: 1 to 50).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 
@@ -31,6 +33,7 @@ pub async fn create_team(app: &App, who: &Principal, req: NameInput) -> AppResul
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamUpdate {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     /// `off`, `round_robin` or `least_open`: how conversations opening for the team without an assignee get one.
     pub auto_assign: Option<AutoAssign>,
@@ -38,7 +41,7 @@ pub struct TeamUpdate {
     pub only_online: Option<bool>,
     /// Auto-assign only to members with fewer open conversations than this (1–1000); `null` removes the cap.
     #[serde(default, deserialize_with = "super::double_option")]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub max_open_per_user: Option<Option<u32>>,
 }
 
@@ -97,8 +100,10 @@ pub async fn delete_closing_category(app: &App, who: &Principal, id: Id) -> AppR
 #[serde(deny_unknown_fields)]
 pub struct SnippetInput {
     /// Typed after `/` in the composer: letters, digits, `-` and `_`.
+    #[schema(min_length = 1, max_length = 32)]
     pub shortcut: String,
     /// At most 2000 characters.
+    #[schema(min_length = 1, max_length = 2000)]
     pub body: String,
 }
 
@@ -145,8 +150,10 @@ pub async fn delete_snippet(app: &App, who: &Principal, id: Id) -> AppResult<()>
 pub struct TemplateInput {
     pub channel_id: Option<Id>,
     /// Lower-case letters, digits and `_`, as WhatsApp requires.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub name: String,
     /// e.g. `en_US`, `ar`.
+    #[schema(min_length = 1, max_length = 16)]
     pub language: String,
     pub category: TemplateCategory,
     /// Components in WhatsApp's shape: `{"type":"HEADER"|"BODY"|"FOOTER"|"BUTTONS", …}`; exactly one BODY.
@@ -212,8 +219,10 @@ pub async fn delete_template(app: &App, who: &Principal, id: Id) -> AppResult<()
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelInput {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// The channel plugin, e.g. `whatsapp-cloud`, `telegram`.
+    #[schema(min_length = 1, max_length = 64)]
     pub plugin_id: String,
     /// Non-secret settings of the plugin.
     #[serde(default = "empty_object")]
@@ -261,6 +270,7 @@ pub async fn list_channels(app: &App, who: &Principal, page: &PageRequest) -> Ap
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelUpdate {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub config: Option<serde_json::Value>,

@@ -33,6 +33,7 @@ const MAX_DEFINITION_BYTES: usize = 256 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct WorkflowInput {
     /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// The trigger and the steps (see docs/workflows.md). Drafts are kept even with problems; publishing
     /// needs none.

@@ -77,10 +77,17 @@ pub fn check(value: &serde_json::Value) -> Checked {
         Ok(d) => d,
         Err(e) => {
             let path = e.path().to_string();
-            // Relative to the definition, as every other problem's field; "definition" for its root.
-            let field = if path == "." { "definition".to_owned() } else { path };
             let step_id = step_at(value, e.path());
-            out.problems.push(Problem { field, step_id, message: e.into_inner().to_string() });
+            let message = e.into_inner().to_string();
+            // Relative to the definition, as every other problem's field; "definition" for its root. A
+            // missing field is named itself, as the API names a missing field of a request.
+            let (field, message) = match message.strip_prefix("missing field `").and_then(|r| r.split_once('`')) {
+                Some((name, _)) if path == "." => (name.to_owned(), "is required".to_owned()),
+                Some((name, _)) => (format!("{path}.{name}"), "is required".to_owned()),
+                None if path == "." => ("definition".to_owned(), message),
+                None => (path, message),
+            };
+            out.problems.push(Problem { field, step_id, message });
             return out;
         }
     };
