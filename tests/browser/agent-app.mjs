@@ -348,6 +348,16 @@ async function main() {
     await shot('shortcuts');
     await page.locator('dialog.shortcuts button').click();
     await page.setViewportSize({ width: 390, height: 844 });
+    // Nothing of the open conversation lies off the narrow screen (the page never scrolls sideways), and
+    // its menu opens on the screen.
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    await page.waitForFunction(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth, null, { timeout: STEP_TIMEOUT_MS })
+      .catch(async () => { throw new Error(`the conversation is ${await overflow()} px wider than a phone's screen`); });
+    await page.locator('.pane-head .actions .menu summary').click();
+    const menu = await page.locator('.pane-head .actions .menu-list').boundingBox();
+    if (!menu || menu.x < 0 || menu.x + menu.width > 390) throw new Error(`the conversation's menu opens off the screen: ${JSON.stringify(menu)}`);
+    await page.locator('.pane-head .actions .menu summary').click();
+    await shot('phone-conversation');
     await page.locator('.pane-head .back').click();
     await page.locator('.list-pane').waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
     await shot('phone-list');

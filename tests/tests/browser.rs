@@ -211,6 +211,10 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     let ch = channel["id"].as_i64().expect("id");
     let (_, team) = s.post("/api/v1/teams", json!({"name": "Billing"})).await;
     let team = team["id"].as_i64().expect("team id");
+    // A team with a long name, as real ones have: the assignee list is as wide as its longest entry, and
+    // the conversation's actions must still fit a phone's screen.
+    let (status, _) = s.post("/api/v1/teams", json!({"name": "Customer Success and Renewals (EMEA weekends)"})).await;
+    assert_eq!(status, StatusCode::CREATED);
     let agent = json!({"email": "adam@acme.test", "name": "Adam Agent", "password": "adam-password", "role": "agent"});
     let (status, agent) = s.post("/api/v1/users", agent).await;
     assert_eq!(status, StatusCode::CREATED, "{agent}");

@@ -175,3 +175,47 @@ fn the_channel_table_gives_each_plugins_size_as_it_is() {
         .collect();
     assert!(wrong.is_empty(), "update the sizes in docs/channels/README.md: {wrong:?}");
 }
+
+/// The strings of one language in the web app's `i18n.js`: key and text, as the file writes them (one
+/// `'key': 'text',` per line).
+fn app_strings(source: &str, language: &str) -> Vec<(String, String)> {
+    let start = source.find(&format!("const {language} = {{")).unwrap_or_else(|| panic!("no `const {language}`"));
+    let block = &source[start..];
+    let block = &block[..block.find("\n};").expect("the block ends")];
+    block
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix('\'')?;
+            let (key, text) = rest.split_once("': ")?;
+            Some((key.to_owned(), text.trim_end_matches(',').to_owned()))
+        })
+        .collect()
+}
+
+/// The `{name}` placeholders of a string, sorted.
+fn placeholders(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = text
+        .split('{')
+        .skip(1)
+        .filter_map(|s| s.split_once('}').map(|(name, _)| name))
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .map(str::to_owned)
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn every_string_of_the_web_app_is_in_arabic_too() {
+    let source = std::fs::read_to_string(repo_root().join("server/assets/app/js/i18n.js")).expect("i18n.js");
+    let english = app_strings(&source, "en");
+    let arabic: std::collections::HashMap<_, _> = app_strings(&source, "ar").into_iter().collect();
+    assert!(english.len() > 300, "{} English strings read", english.len());
+    let missing: Vec<&str> = english.iter().filter(|(k, _)| !arabic.contains_key(k)).map(|(k, _)| k.as_str()).collect();
+    assert!(missing.is_empty(), "English strings without an Arabic one (the app would show English): {missing:?}");
+    for (key, text) in &english {
+        assert_eq!(placeholders(text), placeholders(&arabic[key]), "the placeholders of `{key}`");
+    }
+    let unknown: Vec<&String> = arabic.keys().filter(|k| !english.iter().any(|(e, _)| e == *k)).collect();
+    assert!(unknown.is_empty(), "Arabic strings no English one has: {unknown:?}");
+}
