@@ -53,6 +53,13 @@ const FIELDS = {
 // The lists of steps under a step, besides a branch step's branches and a plugin's named branches.
 const PATHS = { send_message: ['on_failure'], ask_question: ['on_timeout', 'on_failure'], assign: ['on_timeout'], date_time: ['on_failure'] };
 
+/** How a value of a list of choices reads: its string `{group}.{value}`, or the value itself. */
+function shown(group, value) {
+  const key = `${group}.${value}`;
+  const text = group ? t(key) : key;
+  return text === key ? value : text;
+}
+
 const pathGet = (o, path) => path.split('.').reduce((v, k) => (v == null ? undefined : v[k]), o);
 function pathSet(o, path, value) {
   const keys = path.split('.');
@@ -63,15 +70,19 @@ function pathSet(o, path, value) {
   else at[last] = value;
 }
 
-/** Every step list under `step`, as [label, the list] pairs (created empty when missing, so steps can be added). */
+/**
+ * Every step list under `step`, as [label, the list, heading] (created empty when missing, so steps can be
+ * added); the built-in paths (else, timeout, failure) carry their heading in the user's language, a
+ * branch's is its name.
+ */
 function childLists(step) {
   if (step.type === 'branch') {
     step.branches ??= [];
     step.else ??= [];
-    return [...step.branches.map((b) => [b.name || '…', (b.steps ??= [])]), ['else', step.else]];
+    return [...step.branches.map((b) => [b.name || '…', (b.steps ??= [])]), ['else', step.else, t('path.else')]];
   }
   if (step.type === 'plugin') return Object.entries((step.branches ??= {})).map(([name, list]) => [name, list]);
-  return (PATHS[step.type] || []).map((p) => [p.replace('on_', ''), (step[p] ??= [])]);
+  return (PATHS[step.type] || []).map((p) => [p.replace('on_', ''), (step[p] ??= []), t(`path.${p.replace('on_', '')}`)]);
 }
 
 function allSteps(list, out = []) {
@@ -222,13 +233,13 @@ class Builder {
     if (trigger.type === 'conversation_opened') fields.push([t('workflows.sources'), list('sources')]);
     if (trigger.type === 'contact_tag_updated') {
       fields.push([t('workflows.tags'), list('tags')]);
-      fields.push([t('workflows.tag_action'), this.control({ kind: ['any', 'added', 'removed'], get: () => trigger.action || 'any', set: (v) => (trigger.action = v) })]);
+      fields.push([t('workflows.tag_action'), this.control({ kind: ['any', 'added', 'removed'], choices: 'choice.tag_action', get: () => trigger.action || 'any', set: (v) => (trigger.action = v) })]);
     }
     if (trigger.type === 'contact_field_updated') fields.push([t('workflows.fields'), list('fields')]);
     if (trigger.type === 'lifecycle_updated') fields.push([t('workflows.stages'), list('stages')]);
     if (trigger.type === 'shortcut') fields.push([t('workflows.form_fields'), this.control({ kind: 'json', get: () => trigger.fields, set: (v) => pathSet(trigger, 'fields', v) })]);
     if (trigger.type === 'incoming_webhook') {
-      fields.push([t('workflows.identify_by'), this.control({ kind: ['phone', 'email', 'contact_id'], get: () => trigger.identify_by, set: (v) => (trigger.identify_by = v) })]);
+      fields.push([t('workflows.identify_by'), this.control({ kind: ['phone', 'email', 'contact_id'], choices: 'choice.identify_by', get: () => trigger.identify_by, set: (v) => (trigger.identify_by = v) })]);
       fields.push([t('workflows.key'), this.control({ kind: 'text', get: () => trigger.key, set: (v) => pathSet(trigger, 'key', v) })]);
     }
     const type = h(
@@ -248,7 +259,7 @@ class Builder {
       'fieldset',
       { class: 'trigger' },
       h('legend', {}, t('workflows.trigger')),
-      h('label', { class: 'field' }, h('span', {}, t('workflows.trigger')), type),
+      h('label', { class: 'field' }, h('span', {}, t('workflows.trigger_event')), type),
       fields.map(([label, control]) => h('label', { class: 'field' }, h('span', {}, label), control)),
       h('label', { class: 'field inline' }, once, h('span', {}, t('workflows.once'))),
     );
@@ -347,6 +358,7 @@ class Builder {
       .map(([path, kind]) => {
         const control = this.control({
           kind,
+          choices: `choice.${step.type}.${path}`,
           get: () => pathGet(step, path),
           set: (v) => {
             if (path === 'answer.type') step.answer = { type: v };
@@ -390,7 +402,7 @@ class Builder {
           { class: 'branch', dataset: { branch: bi } },
           h('legend', {}, t('workflows.branch')),
           h('label', { class: 'field' }, h('span', {}, t('workflows.name')), h('input', { class: 'branch-name', value: b.name, oninput: (e) => (b.name = e.target.value), onchange: () => this.render() })),
-          h('label', { class: 'field' }, h('span', {}, t('workflows.match')), this.control({ kind: ['all', 'any'], get: () => b.match || 'all', set: (v) => (b.match = v) })),
+          h('label', { class: 'field' }, h('span', {}, t('workflows.match')), this.control({ kind: ['all', 'any'], choices: 'choice.match', get: () => b.match || 'all', set: (v) => (b.match = v) })),
           h(
             'ul',
             { class: 'conditions' },
@@ -399,7 +411,7 @@ class Builder {
                 'li',
                 { class: 'condition' },
                 this.control({ kind: 'variable', get: () => c.variable, set: (v) => (c.variable = v) }),
-                this.control({ kind: OPERATORS, get: () => c.operator, set: (v) => (c.operator = v), rerender: true }),
+                this.control({ kind: OPERATORS, choices: 'choice.operator', get: () => c.operator, set: (v) => (c.operator = v), rerender: true }),
                 ['exists', 'not_exists'].includes(c.operator)
                   ? null
                   : LIST_OPERATORS.includes(c.operator)
@@ -425,19 +437,23 @@ class Builder {
     return h(
       'div',
       { class: 'paths' },
-      lists.map(([label, list]) => h('div', { class: 'path', dataset: { path: label } }, h('h4', {}, t('workflows.path', { name: label })), this.stepList(list, problems))),
+      lists.map(([label, list, heading]) => h('div', { class: 'path', dataset: { path: label } }, h('h4', {}, heading ?? t('workflows.path', { name: label })), this.stepList(list, problems))),
     );
   }
 
   /** One input bound to a value: `kind` is a type name or a list of options. */
-  control({ kind, get: read, set, rerender }) {
+  /**
+   * A form control for one value. A list of values (`kind` an array) shows each by its string
+   * `{choices}.{value}` in the user's language when there is one (a plugin's own values have none).
+   */
+  control({ kind, get: read, set, rerender, choices }) {
     const value = read();
     const changed = (v) => {
       set(v);
       if (rerender) this.render();
     };
     if (Array.isArray(kind)) {
-      return h('select', { onchange: (e) => changed(e.target.value) }, h('option', { value: '' }, '—'), kind.map((o) => h('option', { value: o, selected: o === value }, o)));
+      return h('select', { onchange: (e) => changed(e.target.value) }, h('option', { value: '' }, '—'), kind.map((o) => h('option', { value: o, selected: o === value }, shown(choices, o))));
     }
     const users = () => this.directory.users ? [...this.directory.users.values()] : [];
     switch (kind) {
