@@ -325,10 +325,23 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     assert_eq!(driver.next().await, "RTL");
     assert_eq!(s.get("/api/v1/auth/me").await.1["user"]["language"], "ar", "the choice is kept for the user");
 
+    // More tags than one page of the API holds: the tag added through the page comes after all of them,
+    // and the settings list shows it (the app reads every page).
+    for i in 0..200 {
+        let (status, _) = s.post("/api/v1/tags", json!({"name": format!("bulk-{i:03}")})).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
     driver.send("SETTINGS returning").await;
     assert_eq!(driver.next().await, "SETTINGS_DONE");
-    let tags = s.get("/api/v1/tags").await.1;
-    assert!(tags["items"].as_array().expect("tags").iter().any(|t| t["name"] == "returning"), "{tags}");
+    let (mut names, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let page = s.get(&format!("/api/v1/tags?limit=200&cursor={cursor}")).await.1;
+        names.extend(page["items"].as_array().expect("tags").iter().map(|t| t["name"].clone()));
+        let Some(next) = page["next_cursor"].as_str() else { break };
+        cursor = next.to_owned();
+    }
+    assert_eq!(names.len(), 202, "vip, 200 bulk tags and the one added through the page");
+    assert_eq!(names.last(), Some(&json!("returning")));
     let switches = s.app.store.plugin_switches().await.expect("switches");
     assert_eq!(switches, vec![("telegram".to_owned(), true)], "switched off and back on from the plugins page");
 

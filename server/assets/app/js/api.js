@@ -48,6 +48,25 @@ export const put = (path, body) => api('PUT', path, body);
 export const patch = (path, body) => api('PATCH', path, body);
 export const del = (path) => api('DELETE', path);
 
+/** Pages read by [`getAll`] at most: 100 × 200 items. */
+const MAX_PAGES = 100;
+
+/**
+ * Every item of a paged list (`{items, next_cursor}`), page after page, as `{items}`: a workspace's
+ * users, teams, tags or templates can be more than one page holds.
+ */
+export async function getAll(path) {
+  const items = [];
+  let cursor = null;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const got = await get(path + query({ limit: 200, cursor }).replace('?', path.includes('?') ? '&' : '?'));
+    items.push(...got.items);
+    cursor = got.next_cursor;
+    if (!cursor) break;
+  }
+  return { items };
+}
+
 /** `?a=1&b=x` from an object, leaving out empty values. */
 export function query(params) {
   const q = new URLSearchParams();

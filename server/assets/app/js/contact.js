@@ -1,7 +1,7 @@
 // The contact panel beside a conversation: standard and custom fields (editable), tags, the channels the
 // contact is reachable on, and their previous conversations.
 
-import { get, post, patch, del, query } from './api.js';
+import { get, getAll, post, patch, del, query } from './api.js';
 import { h, fill, shortTime } from './dom.js';
 import { t, lang } from './i18n.js';
 
@@ -13,7 +13,7 @@ let definitions = null;
 export function contactPanel(contact, { directory, current, onOpen, onChanged }) {
   const panel = h('aside', { class: 'contact-panel', 'aria-label': t('contact.panel') });
   const render = async ({ saved = false } = {}) => {
-    if (!definitions) definitions = (await get('/contact-fields?limit=200').catch(() => ({ items: [] }))).items;
+    if (!definitions) definitions = (await getAll('/contact-fields').catch(() => ({ items: [] }))).items;
     const error = h('p', { class: 'form-error', role: 'alert' });
     const input = (key, value, type = 'text') =>
       h('input', { name: key, type, value: value ?? '', class: `contact-${key}`, dir: type === 'tel' || type === 'email' ? 'ltr' : 'auto' });

@@ -2,7 +2,7 @@
 // delivery ticks, comments, assignments, opening and closing, day separators) and the composer (reply or
 // comment with @mentions, the messaging-window countdown, templates once the window is closed).
 
-import { get, post, put, del, query, upload } from './api.js';
+import { get, getAll, post, put, del, query, upload } from './api.js';
 import { h, fill, dirOf, sameDay, dayLabel, clock, safeUrl, modal } from './dom.js';
 import { t, lang } from './i18n.js';
 import { bodyOf, fillTemplate, templateInputs } from './templates.js';
@@ -43,9 +43,9 @@ export class ConversationPane {
       const [detail, messages, comments] = await Promise.all([
         get(`/conversations/${id}`),
         get(`/conversations/${id}/messages?limit=200`),
-        get(`/conversations/${id}/comments?limit=200`),
+        getAll(`/conversations/${id}/comments`),
       ]);
-      if (!this.templates) this.templates = (await get('/templates?limit=200').catch(() => ({ items: [] }))).items;
+      if (!this.templates) this.templates = (await getAll('/templates').catch(() => ({ items: [] }))).items;
       if (id !== this.id) return;
       const newest = messages.items.slice().reverse();
       // Earlier pages the agent already loaded stay when the conversation is reloaded by an event.
@@ -624,7 +624,7 @@ export class ConversationPane {
   async closeDialog() {
     const mode = this.me.workspace.closing_note_mode;
     if (mode === 'disabled') return this.act(() => post(`/conversations/${this.id}/close`, {}));
-    const categories = (await get('/closing-categories?limit=200').catch(() => ({ items: [] }))).items;
+    const categories = (await getAll('/closing-categories').catch(() => ({ items: [] }))).items;
     const needCategory = mode === 'category_required' || mode === 'category_and_summary_required';
     const needSummary = mode === 'category_and_summary_required';
     const category = h(

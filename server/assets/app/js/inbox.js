@@ -1,7 +1,7 @@
 // The inbox: sidebar of views with live counts, the conversation list (pinned first, unread marks,
 // previews, infinite scroll), quick search, and the conversation pane. Realtime events refresh what they touch.
 
-import { get, post, query } from './api.js';
+import { get, getAll, post, query } from './api.js';
 import { h, fill, shortTime } from './dom.js';
 import { t, lang, languageSwitch } from './i18n.js';
 import { Realtime } from './realtime.js';
@@ -80,9 +80,9 @@ export class Inbox {
   async loadDirectory() {
     for (const map of Object.values(this.directory)) map.clear();
     const [users, teams, channels, inboxes] = await Promise.all([
-      get('/users?limit=200').catch(() => ({ items: [] })),
-      get('/teams?limit=200').catch(() => ({ items: [] })),
-      get('/channels?limit=200').catch(() => ({ items: [] })),
+      getAll('/users').catch(() => ({ items: [] })),
+      getAll('/teams').catch(() => ({ items: [] })),
+      getAll('/channels').catch(() => ({ items: [] })),
       get('/inboxes').catch(() => []),
     ]);
     for (const u of users.items) this.directory.users.set(u.id, u);

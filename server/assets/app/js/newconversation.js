@@ -1,14 +1,14 @@
 // "New conversation": pick a contact (search) or add one, pick a channel, send the first message — a
 // template with its variables, since a contact who has not written has no open messaging window.
 
-import { get, post, query } from './api.js';
+import { get, getAll, post, query } from './api.js';
 import { h, fill, modal } from './dom.js';
 import { t } from './i18n.js';
 import { templateInputs } from './templates.js';
 
 /** Opens the dialog; `onStarted(conversationId)` runs once the conversation exists. */
 export async function newConversation(directory, onStarted) {
-  const templates = (await get('/templates?limit=200').catch(() => ({ items: [] }))).items;
+  const templates = (await getAll('/templates').catch(() => ({ items: [] }))).items;
   let picked = null; // an existing contact
 
   const search = h('input', { type: 'search', class: 'contact-search', placeholder: t('new.search'), 'aria-label': t('new.search') });

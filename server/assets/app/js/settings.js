@@ -3,7 +3,7 @@
 // builder lives in workflows.js), API tokens and plugins. Each section is a list with a form to add to it,
 // over the same REST API as everything else.
 
-import { get, post, put, patch, del } from './api.js';
+import { get, getAll, post, put, patch, del } from './api.js';
 import { h, fill } from './dom.js';
 import { t } from './i18n.js';
 import { showWorkflows } from './workflows.js';
@@ -123,7 +123,7 @@ export class Settings {
   }
 
   async users() {
-    const users = (await get('/users?limit=200')).items;
+    const users = (await getAll('/users')).items;
     const roles = ['agent', 'manager', 'owner'];
     this.put(
       t('settings.users'),
@@ -165,7 +165,7 @@ export class Settings {
   }
 
   async teams() {
-    const [teams, users] = await Promise.all([get('/teams?limit=200'), get('/users?limit=200')]);
+    const [teams, users] = await Promise.all([getAll('/teams'), getAll('/users')]);
     const assign = ['off', 'round_robin', 'least_open'];
     this.put(
       t('settings.teams'),
@@ -212,7 +212,7 @@ export class Settings {
   }
 
   async channels() {
-    const [channels, plugins] = await Promise.all([get('/channels?limit=200'), get('/plugins').catch(() => [])]);
+    const [channels, plugins] = await Promise.all([getAll('/channels'), get('/plugins').catch(() => [])]);
     const channelPlugins = plugins.filter((p) => p.world === 'channel' && p.status === 'ready');
     const picker = h('select', { class: 'channel-plugin', 'aria-label': t('settings.plugin') }, h('option', { value: '' }, t('settings.pick_plugin')), channelPlugins.map((p) => h('option', { value: p.id }, p.name)));
     const formSlot = h('div');
@@ -307,7 +307,7 @@ export class Settings {
   }
 
   async templates() {
-    const [templates, channels] = await Promise.all([get('/templates?limit=200'), get('/channels?limit=200')]);
+    const [templates, channels] = await Promise.all([getAll('/templates'), getAll('/channels')]);
     const names = new Map(channels.items.map((c) => [c.id, c.name]));
     this.put(
       t('settings.templates'),
@@ -330,7 +330,7 @@ export class Settings {
 
   /** A list of named things with add and remove (tags, closing categories). */
   async named(path, title) {
-    const items = (await get(`${path}?limit=200`)).items;
+    const items = (await getAll(path)).items;
     this.put(
       title,
       list(items, (x) => x.name, async (x) => {
@@ -354,7 +354,7 @@ export class Settings {
   }
 
   async fields() {
-    const items = (await get('/contact-fields?limit=200')).items;
+    const items = (await getAll('/contact-fields')).items;
     const types = ['text', 'number', 'date', 'time', 'list', 'checkbox', 'url'];
     this.put(
       t('settings.fields'),
@@ -381,7 +381,7 @@ export class Settings {
   }
 
   async snippets() {
-    const items = (await get('/snippets?limit=200')).items;
+    const items = (await getAll('/snippets')).items;
     this.put(
       t('settings.snippets'),
       list(items, (s) => [h('strong', {}, `/${s.shortcut}`), ' ', h('span', { class: 'muted', dir: 'auto' }, s.body)], async (s) => {
@@ -403,7 +403,7 @@ export class Settings {
   }
 
   async tokens() {
-    const items = (await get('/tokens?limit=200')).items;
+    const items = (await getAll('/tokens')).items;
     const shown = h('div', { class: 'token-shown' });
     this.put(
       t('settings.tokens'),

@@ -3,7 +3,7 @@
 // a form and a variable picker; the server's problems shown on the step they are in), publishing, and the
 // history of its runs with each run's log. The definition is edited as the JSON the API takes.
 
-import { get, post, put, del } from './api.js';
+import { get, getAll, post, put, del } from './api.js';
 import { h, fill } from './dom.js';
 import { t } from './i18n.js';
 
@@ -123,7 +123,7 @@ class Builder {
   }
 
   async list() {
-    const workflows = (await get('/workflows?limit=200')).items;
+    const workflows = (await getAll('/workflows')).items;
     const error = h('p', { class: 'form-error', role: 'alert' });
     const name = h('input', { name: 'name', required: true, placeholder: t('workflows.name'), autocomplete: 'off' });
     const trigger = h('select', { name: 'trigger' }, TRIGGERS.map((x) => h('option', { value: x }, t(`trigger.${x}`))));
@@ -169,7 +169,7 @@ class Builder {
   }
 
   async edit(id) {
-    const [view, steps, workflows] = await Promise.all([get(`/workflows/${id}`), get('/workflow-steps'), get('/workflows?limit=200')]);
+    const [view, steps, workflows] = await Promise.all([get(`/workflows/${id}`), get('/workflow-steps'), getAll('/workflows')]);
     this.id = id;
     this.view = view;
     this.stepTypes = steps;
