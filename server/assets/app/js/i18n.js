@@ -376,6 +376,19 @@ const en = {
   'choice.operator.has_any_of': 'has any of',
   'choice.operator.has_all_of': 'has all of',
   'choice.operator.has_none_of': 'has none of',
+  'plugin.world.channel': 'channel',
+  'plugin.world.step': 'workflow step',
+  'plugin.world.integration': 'integration',
+  'plugin.source.bundled': 'bundled',
+  'plugin.source.installed': 'installed',
+  'plugin.status.ready': 'ready',
+  'plugin.status.disabled': 'disabled',
+  'plugin.status.failed': 'failed',
+  'template.status.approved': 'approved',
+  'template.status.pending': 'pending',
+  'template.status.rejected': 'rejected',
+  'template.status.paused': 'paused',
+  'template.status.disabled': 'disabled',
 };
 
 const ar = {
@@ -750,6 +763,19 @@ const ar = {
   'choice.operator.has_any_of': 'يحتوي أيًّا من',
   'choice.operator.has_all_of': 'يحتوي كل',
   'choice.operator.has_none_of': 'لا يحتوي أيًّا من',
+  'plugin.world.channel': 'قناة',
+  'plugin.world.step': 'خطوة سير عمل',
+  'plugin.world.integration': 'تكامل',
+  'plugin.source.bundled': 'مضمّنة',
+  'plugin.source.installed': 'مثبّتة',
+  'plugin.status.ready': 'جاهزة',
+  'plugin.status.disabled': 'معطّلة',
+  'plugin.status.failed': 'فشل التحميل',
+  'template.status.approved': 'معتمد',
+  'template.status.pending': 'قيد المراجعة',
+  'template.status.rejected': 'مرفوض',
+  'template.status.paused': 'موقوف مؤقتًا',
+  'template.status.disabled': 'معطّل',
 };
 
 export const LANGUAGES = { en: { name: 'English', dir: 'ltr', strings: en }, ar: { name: 'العربية', dir: 'rtl', strings: ar } };
@@ -787,6 +813,13 @@ export function adoptLanguage(code) {
 }
 
 /** The string for `key` in the current language, with `{name}` placeholders filled from `vars`. */
+/** How a value from a fixed set reads: the string `{group}.{value}` when there is one, else the value itself. */
+export function valueLabel(group, value) {
+  const key = `${group}.${value}`;
+  const text = t(key);
+  return text === key ? value : text;
+}
+
 export function t(key, vars = {}) {
   const s = LANGUAGES[current].strings[key] ?? en[key] ?? key;
   return s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] !== undefined ? String(vars[k]) : m));

@@ -5,7 +5,7 @@
 
 import { get, getAll, post, put, patch, del } from './api.js';
 import { h, fill } from './dom.js';
-import { t } from './i18n.js';
+import { t, valueLabel } from './i18n.js';
 import { showWorkflows } from './workflows.js';
 
 export const SECTIONS = ['workspace', 'users', 'teams', 'channels', 'templates', 'tags', 'fields', 'closing', 'snippets', 'workflows', 'tokens', 'plugins'];
@@ -320,7 +320,7 @@ export class Settings {
             h('button', { class: 'sync-templates', onclick: async () => { await post(`/channels/${c.id}/templates/sync`).catch((err) => alert(err.message)); this.refresh(); } }, t('settings.sync', { name: c.name })),
           ),
       ),
-      list(templates.items, (x) => [h('strong', {}, x.name), ` (${x.language}) `, h('span', { class: 'badge' }, x.status), ' ', h('span', { class: 'muted' }, x.channel_id ? names.get(x.channel_id) || '' : t('settings.any_channel'))], async (x) => {
+      list(templates.items, (x) => [h('strong', {}, x.name), ` (${x.language}) `, h('span', { class: 'badge' }, valueLabel('template.status', x.status)), ' ', h('span', { class: 'muted' }, x.channel_id ? names.get(x.channel_id) || '' : t('settings.any_channel'))], async (x) => {
         if (!ask(t('settings.confirm_remove', { name: x.name }))) return;
         await del(`/templates/${x.id}`);
         this.refresh();
@@ -433,8 +433,8 @@ export class Settings {
       owner ? h('button', { onclick: async () => { await post('/plugins/reload').catch((err) => alert(err.message)); this.refresh(); } }, t('settings.reload_all')) : null,
       list(items, (p) => [
         h('strong', {}, p.name),
-        ` ${p.version} · ${p.world || '?'} · ${p.source} `,
-        h('span', { class: `badge plugin-${p.status}` }, p.status),
+        ` ${p.version} · ${p.world ? valueLabel('plugin.world', p.world) : '?'} · ${valueLabel('plugin.source', p.source)} `,
+        h('span', { class: `badge plugin-${p.status}` }, valueLabel('plugin.status', p.status)),
         p.error ? h('div', { class: 'form-error' }, p.error) : null,
         owner ? [' ', h('button', { class: 'link', onclick: async () => { await post(`/plugins/${p.id}/reload`).catch((err) => alert(err.message)); this.refresh(); } }, t('settings.reload'))] : null,
         owner && (p.status !== 'disabled' || p.switched_off)

@@ -5,7 +5,7 @@
 
 import { get, getAll, post, put, del } from './api.js';
 import { h, fill } from './dom.js';
-import { t } from './i18n.js';
+import { t, valueLabel } from './i18n.js';
 
 const TRIGGERS = ['manual', 'conversation_opened', 'conversation_closed', 'contact_tag_updated', 'contact_field_updated', 'lifecycle_updated', 'shortcut', 'incoming_webhook'];
 const ANSWERS = ['text', 'multiple_choice', 'number', 'date', 'phone', 'email', 'url', 'rating'];
@@ -52,13 +52,6 @@ const FIELDS = {
 };
 // The lists of steps under a step, besides a branch step's branches and a plugin's named branches.
 const PATHS = { send_message: ['on_failure'], ask_question: ['on_timeout', 'on_failure'], assign: ['on_timeout'], date_time: ['on_failure'] };
-
-/** How a value of a list of choices reads: its string `{group}.{value}`, or the value itself. */
-function shown(group, value) {
-  const key = `${group}.${value}`;
-  const text = group ? t(key) : key;
-  return text === key ? value : text;
-}
 
 const pathGet = (o, path) => path.split('.').reduce((v, k) => (v == null ? undefined : v[k]), o);
 function pathSet(o, path, value) {
@@ -453,7 +446,7 @@ class Builder {
       if (rerender) this.render();
     };
     if (Array.isArray(kind)) {
-      return h('select', { onchange: (e) => changed(e.target.value) }, h('option', { value: '' }, '—'), kind.map((o) => h('option', { value: o, selected: o === value }, shown(choices, o))));
+      return h('select', { onchange: (e) => changed(e.target.value) }, h('option', { value: '' }, '—'), kind.map((o) => h('option', { value: o, selected: o === value }, choices ? valueLabel(choices, o) : o)));
     }
     const users = () => this.directory.users ? [...this.directory.users.values()] : [];
     switch (kind) {
