@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
+use crate::model::missing_field;
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
@@ -98,11 +99,6 @@ impl From<QueryRejection> for AppError {
             },
         }
     }
-}
-
-/// The name in serde's "missing field `name`" (followed, from JSON, by the line and column).
-fn missing_field(message: &str) -> Option<&str> {
-    message.strip_prefix("missing field `")?.split_once('`').map(|(name, _)| name)
 }
 
 /// A required field or parameter that was not sent, named as the caller wrote its path.

@@ -76,8 +76,8 @@ impl InboxFilter {
             return serde_json::from_value::<Condition>(serde_json::Value::Object(map)).map(Self::Condition).map_err(
                 |e| {
                     let e = e.to_string();
-                    let why = match e.strip_prefix("missing field `").and_then(|r| r.split_once('`')) {
-                        Some((name, _)) => format!("`{name}` is required"),
+                    let why = match super::missing_field(&e) {
+                        Some(name) => format!("`{name}` is required"),
                         None => e,
                     };
                     here(format!("{why}; {FILTER_SHAPE}"))

@@ -169,6 +169,12 @@ pub struct NewEvent {
     pub data: serde_json::Value,
 }
 
+/// The name in serde's "missing field `name`" (followed, from JSON, by the line and column): every error
+/// that reports a field that was not sent says "is required" with that name instead.
+pub fn missing_field(serde_message: &str) -> Option<&str> {
+    serde_message.strip_prefix("missing field `")?.split_once('`').map(|(name, _)| name)
+}
+
 /// Deserialises a field that distinguishes "absent" (`None`) from "null" (`Some(None)`), for PATCH bodies.
 pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where

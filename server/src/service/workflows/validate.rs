@@ -81,9 +81,9 @@ pub fn check(value: &serde_json::Value) -> Checked {
             let message = e.into_inner().to_string();
             // Relative to the definition, as every other problem's field; "definition" for its root. A
             // missing field is named itself, as the API names a missing field of a request.
-            let (field, message) = match message.strip_prefix("missing field `").and_then(|r| r.split_once('`')) {
-                Some((name, _)) if path == "." => (name.to_owned(), "is required".to_owned()),
-                Some((name, _)) => (format!("{path}.{name}"), "is required".to_owned()),
+            let (field, message) = match crate::model::missing_field(&message) {
+                Some(name) if path == "." => (name.to_owned(), "is required".to_owned()),
+                Some(name) => (format!("{path}.{name}"), "is required".to_owned()),
                 None if path == "." => ("definition".to_owned(), message),
                 None => (path, message),
             };
