@@ -215,12 +215,20 @@ async fn conversations_api(backend: Backend) {
     assert_eq!(as_agent["pinned"], false);
     assert_eq!(s.delete(&format!("/api/v1/conversations/{conv_id}/pin")).await.0, StatusCode::NO_CONTENT);
 
-    // Closing notes follow the workspace's mode.
+    // Closing notes follow the workspace's mode. A mode that requires a category needs one to choose, and
+    // the last one cannot go while the mode needs it: either would make every close fail.
+    let no_category = s.patch("/api/v1/workspace", json!({"closing_note_mode": "category_required"})).await;
+    assert_error(&no_category, 422, "validation_failed");
+    assert_eq!(no_category.1["error"]["field"], "closing_note_mode");
+    assert_eq!(s.get("/api/v1/workspace").await.1["closing_note_mode"], "optional");
     let (_, cat) = s.post("/api/v1/closing-categories", json!({"name": "Resolved"})).await;
     assert_eq!(
         s.patch("/api/v1/workspace", json!({"closing_note_mode": "category_and_summary_required"})).await.0,
         StatusCode::OK
     );
+    assert_error(&s.delete(&format!("/api/v1/closing-categories/{}", id(&cat))).await, 409, "last_closing_category");
+    let (_, spare) = s.post("/api/v1/closing-categories", json!({"name": "Spare"})).await;
+    assert_eq!(s.delete(&format!("/api/v1/closing-categories/{}", id(&spare))).await.0, StatusCode::NO_CONTENT);
     let missing = s.post(&format!("/api/v1/conversations/{conv_id}/close"), json!({"category_id": id(&cat)})).await;
     assert_error(&missing, 422, "validation_failed");
     assert_eq!(missing.1["error"]["field"], "summary");

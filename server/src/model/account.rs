@@ -47,6 +47,11 @@ impl ClosingNoteMode {
             _ => return None,
         })
     }
+
+    /// Whether closing a conversation needs a closing category, so the workspace must keep at least one.
+    pub fn requires_category(self) -> bool {
+        matches!(self, Self::CategoryRequired | Self::CategoryAndSummaryRequired)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

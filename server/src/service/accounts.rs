@@ -292,5 +292,15 @@ pub async fn update_workspace(app: &App, who: &Principal, req: WorkspaceUpdate) 
     {
         return Err(AppError::validation("auto_close_minutes", "must be between 30 and 20160 (14 days), or null"));
     }
+    // A mode that requires a category with no category to choose would refuse every close.
+    if let Some(mode) = update.closing_note_mode
+        && mode.requires_category()
+        && !super::settings::has_closing_category(app, who.workspace_id).await?
+    {
+        return Err(AppError::validation(
+            "closing_note_mode",
+            format!("{} needs at least one closing category; add one first", mode.as_str()),
+        ));
+    }
     Ok(app.store.update_workspace(who.workspace_id, &update, actor(who)).await?)
 }

@@ -86,6 +86,12 @@ pub async fn delete_tag(app: &App, who: &Principal, id: Id) -> AppResult<()> {
     Ok(app.store.delete_tag(who.workspace_id, id, actor(who)).await?)
 }
 
+/// Whether the workspace has a closing category to choose when closing a conversation.
+pub async fn has_closing_category(app: &App, ws: Id) -> AppResult<bool> {
+    let page = app.store.list_closing_categories(ws, &PageRequest { after: None, limit: 1 }).await?;
+    Ok(!page.items.is_empty())
+}
+
 pub async fn create_closing_category(app: &App, who: &Principal, req: NameInput) -> AppResult<ClosingCategory> {
     require(who, Role::Manager)?;
     Ok(app.store.create_closing_category(who.workspace_id, &name(&req)?, actor(who)).await?)
@@ -93,6 +99,20 @@ pub async fn create_closing_category(app: &App, who: &Principal, req: NameInput)
 
 pub async fn delete_closing_category(app: &App, who: &Principal, id: Id) -> AppResult<()> {
     require(who, Role::Manager)?;
+    let mode = app.store.get_workspace(who.workspace_id).await?.closing_note_mode;
+    if mode.requires_category() {
+        let page = app.store.list_closing_categories(who.workspace_id, &PageRequest { after: None, limit: 2 }).await?;
+        if page.items.len() == 1 && page.items[0].id == id {
+            return Err(AppError::conflict(
+                "last_closing_category",
+                format!(
+                    "the workspace's closing-note mode is {} and this is its only closing category; \
+                     add another or change the mode first",
+                    mode.as_str()
+                ),
+            ));
+        }
+    }
     Ok(app.store.delete_closing_category(who.workspace_id, id, actor(who)).await?)
 }
 
