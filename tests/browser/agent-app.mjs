@@ -202,6 +202,11 @@ async function main() {
   await step('settings', async () => {
     await page.locator('nav.sidebar a.settings-link').click();
     await page.locator('.settings-nav a[href="#/settings/workspace"].current').waitFor({ timeout: STEP_TIMEOUT_MS });
+    // A refusal reads in the user's language: a closing-note mode that needs a category, with none to pick.
+    const workspaceForm = page.locator('form.settings-form', { has: page.locator('select[name=closing_note_mode]') });
+    await workspaceForm.locator('select[name=closing_note_mode]').selectOption('category_required');
+    await workspaceForm.locator('button[type=submit]').click();
+    await workspaceForm.locator('.form-error', { hasText: 'قيمة غير مقبولة (closing_note_mode)' }).waitFor({ timeout: STEP_TIMEOUT_MS });
     await page.locator('.settings-nav a[href="#/settings/tags"]').click();
     await page.locator('form.add-tags input[name=name]').fill(tag);
     await page.locator('form.add-tags button[type=submit]').click();

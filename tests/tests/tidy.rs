@@ -219,3 +219,52 @@ fn every_string_of_the_web_app_is_in_arabic_too() {
     let unknown: Vec<&String> = arabic.keys().filter(|k| !english.iter().any(|(e, _)| e == *k)).collect();
     assert!(unknown.is_empty(), "Arabic strings no English one has: {unknown:?}");
 }
+
+/// The stable error codes the server's sources can answer with: the arms of `AppError::code` and every
+/// code literal given to a conflict, a unique-key clash or an `Unprocessable`.
+fn server_error_codes() -> std::collections::BTreeSet<String> {
+    let mut files = Vec::new();
+    rust_files(&repo_root().join("server/src"), &mut files);
+    let mut codes = std::collections::BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read");
+        // Squeezing the whitespace out lets one pattern match calls split over lines.
+        let squeezed: String = text.split_whitespace().collect();
+        let code_fn = squeezed
+            .split_once("pubfncode(&self)")
+            .map(|(_, rest)| &rest[..rest.find("pubfn").unwrap_or(rest.len())])
+            .unwrap_or("");
+        for (source, opener) in
+            [(&squeezed[..], "conflict(\""), (&squeezed, "on_unique(e,\""), (&squeezed, "code:\""), (code_fn, "=>\"")]
+        {
+            for (at, _) in source.match_indices(opener) {
+                let rest = &source[at + opener.len()..];
+                let code = &rest[..rest.find('"').unwrap_or(0)];
+                if !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    codes.insert(code.to_owned());
+                }
+            }
+        }
+    }
+    codes
+}
+
+#[test]
+fn every_error_code_of_the_api_is_documented_and_reads_in_arabic() {
+    let codes = server_error_codes();
+    for expected in ["validation_failed", "not_found", "conversation_closed", "window_closed", "already_exists"] {
+        assert!(codes.contains(expected), "`{expected}` not found among the server's codes: {codes:?}");
+    }
+    let source = std::fs::read_to_string(repo_root().join("server/assets/app/js/i18n.js")).expect("i18n.js");
+    let arabic: std::collections::HashMap<_, _> = app_strings(&source, "arErrors").into_iter().collect();
+    let missing: Vec<&String> = codes.iter().filter(|c| !arabic.contains_key(c.as_str())).collect();
+    assert!(missing.is_empty(), "error codes an Arabic user would read in English: {missing:?}");
+    let unknown: Vec<&String> =
+        arabic.keys().filter(|k| !codes.contains(k.as_str()) && k.as_str() != "http_error").collect();
+    assert!(unknown.is_empty(), "Arabic sentences for codes the server no longer gives: {unknown:?}");
+    let api_doc = std::fs::read_to_string(repo_root().join("docs/api.md")).expect("docs/api.md");
+    let errors = api_doc.split_once("## Errors").expect("docs/api.md has an Errors section").1;
+    let errors = &errors[..errors.find("\n## ").unwrap_or(errors.len())];
+    let undocumented: Vec<&String> = codes.iter().filter(|c| !errors.contains(&format!("`{c}`"))).collect();
+    assert!(undocumented.is_empty(), "error codes missing from docs/api.md's Errors table: {undocumented:?}");
+}

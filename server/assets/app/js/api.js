@@ -1,12 +1,18 @@
 // The API client: JSON in and out, the session's CSRF token on every change, errors as ApiError.
 
+import { apiErrorText } from './i18n.js';
+
+/** A refused call. `message` is what to show the user, in their language; `detail` is the server's own words. */
 export class ApiError extends Error {
   constructor(status, body) {
     const err = (body && body.error) || {};
-    super(err.message || `HTTP ${status}`);
+    const code = err.code || 'http_error';
+    const detail = err.message || `HTTP ${status}`;
+    super(apiErrorText(code, detail, err.field));
     this.status = status;
-    this.code = err.code || 'http_error';
+    this.code = code;
     this.field = err.field;
+    this.detail = detail;
   }
 }
 

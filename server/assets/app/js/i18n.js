@@ -778,6 +778,61 @@ const ar = {
   'template.status.disabled': 'معطّل',
 };
 
+// The API's stable error codes (server/src/error.rs and the codes beside it) in Arabic. English shows the
+// server's own sentence instead; `{detail}` keeps that sentence where only it says what was wrong, `{field}`
+// names the request field at fault.
+const arErrors = {
+  'bad_request': 'طلب غير صالح: {detail}',
+  'validation_failed': 'قيمة غير مقبولة ({field}): {detail}',
+  'unauthorized': 'لم يُتحقَّق من هويتك؛ تحقّق من البريد وكلمة المرور أو سجّل الدخول من جديد ({detail}).',
+  'csrf_failed': 'انتهت صلاحية هذه الصفحة؛ أعد تحميلها ثم حاول مجددًا.',
+  'forbidden': 'ليست لديك صلاحية لهذا الإجراء ({detail}).',
+  'not_found': 'غير موجود؛ ربما حُذف ({detail}).',
+  'method_not_allowed': 'هذا الإجراء غير متاح هنا.',
+  'payload_too_large': 'الملف أو الطلب أكبر من الحد المسموح.',
+  'unsupported_media_type': 'نوع المحتوى غير مدعوم.',
+  'webhook_unauthorized': 'توقيع الطلب غير صحيح.',
+  'webhook_forbidden': 'رُفض الطلب: {detail}',
+  'webhook_rejected': 'رفضت الإضافة الطلب: {detail}',
+  'plugin_unavailable': 'الإضافة غير متاحة الآن: {detail}',
+  'plugin_failed': 'تعطّلت الإضافة: {detail}',
+  'visitor_token_invalid': 'جلسة الزائر غير صالحة؛ أعد تحميل الصفحة.',
+  'rate_limited': 'طلبات كثيرة في وقت قصير؛ انتظر قليلًا ثم حاول مجددًا.',
+  'internal': 'حدث خطأ في الخادم؛ حاول مجددًا بعد قليل.',
+  'http_error': 'تعذّر الاتصال بالخادم ({detail}).',
+  'already_exists': 'يوجد عنصر بالاسم نفسه بالفعل ({detail}).',
+  'already_initialized': 'أُعدّت هذه المؤسسة من قبل.',
+  'user_exists': 'يوجد عضو بهذا البريد في مساحة العمل بالفعل.',
+  'identity_taken': 'هذا المعرّف في القناة لجهة اتصال أخرى.',
+  'duplicate_message': 'هذه الرسالة مسجّلة من قبل.',
+  'conversation_already_open': 'لجهة الاتصال محادثة مفتوحة بالفعل.',
+  'contact_exists': 'هذا العنوان لجهة اتصال أخرى على هذه القناة؛ ابدأ المحادثة معها ({detail}).',
+  'conversation_closed': 'المحادثة مغلقة؛ أعد فتحها أولًا.',
+  'last_owner': 'يجب أن يبقى لمساحة العمل مالك واحد على الأقل.',
+  'last_closing_category': 'هذه فئة الإغلاق الوحيدة وطريقة ملاحظات الإغلاق تشترط فئة؛ أضف فئة أخرى أو غيّر الطريقة أولًا.',
+  'export_not_ready': 'التصدير لم يكتمل بعد.',
+  'job_not_failed': 'لا تُعاد إلا المهمة التي فشلت.',
+  'config_invalid': 'الإعدادات غير صالحة: {detail}',
+  'workflow_not_published': 'انشر سير العمل أولًا.',
+  'workflow_not_webhook': 'سير العمل هذا لا يبدأ بطلب ويب.',
+  'workflow_not_manual': 'سير العمل هذا يبدأ بمشغّله لا يدويًا.',
+  'workflow_already_run': 'سير العمل هذا يعمل مرة واحدة لكل جهة اتصال، وقد عمل لهذه الجهة.',
+  'workflow_limit': 'بلغت مساحة العمل الحد الأقصى لعدد مسارات العمل؛ احذف واحدًا أولًا.',
+  'channel_disabled': 'القناة معطّلة.',
+  'channel_setup_failed': 'فشل إعداد القناة: {detail}',
+  'channel_poll_failed': 'فشل جلب الرسائل من القناة: {detail}',
+  'polling_unsupported': 'هذه القناة لا تجلب الرسائل بالاستطلاع.',
+  'templates_unsupported': 'هذه القناة لا تدعم قوالب المزوّد.',
+  'template_sync_failed': 'فشلت مزامنة القوالب: {detail}',
+  'template_not_approved': 'القالب غير معتمد من المزوّد بعد ({detail}).',
+  'content_unsupported': 'لا تستطيع هذه القناة إرسال هذا النوع من المحتوى ({detail}).',
+  'contact_unreachable': 'لا عنوان لجهة الاتصال على هذه القناة ({detail}).',
+  'prechat_required': 'اكتب اسمك وبريدك قبل الرسالة الأولى.',
+  'window_closed': 'نافذة المراسلة مغلقة ({detail}).',
+};
+
+const API_ERRORS = { ar: arErrors };
+
 export const LANGUAGES = { en: { name: 'English', dir: 'ltr', strings: en }, ar: { name: 'العربية', dir: 'rtl', strings: ar } };
 
 let current = 'en';
@@ -818,6 +873,17 @@ export function valueLabel(group, value) {
   const key = `${group}.${value}`;
   const text = t(key);
   return text === key ? value : text;
+}
+
+/**
+ * What a refused API call says to the user. In English, the server's own sentence, which is the most precise;
+ * in another language, the sentence for its stable code, with the server's words kept where only they say
+ * what was wrong (`{detail}`), and the server's words alone for a code without a translation.
+ */
+export function apiErrorText(code, detail, field) {
+  const s = API_ERRORS[current]?.[code];
+  if (s === undefined) return detail;
+  return s.replace(/\{(\w+)\}/g, (m, k) => (k === 'detail' ? detail : k === 'field' ? field || '—' : m));
 }
 
 export function t(key, vars = {}) {
