@@ -11,6 +11,32 @@
   if (!channel) { console.error('Switchboard widget: missing data-channel'); return; }
   const api = base + '/widget/' + encodeURIComponent(channel);
 
+  // The visitor's language: the tag's data-lang, else the page's own, else the browser's; English otherwise.
+  // The admin's title and greeting are shown as written; everything else the widget says is from here.
+  const STRINGS = {
+    en: {
+      dir: 'ltr', title: 'Chat with us', greeting: 'Hi! How can we help?', open: 'Open chat: {title}',
+      close: 'Close chat', prechat: 'Before we start, how can we reach you?', name: 'Your name',
+      email: 'Your email', start: 'Start chat', skip: 'Skip', placeholder: 'Write a message\u2026',
+      message: 'Message', send: 'Send', typingName: '{name} is typing\u2026', typing: 'Typing\u2026',
+      attachment: 'Attachment', needBoth: 'Please enter your name and email.',
+      tooMany: 'Too many messages, wait a moment', tooLong: 'The message is too long.',
+      offline: 'Could not reach the chat server. Check your connection and try again.', failed: '{detail}',
+    },
+    ar: {
+      dir: 'rtl', title: 'تحدّث معنا', greeting: 'مرحبًا! كيف نساعدك؟', open: 'افتح المحادثة: {title}',
+      close: 'أغلق المحادثة', prechat: 'قبل أن نبدأ، كيف نتواصل معك؟', name: 'اسمك',
+      email: 'بريدك الإلكتروني', start: 'ابدأ المحادثة', skip: 'تخطَّ', placeholder: 'اكتب رسالة\u2026',
+      message: 'الرسالة', send: 'إرسال', typingName: '{name} يكتب\u2026', typing: 'يكتب\u2026',
+      attachment: 'مرفق', needBoth: 'اكتب اسمك وبريدك الإلكتروني من فضلك.',
+      tooMany: 'رسائل كثيرة، انتظر قليلًا', tooLong: 'الرسالة أطول من المسموح.',
+      offline: 'تعذّر الوصول إلى خادم المحادثة. تحقّق من اتصالك وحاول مجددًا.', failed: 'لم تُرسل الرسالة ({detail})',
+    },
+  };
+  const wantedLang = script.getAttribute('data-lang') || document.documentElement.lang || navigator.language || 'en';
+  const lang = STRINGS[wantedLang.slice(0, 2).toLowerCase()] ? wantedLang.slice(0, 2).toLowerCase() : 'en';
+  const say = (key, vars) => STRINGS[lang][key].replace(/\{(\w+)\}/g, (m, k) => (vars && vars[k] != null ? vars[k] : m));
+
   // localStorage can throw (privacy modes, blocked storage); the widget then simply forgets across reloads.
   const KEY = 'switchboard-widget-' + channel;
   const memory = {};
@@ -31,7 +57,7 @@
   const pending = new Map(); // client_id -> {el, text}
 
   class ApiError extends Error {
-    constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+    constructor(status, code, message, field) { super(message); this.status = status; this.code = code; this.field = field; }
   }
 
   async function request(method, path, body, bearer) {
@@ -43,7 +69,7 @@
     try { data = await res.json(); } catch { /* empty or non-JSON body */ }
     if (!res.ok) {
       const err = (data && data.error) || {};
-      throw new ApiError(res.status, err.code, err.message || 'Request failed (' + res.status + ')');
+      throw new ApiError(res.status, err.code, err.message || 'HTTP ' + res.status, err.field);
     }
     return data;
   }
@@ -201,28 +227,29 @@
     host.style.setProperty('--sb-color', color);
     host.style.setProperty('--sb-on', onColor(color));
     const shadow = host.attachShadow({ mode: 'open' });
-    const rtl = document.dir === 'rtl';
-    const title = config.title || 'Chat';
+    // Arabic reads right to left; so does a right-to-left page whose tag does not name a language.
+    const rtl = STRINGS[lang].dir === 'rtl' || (document.dir === 'rtl' && !script.hasAttribute('data-lang'));
+    const title = config.title || say('title');
 
     const dot = h('span', { class: 'dot', hidden: true });
-    const bubble = h('button', { class: 'bubble', type: 'button', 'data-sb': 'bubble', 'aria-label': 'Open chat: ' + title,
+    const bubble = h('button', { class: 'bubble', type: 'button', 'data-sb': 'bubble', 'aria-label': say('open', { title }),
       onclick: () => (isOpen ? close() : open()) }, dot);
     bubble.insertAdjacentHTML('afterbegin', ICON); // static markup of our own, no server data
 
     const list = h('div', { class: 'list', role: 'log', 'aria-live': 'polite' });
-    if (config.greeting) list.append(h('div', { class: 'greeting' }, config.greeting));
+    list.append(h('div', { class: 'greeting' }, config.greeting || say('greeting')));
     const error = h('p', { class: 'error', 'data-sb': 'error', role: 'alert', hidden: true });
     const typing = h('p', { class: 'typing', 'data-sb': 'typing', 'aria-live': 'polite', hidden: true });
 
-    const name = h('input', { type: 'text', autocomplete: 'name', placeholder: 'Your name', 'data-sb': 'prechat-name' });
-    const email = h('input', { type: 'email', autocomplete: 'email', placeholder: 'Your email', 'data-sb': 'prechat-email' });
-    const skip = h('button', { type: 'button', class: 'secondary', 'data-sb': 'prechat-skip', onclick: () => finishPrechat(null) }, 'Skip');
+    const name = h('input', { type: 'text', autocomplete: 'name', placeholder: say('name'), 'data-sb': 'prechat-name' });
+    const email = h('input', { type: 'email', autocomplete: 'email', placeholder: say('email'), 'data-sb': 'prechat-email' });
+    const skip = h('button', { type: 'button', class: 'secondary', 'data-sb': 'prechat-skip', onclick: () => finishPrechat(null) }, say('skip'));
     const prechat = h('form', { hidden: true, onsubmit: (e) => { e.preventDefault(); submitPrechat(); } },
-      h('p', null, 'Before we start, how can we reach you?'), name, email,
+      h('p', null, say('prechat')), name, email,
       h('div', { class: 'row' },
-        h('button', { type: 'submit', class: 'primary', 'data-sb': 'prechat-submit' }, 'Start chat'), skip));
+        h('button', { type: 'submit', class: 'primary', 'data-sb': 'prechat-submit' }, say('start')), skip));
 
-    const input = h('textarea', { rows: 1, placeholder: 'Write a message\u2026', 'aria-label': 'Message', 'data-sb': 'input' });
+    const input = h('textarea', { rows: 1, placeholder: say('placeholder'), 'aria-label': say('message'), 'data-sb': 'input' });
     input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
     });
@@ -231,15 +258,15 @@
       reportTyping();
     });
     const composer = h('div', { class: 'composer' }, input,
-      h('button', { type: 'button', class: 'primary', 'data-sb': 'send', onclick: () => send() }, 'Send'));
+      h('button', { type: 'button', class: 'primary', 'data-sb': 'send', onclick: () => send() }, say('send')));
 
     const panel = h('div', { class: 'panel', role: 'dialog', 'aria-label': title, 'data-sb': 'panel', hidden: true },
       h('header', null, h('h2', null, title),
-        h('button', { type: 'button', class: 'close', 'aria-label': 'Close chat', onclick: () => close() }, '\u00d7')),
+        h('button', { type: 'button', class: 'close', 'aria-label': say('close'), onclick: () => close() }, '\u00d7')),
       list, typing, error, prechat, composer);
     panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') close(); });
 
-    shadow.append(h('style', null, CSS), h('div', { class: 'root' + (rtl ? ' rtl' : ''), dir: rtl ? 'rtl' : 'ltr' }, bubble, panel));
+    shadow.append(h('style', null, CSS), h('div', { class: 'root' + (rtl ? ' rtl' : ''), dir: rtl ? 'rtl' : 'ltr', lang }, bubble, panel));
     document.body.append(host);
     ui = { bubble, dot, panel, list, typing, error, prechat, name, email, skip, composer, input };
   }
@@ -250,7 +277,7 @@
   function showTyping(t) {
     clearTimeout(typingTimer);
     ui.typing.hidden = !t;
-    ui.typing.textContent = t ? (t.name ? t.name + ' is typing\u2026' : 'Typing\u2026') : '';
+    ui.typing.textContent = t ? (t.name ? say('typingName', { name: t.name }) : say('typing')) : '';
     if (t) typingTimer = setTimeout(() => showTyping(null), 5000);
   }
   let typingSent = 0;
@@ -266,9 +293,11 @@
   }
 
   function messageError(e) {
-    if (e.code === 'rate_limited' || e.status === 429) return 'Too many messages, wait a moment';
-    if (e instanceof ApiError) return e.message;
-    return 'Could not reach the chat server. Check your connection and try again.';
+    if (e.code === 'rate_limited' || e.status === 429) return say('tooMany');
+    if (e.code === 'prechat_required') return say('needBoth');
+    if (e.code === 'payload_too_large' || (e.code === 'validation_failed' && e.field === 'text')) return say('tooLong');
+    if (e instanceof ApiError) return say('failed', { detail: e.message });
+    return say('offline');
   }
 
   // Only http(s) links and images, resolved against the server: a javascript: URL must never become a link.
@@ -287,7 +316,7 @@
     if (m.direction !== 'incoming' && m.sender_name) el.append(h('div', { class: 'meta' }, m.sender_name));
     if (m.media) {
       const url = safeUrl(m.media.url);
-      const label = m.media.caption || 'Attachment';
+      const label = m.media.caption || say('attachment');
       const link = (child) => h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, child);
       if (!url) el.append(h('div', null, label)); // unusable URL: say there was something, link nothing
       else if (/^image\//.test(m.media.mime_type || '')) {
@@ -297,7 +326,7 @@
     }
     if (m.text) el.append(h('div', { 'data-sb': 'text' }, m.text));
     const when = m.created_at ? new Date(m.created_at) : null;
-    if (when && !isNaN(when)) el.append(h('div', { class: 'meta' }, when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })));
+    if (when && !isNaN(when)) el.append(h('div', { class: 'meta' }, when.toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit' })));
   }
 
   // Keep the list ordered by server id, with not-yet-confirmed messages after every confirmed one.
@@ -359,7 +388,7 @@
   function submitPrechat() {
     const name = ui.name.value.trim(), email = ui.email.value.trim();
     if (!ui.prechat.reportValidity()) return;
-    if (config.prechat === 'required' && (!name || !email)) return showError('Please enter your name and email.');
+    if (config.prechat === 'required' && (!name || !email)) return showError(say('needBoth'));
     showError('');
     finishPrechat({ name, email });
   }

@@ -2,11 +2,13 @@
 //! line by line over its stdin and stdout:
 //! - the agent app (`agent-app.mjs`): log in, a WhatsApp message arriving live, a reply whose ticks follow
 //!   the provider's receipts, assigning to a team, a comment mentioning a teammate who finds it under
-//!   Mentions, the contact panel, pinning, a lost connection caught up after it is back, the Arabic layout, closing with a note and quick search, a new
+//!   Mentions, the contact panel, pinning, a lost connection caught up after it is back, the Arabic layout (a
+//!   refusal read in Arabic too), closing with a note and quick search, a new
 //!   conversation with a template; screenshots of the main screens go to `target/browser-artifacts/`;
 //! - the website chat (`widget-visitor.mjs`): a visitor page on another origin loads `/widget.js`, the
 //!   visitor writes, the team sees the message through the API, an agent's reply appears on the page
-//!   without a reload, and the conversation is still there after one.
+//!   without a reload, and the conversation is still there after one, and on the shop's Arabic page (the
+//!   widget in Arabic, right to left).
 //!
 //! Needs Chromium (`/usr/bin/chromium` or `$CHROMIUM`) and `npm ci --prefix tests/browser`; `.ci/run`
 //! installs both. Without them the test is skipped with a notice, except under CI (`CI` set), where it fails.
@@ -124,6 +126,7 @@ async fn a_visitor_chats_with_an_agent_in_a_real_browser() {
     driver.send("EXPECT Hi Vera, how can I help?").await;
     assert_eq!(driver.next().await, "SEEN");
     assert_eq!(driver.next().await, "PERSISTED");
+    assert_eq!(driver.next().await, "ARABIC", "the widget on an Arabic page");
     driver.exits_cleanly().await;
     s.stop().await;
 }

@@ -58,7 +58,7 @@ async fn visitor_and_agent_talk_body(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         config,
-        json!({"channel_id": chat, "title": "Talk to Acme", "greeting": "Hi! How can we help?",
+        json!({"channel_id": chat, "title": "Talk to Acme", "greeting": null,
                "color": "#112233", "prechat": "off"})
     );
 

@@ -23,8 +23,10 @@ const MAX_TEXT: usize = 4000;
 #[derive(Debug, Clone, Serialize)]
 pub struct WidgetConfig {
     pub channel_id: Id,
-    pub title: String,
-    pub greeting: String,
+    /// The admin's heading; absent: the widget's own, in the visitor's language.
+    pub title: Option<String>,
+    /// The admin's first line; absent: the widget's own, in the visitor's language.
+    pub greeting: Option<String>,
     pub color: String,
     /// `off`, `optional` or `required`.
     pub prechat: String,
@@ -95,8 +97,8 @@ impl WidgetChannel {
         };
         WidgetConfig {
             channel_id: self.channel.id,
-            title: self.setting("title").unwrap_or_else(|| "Chat with us".into()),
-            greeting: self.setting("greeting").unwrap_or_else(|| "Hi! How can we help?".into()),
+            title: self.setting("title"),
+            greeting: self.setting("greeting"),
             color,
             prechat,
         }
