@@ -818,6 +818,25 @@ async fn openapi_matches_routes(backend: Backend) {
         lists += 1;
     }
     assert!(lists >= 15, "{lists} lists with a limit");
+
+    // Names: the documented maximum is the server's for every settings item created by its name alone, and
+    // a contact's tag names are documented as the tags' own.
+    let schemas = &doc["components"]["schemas"];
+    for path in ["/api/v1/tags", "/api/v1/teams", "/api/v1/closing-categories"] {
+        let reference = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path}: a named request schema"));
+        let name = &schemas[reference.rsplit('/').next().expect("schema name")]["properties"]["name"];
+        let max = name["maxLength"].as_u64().unwrap_or_else(|| panic!("{path}: name has no maxLength")) as usize;
+        assert_eq!(s.post(path, json!({"name": "n".repeat(max)})).await.0, StatusCode::CREATED, "{path}");
+        assert_error(&s.post(path, json!({"name": "m".repeat(max + 1)})).await, 422, "validation_failed");
+        if path == "/api/v1/tags" {
+            for (schema, field) in [("CreateContact", "tags"), ("TagsInput", "tags")] {
+                let items = &schemas[schema]["properties"][field]["items"];
+                assert_eq!((&items["minLength"], &items["maxLength"]), (&json!(1), &json!(max)), "{schema}.{field}");
+            }
+        }
+    }
     s.stop().await;
 }
 both_backends!(openapi, openapi_matches_routes);

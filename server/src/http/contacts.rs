@@ -92,9 +92,15 @@ async fn delete_contact(State(app): State<Arc<App>>, Auth(who): Auth, Path(id): 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TagsInput {
-    /// Tag names; tags the workspace does not have yet are created.
-    #[schema(min_items = 1)]
+    /// At least one tag name (each 1 to 50 characters); tags the workspace does not have yet are created.
+    #[schema(schema_with = tag_names_at_least_one)]
     tags: Vec<String>,
+}
+
+fn tag_names_at_least_one() -> utoipa::openapi::Array {
+    let mut schema = contacts::tag_names_schema();
+    schema.min_items = Some(1);
+    schema
 }
 
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/tags", tag = "contacts", params(("id" = i64, Path)), request_body = TagsInput,

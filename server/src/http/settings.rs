@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::error::{AppResult, ErrorBody};
 use crate::model::*;
 use crate::service::settings::{
-    self, ChannelInput, ChannelUpdate, ChannelView, NameInput, SnippetInput, TeamUpdate, TemplateInput,
+    self, ChannelInput, ChannelUpdate, ChannelView, NameInput, SnippetInput, TagInput, TeamUpdate, TemplateInput,
 };
 
 pub(super) fn router() -> ApiRouter {
@@ -115,9 +115,9 @@ async fn list_tags(
     Ok(Json(app.store.list_tags(who.workspace_id, &q.page()?).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/tags", tag = "tags", request_body = NameInput,
+#[utoipa::path(post, path = "/api/v1/tags", tag = "tags", request_body = TagInput,
     responses((status = 201, body = Tag), (status = "4XX", body = ErrorBody)))]
-async fn create_tag(State(app): State<Arc<App>>, Auth(who): Auth, Json(req): Json<NameInput>) -> Created<Tag> {
+async fn create_tag(State(app): State<Arc<App>>, Auth(who): Auth, Json(req): Json<TagInput>) -> Created<Tag> {
     created(settings::create_tag(&app, &who, req).await?)
 }
 

@@ -30,7 +30,9 @@ pub struct CreateContact {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub custom_fields: BTreeMap<String, serde_json::Value>,
+    /// Tag names (each 1 to 50 characters); tags the workspace does not have yet are created.
     #[serde(default)]
+    #[schema(schema_with = tag_names_schema)]
     pub tags: Vec<String>,
     #[serde(default)]
     pub identities: Vec<ChannelIdentity>,
@@ -71,6 +73,14 @@ pub struct UpdateContact {
     /// Values to set by key; `null` removes a value. Keys not named are kept.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// The schema of a list of tag names: each 1 to 50 characters, as `tag_names` checks.
+pub fn tag_names_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(50)))
+        .build()
 }
 
 fn tag_names(tags: &[String]) -> AppResult<Vec<String>> {

@@ -11,12 +11,21 @@ use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::model::*;
 
-/// A named settings item (team, tag, closing category).
+/// A named settings item (team, closing category).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameInput {
-    /// 1 to 100 characters (a tag's: 1 to 50).
+    /// 1 to 100 characters.
     #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+}
+
+/// A tag's name.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagInput {
+    /// 1 to 50 characters.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
 }
 
@@ -75,7 +84,7 @@ pub async fn set_team_member(app: &App, who: &Principal, team: Id, user: Id, mem
     Ok(app.store.set_team_member(who.workspace_id, team, user, member, actor(who)).await?)
 }
 
-pub async fn create_tag(app: &App, who: &Principal, req: NameInput) -> AppResult<Tag> {
+pub async fn create_tag(app: &App, who: &Principal, req: TagInput) -> AppResult<Tag> {
     require(who, Role::Manager)?;
     let name = validate::required("name", &req.name, 50)?;
     Ok(app.store.create_tag(who.workspace_id, &name, actor(who)).await?)
