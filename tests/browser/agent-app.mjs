@@ -183,6 +183,16 @@ async function main() {
   });
   say('CAUGHT_UP');
 
+  // Every element of `items` lies within `box` (one pixel of rounding allowed): long names wrap, not spill.
+  const inside = async (items, box, where) => {
+    for (const item of await items.all()) {
+      const b = await item.boundingBox();
+      if (b && (b.x < box.x - 1 || b.x + b.width > box.x + box.width + 1)) {
+        throw new Error(`"${await item.textContent()}" spills out of ${where} (${b.x}..${b.x + b.width} outside ${box.x}..${box.x + box.width})`);
+      }
+    }
+  };
+
   // Arabic: the whole layout mirrors (the sidebar moves to the right) and the strings change.
   await command(/^ARABIC$/);
   await step('switch to Arabic', async () => {
@@ -193,6 +203,7 @@ async function main() {
     const sidebar = await page.locator('nav.sidebar').boundingBox();
     const list = await page.locator('.list-pane').boundingBox();
     if (!(sidebar.x > list.x)) throw new Error(`the sidebar did not move right (sidebar x ${sidebar.x}, list x ${list.x})`);
+    await inside(page.locator('nav.sidebar .view-name'), sidebar, 'the sidebar');
   });
   await shot('arabic');
   say('RTL');
@@ -207,6 +218,10 @@ async function main() {
     await workspaceForm.locator('select[name=closing_note_mode]').selectOption('category_required');
     await workspaceForm.locator('button[type=submit]').click();
     await workspaceForm.locator('.form-error', { hasText: 'قيمة غير مقبولة (closing_note_mode)' }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.locator('.settings-nav a[href="#/settings/teams"]').click();
+    const longTeam = page.locator('.settings-list li', { hasText: 'EnterpriseRenewalsTeam' });
+    await longTeam.waitFor({ timeout: STEP_TIMEOUT_MS });
+    await inside(longTeam.locator('strong, button'), await longTeam.boundingBox(), 'its settings row');
     await page.locator('.settings-nav a[href="#/settings/tags"]').click();
     await page.locator('form.add-tags input[name=name]').fill(tag);
     await page.locator('form.add-tags button[type=submit]').click();

@@ -218,6 +218,14 @@ async fn an_agent_works_the_inbox_in_the_web_app() {
     // the conversation's actions must still fit a phone's screen.
     let (status, _) = s.post("/api/v1/teams", json!({"name": "Customer Success and Renewals (EMEA weekends)"})).await;
     assert_eq!(status, StatusCode::CREATED);
+    // And one long name without a space or a hyphen, which must wrap inside the sidebar and the settings rows.
+    let (status, _) = s
+        .post(
+            "/api/v1/teams",
+            json!({"name": "EnterpriseRenewalsTeamForEuropeMiddleEastAfricaAndAsiaPacificWeekendAndHolidayCoverage"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let agent = json!({"email": "adam@acme.test", "name": "Adam Agent", "password": "adam-password", "role": "agent"});
     let (status, agent) = s.post("/api/v1/users", agent).await;
     assert_eq!(status, StatusCode::CREATED, "{agent}");

@@ -185,7 +185,7 @@ export class Inbox {
               this.setView(x.id);
             },
           },
-          h('span', { class: 'view-name' }, x.label),
+          h('span', { class: 'view-name', title: x.label }, x.label),
           x.count && x.count.open > 0 ? h('span', { class: 'count', title: t('count.title', x.count) }, x.count.open) : null,
           x.count && x.count.unread > 0 ? h('span', { class: 'unread-dot', 'aria-label': t('count.unread', x.count) }) : null,
         ),
@@ -320,10 +320,13 @@ export class Inbox {
             c.pinned ? h('span', { class: 'pin', title: t('action.pinned'), 'aria-label': t('action.pinned') }, '📌') : null,
             h('time', { datetime: c.last_activity_at }, shortTime(c.last_activity_at, lang())),
           ),
+          // The text runs in its own direction, so a cut-off preview shows the start of an English message
+          // in the Arabic app (and of an Arabic one in the English app), not its end.
           h(
             'span',
-            { class: 'preview', dir: 'auto' },
-            last ? (last.direction === 'outgoing' ? `${t('preview.you')}: ` : '') + last.preview : t('preview.none'),
+            { class: 'preview' },
+            last && last.direction === 'outgoing' ? h('span', { class: 'preview-who' }, `${t('preview.you')}: `) : null,
+            h('span', { class: 'preview-text', dir: 'auto' }, last ? last.preview : t('preview.none')),
           ),
           h(
             'span',
