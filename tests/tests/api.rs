@@ -819,6 +819,31 @@ async fn openapi_matches_routes(backend: Backend) {
     }
     assert!(lists >= 15, "{lists} lists with a limit");
 
+    // A query parameter documented as a choice of words (`^(a|b)?$`) takes exactly those words.
+    let mut choices = 0;
+    for (path, item) in paths {
+        let Some(params) = item.pointer("/get/parameters").and_then(Value::as_array) else { continue };
+        for param in params.iter().filter(|p| p["in"] == "query" && !path.contains('{')) {
+            let Some(words) = param["schema"]["pattern"]
+                .as_str()
+                .and_then(|p| p.strip_prefix("^(")?.strip_suffix(")?$"))
+                .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '|'))
+            else {
+                continue;
+            };
+            let name = param["name"].as_str().expect("name");
+            for word in words.split('|') {
+                let got = s.get(&format!("{path}?{name}={word}")).await;
+                assert_eq!(got.0, StatusCode::OK, "{path}?{name}={word}: {}", got.1);
+            }
+            let got = s.get(&format!("{path}?{name}=bogus")).await;
+            assert_error(&got, 422, "validation_failed");
+            assert_eq!(got.1["error"]["field"], name, "{path}?{name}=bogus");
+            choices += 1;
+        }
+    }
+    assert!(choices >= 3, "{choices} query parameters documented as a choice of words");
+
     // Names: the documented maximum is the server's for every settings item created by its name alone, and
     // a contact's tag names are documented as the tags' own.
     let schemas = &doc["components"]["schemas"];

@@ -41,10 +41,13 @@ pub(super) fn router() -> ApiRouter {
 struct ConversationQuery {
     /// `all` (default), `mine`, `unassigned`, `mentions` (where you were @mentioned in a comment) or
     /// `team:{id}`.
+    #[param(pattern = r"^(all|mine|unassigned|mentions|team:[1-9][0-9]{0,17}|inbox:[1-9][0-9]{0,17})?$")]
     view: Option<String>,
     /// `open`, `closed` or `all` (default).
+    #[param(pattern = "^(open|closed|all)?$")]
     status: Option<String>,
     /// `newest` (default) or `oldest` last activity first; your pinned conversations come first either way.
+    #[param(pattern = "^(newest|oldest)?$")]
     sort: Option<String>,
     /// Only conversations awaiting a reply (the last message is the contact's).
     #[serde(default)]
@@ -65,6 +68,7 @@ struct ConversationQuery {
     limit: Option<u32>,
     /// `summary`: each conversation also carries its contact's name and phone and its latest message (what an
     /// inbox row shows), read in one more query for the page.
+    #[param(pattern = "^(summary)?$")]
     include: Option<String>,
 }
 

@@ -43,11 +43,11 @@ impl Sharing {
 #[serde(untagged)]
 pub enum InboxFilter {
     And {
-        #[schema(value_type = Vec<Object>)]
+        #[schema(no_recursion, min_items = 1)]
         and: Vec<InboxFilter>,
     },
     Or {
-        #[schema(value_type = Vec<Object>)]
+        #[schema(no_recursion, min_items = 1)]
         or: Vec<InboxFilter>,
     },
     Condition(Condition),
@@ -109,7 +109,11 @@ impl InboxFilter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
+    #[schema(pattern = r"^(tag|last_channel|assignee|team|last_incoming|contact\.[a-z][a-z0-9_]{0,63})$")]
     pub field: String,
+    #[schema(
+        pattern = "^(has_any|has_all|has_none|is|is_not|exists|not_exists|within|older_than|equals|not_equals|contains|not_contains)$"
+    )]
     pub op: String,
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     #[schema(value_type = Object)]

@@ -21,6 +21,8 @@ pub struct CreateContact {
     pub email: Option<String>,
     /// ISO 3166-1 alpha-2; derived from the phone number when absent.
     pub country: Option<String>,
+    /// A BCP 47 language tag such as `ar` or `en-GB`.
+    #[schema(pattern = r"^\s*([A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*)?\s*$")]
     pub language: Option<String>,
     pub avatar_url: Option<String>,
     pub lifecycle_stage: Option<String>,
@@ -57,8 +59,9 @@ pub struct UpdateContact {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub country: Option<Option<String>>,
+    /// A BCP 47 language tag such as `ar` or `en-GB`; `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^\s*([A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*)?\s*$")]
     pub language: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -75,11 +78,17 @@ pub struct UpdateContact {
     pub custom_fields: Option<BTreeMap<String, serde_json::Value>>,
 }
 
-/// The schema of a list of tag names: each 1 to 50 characters, as `tag_names` checks.
+/// The schema of a list of tag names: each 1 to 50 characters, not only spaces, as `tag_names` checks.
 pub fn tag_names_schema() -> utoipa::openapi::Array {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
     ArrayBuilder::new()
-        .items(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(50)))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(50))
+                .pattern(Some(r"\S")),
+        )
         .build()
 }
 

@@ -15,8 +15,8 @@ use crate::model::*;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameInput {
-    /// 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    /// 1 to 100 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
 }
 
@@ -24,8 +24,8 @@ pub struct NameInput {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagInput {
-    /// 1 to 50 characters.
-    #[schema(min_length = 1, max_length = 50)]
+    /// 1 to 50 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
     pub name: String,
 }
 
@@ -129,7 +129,7 @@ pub async fn delete_closing_category(app: &App, who: &Principal, id: Id) -> AppR
 #[serde(deny_unknown_fields)]
 pub struct SnippetInput {
     /// Typed after `/` in the composer: letters, digits, `-` and `_`.
-    #[schema(min_length = 1, max_length = 32)]
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[\w-]+$")]
     pub shortcut: String,
     /// At most 2000 characters.
     #[schema(min_length = 1, max_length = 2000)]
@@ -303,7 +303,7 @@ pub struct ChannelUpdate {
     pub name: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub config: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>)]
+    /// Secrets to set by name; `null` removes one. Names not given are kept.
     pub secrets: Option<BTreeMap<String, Option<String>>>,
     pub enabled: Option<bool>,
 }

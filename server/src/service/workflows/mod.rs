@@ -359,7 +359,6 @@ pub async fn shortcuts(app: &App, who: &Principal) -> AppResult<Vec<Shortcut>> {
 pub struct RunShortcut {
     /// The form's values by field name.
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub values: BTreeMap<String, String>,
 }
 
