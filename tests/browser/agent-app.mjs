@@ -381,6 +381,20 @@ async function main() {
     await page.locator('.pane-head .back').click();
     await page.locator('.list-pane').waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
     await shot('phone-list');
+    // Settings on a phone: the sections are one row scrolled to the current (last) one, and the page
+    // still never scrolls sideways.
+    await page.locator('nav.sidebar a.settings-link').click();
+    await page.locator('.settings-nav a[href="#/settings/plugins"]').click();
+    await page.locator('.settings-nav a[href="#/settings/plugins"].current').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.waitForFunction(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth, null, { timeout: STEP_TIMEOUT_MS })
+      .catch(async () => { throw new Error(`the settings are ${await overflow()} px wider than a phone's screen`); });
+    const row = await page.locator('.settings-nav').boundingBox();
+    const current = await page.locator('.settings-nav a.current').boundingBox();
+    if (row.height > 60) throw new Error(`the settings sections take ${row.height} px of a phone's height, not one row`);
+    if (current.x < row.x - 1 || current.x + current.width > row.x + row.width + 1) throw new Error('the current section is scrolled out of sight');
+    await shot('phone-settings');
+    await page.locator('.views a[data-view="all"]').click();
+    await page.locator('.list-pane').waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
   });
   say('EARLIER_LOADED');
 

@@ -84,6 +84,15 @@ export class Settings {
     );
     this.body = h('div', { class: 'settings-body' }, h('p', { class: 'muted' }, t('pane.loading')));
     fill(this.el, nav, this.body);
+    // Where the sections are one sideways-scrolling row (phones), the current one is in sight. The row is
+    // scrolled by hand: scrollIntoView would scroll the page as well.
+    const current = nav.querySelector('a.current');
+    if (current && nav.scrollWidth > nav.clientWidth) {
+      const link = current.getBoundingClientRect();
+      const row = nav.getBoundingClientRect();
+      if (link.left < row.left) nav.scrollLeft -= row.left - link.left;
+      else if (link.right > row.right) nav.scrollLeft += link.right - row.right;
+    }
     try {
       await this[this.section]();
     } catch (e) {
