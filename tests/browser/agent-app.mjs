@@ -164,6 +164,19 @@ async function main() {
     if (top !== first) throw new Error(`the pinned conversation is not first (first row is ${top})`);
   });
   await shot('pinned');
+  await step('a draft waits for its conversation', async () => {
+    const draft = 'Let me check the courier and come back to you';
+    await page.locator('.composer textarea').fill(draft);
+    await rows.nth(1).locator('button').click();
+    await page.locator(`.list li.row.selected:not([data-id="${first}"])`).waitFor({ timeout: STEP_TIMEOUT_MS });
+    const other = await page.locator('.composer textarea').inputValue();
+    if (other !== '') throw new Error(`another conversation's composer shows "${other}"`);
+    await row(first).locator('button').click();
+    await page.locator(`.list li.row.selected[data-id="${first}"]`).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.waitForFunction((text) => document.querySelector('.composer textarea')?.value === text, draft, { timeout: STEP_TIMEOUT_MS })
+      .catch(async () => { throw new Error(`the draft came back as "${await page.locator('.composer textarea').inputValue()}"`); });
+    await page.locator('.composer textarea').fill('');
+  });
   say('PINNED');
 
   // The connection drops: a banner says so; what happened meanwhile shows once it is back.

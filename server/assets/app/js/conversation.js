@@ -104,6 +104,34 @@ export class ConversationPane {
     return true;
   }
 
+  /** Where this user's unsent text for a conversation waits in this browser while they look elsewhere
+   *  (another conversation, a reload): written as they type, removed once sent or emptied. */
+  draftKey(id) {
+    return `sb-draft:${this.me.user.id}:${id}`;
+  }
+
+  keepDraft(id = this.id) {
+    const text = this.textarea ? this.textarea.value : '';
+    try {
+      if (text.trim()) localStorage.setItem(this.draftKey(id), JSON.stringify({ text, at: Date.now() }));
+      else localStorage.removeItem(this.draftKey(id));
+    } catch {
+      // Storage full or blocked: the draft lives as long as the composer, as before.
+    }
+  }
+
+  /** The kept draft of conversation `id`, if it is younger than a week (older ones are dropped). */
+  storedDraft(id) {
+    try {
+      const kept = JSON.parse(localStorage.getItem(this.draftKey(id)) || 'null');
+      if (kept && typeof kept.text === 'string' && Date.now() - kept.at < 7 * 24 * 3600 * 1000) return kept.text;
+      localStorage.removeItem(this.draftKey(id));
+    } catch {
+      // Unreadable: nothing kept.
+    }
+    return '';
+  }
+
   /** What decides the composer's shape: while it stays the same, a live reload keeps the composer as the
    *  agent left it (draft, chosen template and its inputs, attached file). */
   composerKey(d) {
@@ -131,7 +159,7 @@ export class ConversationPane {
     if (!composer || this.formKey !== key) {
       composer = this.composer(d);
       this.formKey = key;
-      if (this.textarea) this.textarea.value = draft;
+      if (this.textarea) this.textarea.value = draft || this.storedDraft(d.id);
     } else {
       // A closed window keeps its note; an open one counts down.
       const note = composer.querySelector('.window');
@@ -378,6 +406,7 @@ export class ConversationPane {
       'aria-label': t('composer.label'),
       placeholder: t(this.mode === 'comment' ? 'composer.comment' : 'composer.reply'),
       oninput: () => {
+        this.keepDraft();
         this.typing();
         if (this.mode === 'comment') this.suggestMentions();
         else this.suggestSnippets();
@@ -574,6 +603,7 @@ export class ConversationPane {
         const mentions = [...this.directory.users.values()].filter((u) => body.includes(`@${u.name}`)).map((u) => u.id);
         await post(`/conversations/${id}/comments`, { body, mentions });
         this.textarea.value = '';
+        this.keepDraft(id);
       } else if (this.detail.window && !this.detail.window.open) {
         const content = this.chosen && this.chosen.content();
         if (!content) throw new Error(t('template.pick'));
@@ -585,11 +615,13 @@ export class ConversationPane {
         await post(`/conversations/${id}/messages`, { content: { type: 'media', kind, url: a.url, caption, filename: kind === 'document' ? a.name : undefined } });
         this.attachment = null;
         this.textarea.value = '';
+        this.keepDraft(id);
       } else {
         const text = this.textarea.value.trim();
         if (!text) return;
         await post(`/conversations/${id}/messages`, { content: { type: 'text', text } });
         this.textarea.value = '';
+        this.keepDraft(id);
       }
       this.form = null; // sent: a fresh composer
       await this.load();

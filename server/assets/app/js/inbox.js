@@ -240,6 +240,12 @@ export class Inbox {
             class: 'link logout',
             onclick: async () => {
               await post('/auth/logout');
+              // Unsent drafts hold customers' details: they do not outlive the session in this browser.
+              try {
+                Object.keys(localStorage).filter((k) => k.startsWith('sb-draft:')).forEach((k) => localStorage.removeItem(k));
+              } catch {
+                // Storage blocked: nothing was kept either.
+              }
               location.hash = '';
               this.reboot();
             },
