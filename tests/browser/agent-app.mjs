@@ -231,6 +231,11 @@ async function main() {
     await workspaceForm.locator('select[name=closing_note_mode]').selectOption('category_required');
     await workspaceForm.locator('button[type=submit]').click();
     await workspaceForm.locator('.form-error', { hasText: 'قيمة غير مقبولة (closing_note_mode)' }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    // And so does a server that cannot be reached.
+    await page.route('**/api/v1/workspace', (route) => route.abort('connectionfailed'));
+    await workspaceForm.locator('button[type=submit]').click();
+    await workspaceForm.locator('.form-error', { hasText: 'تعذّر الوصول إلى الخادم' }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.unroute('**/api/v1/workspace');
     await page.locator('.settings-nav a[href="#/settings/teams"]').click();
     const longTeam = page.locator('.settings-list li', { hasText: 'EnterpriseRenewalsTeam' });
     await longTeam.waitFor({ timeout: STEP_TIMEOUT_MS });

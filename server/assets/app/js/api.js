@@ -21,12 +21,21 @@ function csrf() {
   return m ? decodeURIComponent(m[1]) : '';
 }
 
+/** `fetch`, with a failure to reach the server (offline, DNS, a dropped connection) as an ApiError too. */
+async function send(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    throw new ApiError(0, { error: { code: 'network', message: `could not reach the server (${e.message}); check the connection and try again` } });
+  }
+}
+
 /** Calls the API; `path` is under /api/v1. Resolves to the JSON body (null for 204). */
 export async function api(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET') headers['X-CSRF-Token'] = csrf();
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(`/api/v1${path}`, {
+  const res = await send(`/api/v1${path}`, {
     method,
     headers,
     credentials: 'same-origin',
@@ -42,7 +51,7 @@ export async function api(method, path, body) {
 export async function upload(file) {
   const form = new FormData();
   form.append('file', file, file.name);
-  const res = await fetch('/api/v1/media', { method: 'POST', headers: { 'X-CSRF-Token': csrf() }, body: form, credentials: 'same-origin' });
+  const res = await send('/api/v1/media', { method: 'POST', headers: { 'X-CSRF-Token': csrf() }, body: form, credentials: 'same-origin' });
   const data = await res.json().catch(() => null);
   if (!res.ok) throw new ApiError(res.status, data);
   return data;

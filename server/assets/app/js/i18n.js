@@ -778,7 +778,8 @@ const ar = {
   'template.status.disabled': 'معطّل',
 };
 
-// The API's stable error codes (server/src/error.rs and the codes beside it) in Arabic. English shows the
+// The API's stable error codes (server/src/error.rs and the codes beside it) in Arabic, and the app's own two
+// (`network`: the server was not reached; `http_error`: an answer without an error body). English shows the
 // server's own sentence instead; `{detail}` keeps that sentence where only it says what was wrong, `{field}`
 // names the request field at fault.
 const arErrors = {
@@ -799,7 +800,8 @@ const arErrors = {
   'visitor_token_invalid': 'جلسة الزائر غير صالحة؛ أعد تحميل الصفحة.',
   'rate_limited': 'طلبات كثيرة في وقت قصير؛ انتظر قليلًا ثم حاول مجددًا.',
   'internal': 'حدث خطأ في الخادم؛ حاول مجددًا بعد قليل.',
-  'http_error': 'تعذّر الاتصال بالخادم ({detail}).',
+  'http_error': 'أجاب الخادم بما لم يُفهم ({detail}).',
+  'network': 'تعذّر الوصول إلى الخادم؛ تحقّق من الاتصال وحاول مجددًا.',
   'already_exists': 'يوجد عنصر بالاسم نفسه بالفعل ({detail}).',
   'already_initialized': 'أُعدّت هذه المؤسسة من قبل.',
   'user_exists': 'يوجد عضو بهذا البريد في مساحة العمل بالفعل.',
