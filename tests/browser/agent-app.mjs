@@ -230,7 +230,7 @@ async function main() {
     const workspaceForm = page.locator('form.settings-form', { has: page.locator('select[name=closing_note_mode]') });
     await workspaceForm.locator('select[name=closing_note_mode]').selectOption('category_required');
     await workspaceForm.locator('button[type=submit]').click();
-    await workspaceForm.locator('.form-error', { hasText: 'قيمة غير مقبولة (closing_note_mode)' }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await workspaceForm.locator('.form-error', { hasText: 'قيمة غير مقبولة (closing_note_mode): category_required needs' }).waitFor({ timeout: STEP_TIMEOUT_MS });
     // And so does a server that cannot be reached.
     await page.route('**/api/v1/workspace', (route) => route.abort('connectionfailed'));
     await workspaceForm.locator('button[type=submit]').click();

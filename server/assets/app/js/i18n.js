@@ -885,6 +885,8 @@ export function valueLabel(group, value) {
 export function apiErrorText(code, detail, field) {
   const s = API_ERRORS[current]?.[code];
   if (s === undefined) return detail;
+  // The server's sentence for a field starts with the field's name, which the translation names already.
+  if (field && detail.startsWith(`${field}: `)) detail = detail.slice(field.length + 2);
   return s.replace(/\{(\w+)\}/g, (m, k) => (k === 'detail' ? detail : k === 'field' ? field || '—' : m));
 }
 
