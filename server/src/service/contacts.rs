@@ -78,6 +78,9 @@ pub struct UpdateContact {
     pub custom_fields: Option<BTreeMap<String, serde_json::Value>>,
 }
 
+/// The longest tag name, in characters (`TagInput` in settings documents the same).
+pub const MAX_TAG_CHARS: usize = 50;
+
 /// The schema of a list of tag names: each 1 to 50 characters, not only spaces, as `tag_names` checks.
 pub fn tag_names_schema() -> utoipa::openapi::Array {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
@@ -86,7 +89,7 @@ pub fn tag_names_schema() -> utoipa::openapi::Array {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .min_length(Some(1))
-                .max_length(Some(50))
+                .max_length(Some(MAX_TAG_CHARS))
                 .pattern(Some(r"\S")),
         )
         .build()
@@ -95,7 +98,7 @@ pub fn tag_names_schema() -> utoipa::openapi::Array {
 fn tag_names(tags: &[String]) -> AppResult<Vec<String>> {
     let mut names = Vec::with_capacity(tags.len());
     for (i, t) in tags.iter().enumerate() {
-        let name = validate::required(&format!("tags[{i}]"), t, 50)?;
+        let name = validate::required(&format!("tags[{i}]"), t, MAX_TAG_CHARS)?;
         if !names.contains(&name) {
             names.push(name);
         }

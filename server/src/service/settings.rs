@@ -86,7 +86,7 @@ pub async fn set_team_member(app: &App, who: &Principal, team: Id, user: Id, mem
 
 pub async fn create_tag(app: &App, who: &Principal, req: TagInput) -> AppResult<Tag> {
     require(who, Role::Manager)?;
-    let name = validate::required("name", &req.name, 50)?;
+    let name = validate::required("name", &req.name, super::contacts::MAX_TAG_CHARS)?;
     Ok(app.store.create_tag(who.workspace_id, &name, actor(who)).await?)
 }
 
